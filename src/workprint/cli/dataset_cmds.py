@@ -1,0 +1,5 @@
+"""CLI commands: dataset."""
+
+from __future__ import annotations
+
+from workprint.cli.main import app  # noqa: F401

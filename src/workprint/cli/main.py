@@ -1,0 +1,49 @@
+"""The ``workprint`` command. Each group of commands lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from workprint.errors import WorkprintError
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="workprint: consent-first recording of computer use."
+)
+err = Console(stderr=True)
+
+
+def _register() -> None:
+    # Imported for their side effect of adding commands to ``app``.
+    from workprint.cli import agent_cmds, dataset_cmds, server_cmds  # noqa: F401
+
+
+def main() -> None:
+    """Entry point: expected errors become one line on stderr and exit status 1, never a traceback."""
+    _register()
+    try:
+        app(standalone_mode=False)
+    except WorkprintError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+@app.command()
+def version() -> None:
+    """Print workprint's version."""
+    from workprint import __version__
+
+    print(__version__)

@@ -1,0 +1,5 @@
+"""CLI commands: server."""
+
+from __future__ import annotations
+
+from workprint.cli.main import app  # noqa: F401

@@ -1,0 +1,93 @@
+"""Settings, read from the environment (``WORKPRINT_*``) with embedded defaults.
+
+One place for every knob; parts receive the settings they need and never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workprint.errors import ConfigError
+
+
+def default_home() -> Path:
+    """The data directory: ``$WORKPRINT_HOME`` or ``~/.local/share/workprint``."""
+    env = os.environ.get("WORKPRINT_HOME")
+    return Path(env) if env else Path.home() / ".local" / "share" / "workprint"
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    """What the agent on a participant's device needs."""
+
+    home: Path = field(default_factory=default_home)
+    motion_hz: float = 20.0
+    frame_interval_s: float = 0.5
+    frame_format: str = "webp"
+    frame_quality: int = 80
+    segment_max_s: float = 60.0
+    segment_max_bytes: int = 32 * 1024 * 1024
+    upload_interval_s: float = 1.0
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.home / "spool"
+
+    @property
+    def device_file(self) -> Path:
+        return self.home / "device.json"
+
+    @classmethod
+    def from_env(cls) -> AgentSettings:
+        s = cls(
+            motion_hz=_float("WORKPRINT_MOTION_HZ", 20.0),
+            frame_interval_s=_float("WORKPRINT_FRAME_INTERVAL", 0.5),
+            segment_max_s=_float("WORKPRINT_SEGMENT_MAX_S", 60.0),
+            frame_format=os.environ.get("WORKPRINT_FRAME_FORMAT", "webp"),
+        )
+        s.validate()
+        return s
+
+    def validate(self) -> None:
+        if self.frame_format not in ("webp", "jpeg"):
+            raise ConfigError(f"frame_format: expected 'webp' or 'jpeg', got {self.frame_format!r}")
+        if not 0 < self.segment_max_s <= 60:
+            raise ConfigError(f"segment_max_s: expected 0 < s <= 60, got {self.segment_max_s!r}")
+        if self.motion_hz <= 0:
+            raise ConfigError(f"motion_hz: expected a positive rate, got {self.motion_hz!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """What the collection server needs. URLs select the backends (SQLite or PostgreSQL; directory or S3)."""
+
+    home: Path = field(default_factory=default_home)
+    db_url: str = ""
+    blob_url: str = ""
+    max_segment_bytes: int = 64 * 1024 * 1024
+
+    @property
+    def server_dir(self) -> Path:
+        return self.home / "server"
+
+    def resolved_db_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.server_dir / 'workprint.db'}"
+
+    def resolved_blob_url(self) -> str:
+        return self.blob_url or str(self.server_dir / "blobs")
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        return cls(db_url=os.environ.get("WORKPRINT_DB_URL", ""), blob_url=os.environ.get("WORKPRINT_BLOB_URL", ""))

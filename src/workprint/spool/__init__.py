@@ -1,0 +1,1 @@
+"""workprint.spool."""
