@@ -15,6 +15,11 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 
+@app.callback()
+def _root() -> None:
+    """workprint: consent-first recording of computer use."""
+
+
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from workprint.cli import agent_cmds, dataset_cmds, server_cmds  # noqa: F401
@@ -30,15 +35,15 @@ def main() -> None:
         sys.exit(1)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
+    except Exception as exc:
+        # typer vendors click; its usage errors and exits carry ``exit_code`` (and ``show`` for usage errors).
+        code = getattr(exc, "exit_code", None)
+        if not isinstance(code, int):
+            raise
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        sys.exit(code)
 
 
 @app.command()
