@@ -86,7 +86,7 @@ def test_events_beyond_the_declared_counts_are_quarantined() -> None:
 
 def test_header_with_unknown_scope_is_named() -> None:
     raw = _header(EVENTS).to_bytes().replace(b'"keys"', b'"thoughts"')
-    with pytest.raises(SchemaError, match="header.scopes: unknown scope 'thoughts'"):
+    with pytest.raises(SchemaError, match=r"header\.scopes: unknown scope 'thoughts'"):
         SegmentHeader.from_bytes(raw)
 
 

@@ -50,10 +50,10 @@ def build(root: tk.Tk) -> None:
     item = canvas.create_rectangle(10, 35, 40, 65, fill="blue")
     drag: dict[str, int] = {}
 
-    def press(ev: tk.Event) -> None:  # type: ignore[type-arg]
+    def press(ev: tk.Event) -> None:
         drag["x"], drag["y"] = ev.x, ev.y
 
-    def motion(ev: tk.Event) -> None:  # type: ignore[type-arg]
+    def motion(ev: tk.Event) -> None:
         canvas.move(item, ev.x - drag.get("x", ev.x), ev.y - drag.get("y", ev.y))
         drag["x"], drag["y"] = ev.x, ev.y
 
