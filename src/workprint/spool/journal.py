@@ -1,0 +1,430 @@
+"""The on-device spool: an append-only journal that is sealed into encrypted segments.
+
+Layout of ``directory``::
+
+    journal.wpj          the open journal (plaintext, mode 0600; never leaves the device)
+    state.json           the next segment sequence number
+    sealed/NNN-ID.wps    sealed segments waiting for upload, in sequence order
+    rejected/NNN-ID.wps  segments the server refused, with ``.reason`` beside them (never deleted silently)
+    spool.lock           held by the one process that writes the spool
+
+``append`` returns only after its record was handed to the kernel with one ``os.write``: that is the
+acknowledgement, and it survives kill -9 of the agent. Sealing writes the segment atomically, then deletes the
+journal; a journal found at start (the agent was killed) is cut at its last intact record and sealed, unless a
+sealed segment with its sequence number already exists (killed between the two steps), so nothing is sealed twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from workprint.errors import ConfigError, SegmentError, SpoolError
+from workprint.models import Event, FrameEvent
+from workprint.privacy.scopes import scopes_of_event
+from workprint.segment import read_header
+from workprint.spool import files
+from workprint.spool.records import JournalMeta, event_record, meta_record, scan
+from workprint.spool.sealing import SUFFIX, seal_events, sealed_name, seq_of
+
+MiB = 1024 * 1024
+JOURNAL = "journal.wpj"
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolIdentity:
+    """Whose events the spool holds and to whom its segments are sealed."""
+
+    participant: str
+    device: str
+    session: str
+    public_key: bytes  # the participant's X25519 public key, 32 raw bytes
+    notice_version: str
+    redactor_version: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
+            n = len(self.public_key) if isinstance(self.public_key, bytes) else type(self.public_key).__name__
+            raise ConfigError(f"public_key: expected 32 raw bytes (X25519), got {n}")
+
+    def meta(self, seq: int) -> JournalMeta:
+        """The journal meta record for segment ``seq``."""
+        return JournalMeta(
+            self.participant,
+            self.device,
+            self.session,
+            self.public_key,
+            self.notice_version,
+            self.redactor_version,
+            seq,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStatus:
+    """Counts for ``workprint status``."""
+
+    pending_segments: int
+    pending_bytes: int
+    journal_events: int
+    journal_bytes: int
+    rejected_segments: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What ``purge`` deleted: whole segments, and events dropped from the open journal."""
+
+    segments_deleted: int
+    events_dropped: int
+
+
+class Spool:
+    """Append-only, crash-safe, thread-safe spool of one device. Use ``Spool.open`` (recovers) or the constructor."""
+
+    def __init__(
+        self,
+        directory: Path,
+        identity: SpoolIdentity,
+        *,
+        max_age_s: float = 60,
+        max_bytes: int = 32 * MiB,
+        clock: Callable[[], int] = time.monotonic_ns,
+        fsync_appends: bool = False,
+    ) -> None:
+        if max_age_s <= 0:
+            raise ConfigError(f"max_age_s: expected a positive number of seconds, got {max_age_s!r}")
+        if max_bytes <= 0:
+            raise ConfigError(f"max_bytes: expected a positive size, got {max_bytes!r}")
+        self.directory = Path(directory)
+        self.identity = identity
+        self.max_age_ns = int(max_age_s * 1e9)
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._fsync_appends = fsync_appends
+        self._lock = threading.RLock()
+        self._fd: int | None = None
+        self._opened_ns = 0
+        self._bytes = 0
+        self._events = 0
+        self._frame_ids: set[str] = set()
+        self.sealed_dir = self.directory / "sealed"
+        self.rejected_dir = self.directory / "rejected"
+        self.journal_path = self.directory / JOURNAL
+        files.make_dirs(self.directory, self.sealed_dir, self.rejected_dir)
+        self._lock_fd = self._take_lock()
+        self._next_seq = self._load_seq()
+        self._recover()
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        identity: SpoolIdentity,
+        *,
+        max_age_s: float = 60,
+        max_bytes: int = 32 * MiB,
+        clock: Callable[[], int] = time.monotonic_ns,
+        fsync_appends: bool = False,
+    ) -> Spool:
+        """Open (creating if needed) and recover the spool in ``directory``; a journal left behind is sealed."""
+        return cls(
+            directory, identity, max_age_s=max_age_s, max_bytes=max_bytes, clock=clock, fsync_appends=fsync_appends
+        )
+
+    # -- start-up -------------------------------------------------------------------------------------------------
+
+    def _take_lock(self) -> int:
+        path = self.directory / "spool.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise SpoolError(f"spool: cannot use directory {self.directory} ({files.reason(exc)})") from None
+        try:
+            # POSIX record locks are per process: a second agent process is refused, threads share the spool.
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise SpoolError(f"spool: {self.directory} is in use by another workprint process") from None
+        return fd
+
+    def _load_seq(self) -> int:
+        seq = 0
+        try:
+            seq = int(json.loads((self.directory / "state.json").read_text())["next_seq"])
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged state file only costs sequence numbers; recover them from the file names below
+        for d in (self.sealed_dir, self.rejected_dir):
+            for p in d.iterdir():
+                s = seq_of(p.name)
+                if s is not None:
+                    seq = max(seq, s + 1)
+        return seq
+
+    def _save_seq(self, next_seq: int) -> None:
+        files.write_atomic(self.directory / "state.json", json.dumps({"next_seq": next_seq}).encode())
+        self._next_seq = next_seq
+
+    def _known_seqs(self) -> set[int]:
+        out: set[int] = set()
+        for d in (self.sealed_dir, self.rejected_dir):
+            for p in d.iterdir():
+                s = seq_of(p.name)
+                if s is not None:
+                    out.add(s)
+        return out
+
+    def _recover(self) -> None:
+        for d in (self.directory, self.sealed_dir, self.rejected_dir):
+            files.remove_tmp(d)
+        if not self.journal_path.exists():
+            return
+        data = self._read_journal()
+        result = scan(data)
+        if result.meta is not None:
+            self._next_seq = max(self._next_seq, result.meta.seq + 1)
+        if result.meta is None or not result.events or result.meta.seq in self._known_seqs():
+            self._unlink_journal()
+            return
+        if result.torn:
+            self._truncate_journal(result.good_len)
+        self._write_sealed(result.meta.seq, seal_events(result.meta, result.events, result.frames))
+        self._unlink_journal()
+
+    # -- journal --------------------------------------------------------------------------------------------------
+
+    def _read_journal(self) -> bytes:
+        try:
+            return self.journal_path.read_bytes()
+        except OSError as exc:
+            raise SpoolError(f"spool: cannot read {self.journal_path} ({files.reason(exc)})") from None
+
+    def _truncate_journal(self, length: int) -> None:
+        try:
+            os.truncate(self.journal_path, length)
+        except OSError as exc:
+            raise SpoolError(f"spool: cannot cut torn tail of {self.journal_path} ({files.reason(exc)})") from None
+
+    def _unlink_journal(self) -> None:
+        try:
+            self.journal_path.unlink(missing_ok=True)
+            files.fsync_dir(self.directory)
+        except OSError as exc:
+            raise SpoolError(f"spool: cannot delete {self.journal_path} ({files.reason(exc)})") from None
+
+    def _open_journal(self) -> None:
+        seq = self._next_seq
+        self._save_seq(seq + 1)
+        record = meta_record(self.identity.meta(seq))
+        try:
+            fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise SpoolError(f"spool: cannot create {self.journal_path} ({files.reason(exc)})") from None
+        self._fd, self._bytes, self._events = fd, 0, 0
+        self._frame_ids = set()
+        self._opened_ns = self._clock()
+        try:
+            self._write(record)
+            files.fsync_dir(self.directory)
+        except (SpoolError, OSError) as exc:
+            self._close_fd()
+            self.journal_path.unlink(missing_ok=True)
+            if isinstance(exc, SpoolError):
+                raise
+            raise SpoolError(f"spool: cannot create {self.journal_path} ({files.reason(exc)})") from None
+
+    def _write(self, record: bytes) -> None:
+        assert self._fd is not None
+        try:
+            n = os.write(self._fd, record)
+            if n != len(record):
+                raise OSError(28, os.strerror(28))  # a short write on a regular file means the disk is full
+            if self._fsync_appends:
+                os.fsync(self._fd)
+        except OSError as exc:
+            # Cut the partial record so the journal ends at the last acknowledged one.
+            with contextlib.suppress(OSError):  # if this fails too, recovery cuts the tail at the next start
+                os.ftruncate(self._fd, self._bytes)
+            raise SpoolError(f"spool: cannot write {self.journal_path} ({files.reason(exc)})") from None
+        self._bytes += len(record)
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _due(self, now_ns: int, extra: int = 0) -> bool:
+        if self._fd is None or self._events == 0:
+            return False
+        return now_ns - self._opened_ns >= self.max_age_ns or self._bytes + extra > self.max_bytes
+
+    # -- public ---------------------------------------------------------------------------------------------------
+
+    def append(self, event: Event, data: bytes | None = None) -> None:
+        """Write one event (and a frame's bytes) to the journal; returning is the acknowledgement."""
+        if data is not None and not isinstance(event, FrameEvent):
+            raise ValueError(f"data: only a frame event carries bytes, got {event.KIND} with {len(data)} bytes")
+        with self._lock:
+            if self._due(self._clock(), len(data or b"") + 256):
+                self._seal_locked()
+            if self._fd is None:
+                self._open_journal()
+            keep = data
+            if isinstance(event, FrameEvent) and event.frame_id in self._frame_ids:
+                keep = None  # the segment already holds this frame's bytes
+            self._write(event_record(event, keep))
+            self._events += 1
+            if keep is not None and isinstance(event, FrameEvent):
+                self._frame_ids.add(event.frame_id)
+
+    def tick(self, now_ns: int | None = None) -> Path | None:
+        """Seal the journal when it is older than ``max_age_s`` (``now_ns`` on the spool's clock); call it often."""
+        with self._lock:
+            if self._due(self._clock() if now_ns is None else now_ns):
+                return self._seal_locked()
+            return None
+
+    def seal(self) -> Path | None:
+        """Seal the open journal now; returns the sealed segment's path, or None when there was nothing to seal."""
+        with self._lock:
+            return self._seal_locked()
+
+    def _seal_locked(self) -> Path | None:
+        if self._fd is None:
+            return None
+        if self._events == 0:
+            self._close_fd()
+            self._unlink_journal()
+            return None
+        result = scan(self._read_journal())
+        if result.meta is None:
+            raise SpoolError(f"spool: {self.journal_path} lost its meta record")
+        path = self._write_sealed(result.meta.seq, seal_events(result.meta, result.events, result.frames))
+        self._close_fd()
+        self._unlink_journal()
+        self._events = self._bytes = 0
+        return path
+
+    def _write_sealed(self, seq: int, data: bytes) -> Path:
+        path = self.sealed_dir / sealed_name(seq, data)
+        files.write_atomic(path, data)
+        return path
+
+    def pending(self) -> list[Path]:
+        """Sealed segments not yet acknowledged by the server, in upload order."""
+        with self._lock:
+            return sorted(p for p in self.sealed_dir.iterdir() if seq_of(p.name) is not None)
+
+    def mark_uploaded(self, path: Path) -> None:
+        """Delete a segment the server acknowledged."""
+        with self._lock:
+            self._own(path).unlink(missing_ok=True)
+
+    def mark_rejected(self, path: Path, reason: str) -> Path:
+        """Move a segment the server refused to ``rejected/`` with a ``.reason`` file; returns its new path."""
+        with self._lock:
+            src = self._own(path)
+            dest = self.rejected_dir / src.name
+            files.write_atomic(self.rejected_dir / (src.name + ".reason"), (reason.strip() + "\n").encode())
+            try:
+                os.replace(src, dest)
+                files.fsync_dir(self.rejected_dir)
+            except OSError as exc:
+                raise SpoolError(f"spool: cannot move {src} to {dest} ({files.reason(exc)})") from None
+            return dest
+
+    def rejected(self) -> list[Path]:
+        """Segments the server refused, in sequence order."""
+        with self._lock:
+            return sorted(p for p in self.rejected_dir.iterdir() if seq_of(p.name) is not None)
+
+    def _own(self, path: Path) -> Path:
+        p = Path(path)
+        if p.parent.resolve() != self.sealed_dir.resolve() or seq_of(p.name) is None:
+            raise ValueError(f"path: not a sealed segment of this spool: {str(path)!r}")
+        return p
+
+    def purge(self, scopes: set[str] | None = None) -> PurgeResult:
+        """Delete unsent data (withdrawal). ``None``: everything. With scopes: the journal's events of those scopes
+        are dropped (the rest is sealed), and every unsent segment whose header declares one of them is deleted
+        (the device cannot open a sealed segment to filter it; deleting more than asked is the safe side)."""
+        with self._lock:
+            dropped = 0
+            if self._fd is not None:
+                result = scan(self._read_journal())
+                kept = [e for e in result.events if scopes is not None and not (scopes_of_event(e) & scopes)]
+                dropped = len(result.events) - len(kept)
+                self._close_fd()
+                if kept and result.meta is not None:
+                    self._write_sealed(result.meta.seq, seal_events(result.meta, kept, result.frames))
+                self._unlink_journal()
+                self._events = self._bytes = 0
+            deleted = 0
+            for d in (self.sealed_dir, self.rejected_dir):
+                for p in sorted(d.iterdir()):
+                    if seq_of(p.name) is None or (scopes is not None and not self._declares(p, scopes)):
+                        continue
+                    p.unlink(missing_ok=True)
+                    (d / (p.name + ".reason")).unlink(missing_ok=True)
+                    deleted += 1
+            files.fsync_dir(self.sealed_dir)
+            files.fsync_dir(self.rejected_dir)
+            return PurgeResult(segments_deleted=deleted, events_dropped=dropped)
+
+    @staticmethod
+    def _declares(path: Path, scopes: set[str]) -> bool:
+        try:
+            header, _, _ = read_header(path.read_bytes())
+        except (OSError, SegmentError):
+            return True  # unreadable: cannot prove it holds none of the withdrawn scopes
+        return bool(set(header.scopes) & scopes)
+
+    def status(self) -> SpoolStatus:
+        """Counts of what waits on the device."""
+        with self._lock:
+            return read_status(self.directory, journal_events=self._events)
+
+    def close(self) -> None:
+        """Close the journal (it stays, and is sealed at the next open) and release the spool lock."""
+        with self._lock:
+            self._close_fd()
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def read_status(directory: Path, *, journal_events: int | None = None) -> SpoolStatus:
+    """Spool counts read from disk without opening (or locking) the spool, e.g. while an agent runs.
+    ``journal_events`` is -1 when unknown (counting would mean reading the journal)."""
+    directory = Path(directory)
+
+    def segs(d: Path) -> list[Path]:
+        return [p for p in d.iterdir() if p.name.endswith(SUFFIX) and seq_of(p.name) is not None] if d.is_dir() else []
+
+    pending = segs(directory / "sealed")
+    journal = directory / JOURNAL
+    return SpoolStatus(
+        pending_segments=len(pending),
+        pending_bytes=sum(p.stat().st_size for p in pending),
+        journal_events=-1 if journal_events is None else journal_events,
+        journal_bytes=journal.stat().st_size if journal.exists() else 0,
+        rejected_segments=len(segs(directory / "rejected")),
+    )
