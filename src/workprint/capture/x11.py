@@ -1,0 +1,391 @@
+"""Linux X11 capture: RECORD for input, window focus via EWMH properties, DAMAGE-driven screen grabs.
+
+Threads (all daemon, all stopped by ``stop()``):
+
+* ``workprint-x11-input`` owns the RECORD data connection; it blocks in ``record_enable_context`` and turns each
+  key/button/motion device event into model events. Before every action it emits the pre-action frame.
+* ``workprint-x11-watch`` owns the query connection; it waits (``select``, no busy polling) for PropertyNotify
+  (``_NET_ACTIVE_WINDOW``, the focused window's title), DamageNotify (screen changed -> grab), MappingNotify
+  (keyboard remapped) and a wake pipe, and flushes motion that has gone quiet.
+
+Sink calls from both threads are serialised by one lock, so the sink never runs concurrently with itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import threading
+import time
+from typing import Any
+
+from Xlib import X
+from Xlib import display as xdisplay
+from Xlib.error import DisplayError, XError
+from Xlib.ext import record
+from Xlib.protocol import rq
+
+from workprint.capture.base import Sink
+from workprint.capture.clock import ServerClock
+from workprint.capture.frames import FrameRing, Grab, open_mss
+from workprint.capture.keys import Keyboard
+from workprint.capture.motion import MotionCoalescer
+from workprint.capture.window import WindowQuery
+from workprint.config import AgentSettings
+from workprint.errors import CaptureError
+from workprint.models import ButtonEvent, Event, KeyEvent, ScrollEvent, WindowEvent
+
+# Wheel buttons -> (dx, dy), PyAutoGUI's signs: button 4 scrolls up (+1), 7 scrolls right (+1).
+_WHEEL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
+_MOTION_QUIET_S = 0.25  # emit a motion path once the pointer has rested this long
+_GRAB_MIN_INTERVAL_S = 0.05  # cap DAMAGE-driven grabs at 20/s; the last change is always grabbed (trailing edge)
+
+
+def _open(name: str) -> xdisplay.Display:
+    try:
+        return xdisplay.Display(name)
+    except (DisplayError, OSError, XError, ValueError) as exc:
+        raise CaptureError(f"DISPLAY: cannot open {name!r}") from exc
+
+
+class X11Capture:
+    """Record input, window focus and pre-action frames from an X11 display into ``sink``.
+
+    ``display`` is an X display name (``":0"``); None means ``$DISPLAY``. See ``workprint.capture.base`` for the
+    sink contract. ``start()`` raises ``CaptureError`` on no DISPLAY, an unopenable display or no RECORD extension.
+    """
+
+    def __init__(self, display: str | None, sink: Sink, settings: AgentSettings) -> None:
+        self.display_name = display
+        self.sink = sink
+        self.settings = settings
+        self.ring = FrameRing()
+        self.stats = {"grabs": 0, "encodes": 0, "frames": 0, "events": 0}
+        self._emit_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._conns: list[xdisplay.Display] = []
+        self._wake_r, self._wake_w = -1, -1
+        self._ctx = 0
+        self._motion = MotionCoalescer(settings.motion_hz)
+        self._last_window: tuple[Any, ...] | None = None
+        self._watched = 0
+
+    # ----- lifecycle -------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open three connections (data, query, control), measure the clock offset and start both threads."""
+        name = self.display_name if self.display_name is not None else os.environ.get("DISPLAY", "")
+        if not name:
+            raise CaptureError("DISPLAY: not set")
+        self.display_name = name
+        ctl = _open(name)
+        self._conns.append(ctl)
+        if not ctl.has_extension("RECORD"):
+            self._close()
+            raise CaptureError(f"DISPLAY: {name!r} has no RECORD extension")
+        try:
+            self._setup(name, ctl)
+        except CaptureError:
+            self._close()
+            raise
+        except (XError, DisplayError, OSError) as exc:
+            self._close()
+            raise CaptureError(f"DISPLAY: cannot record {name!r}: {exc}") from exc
+        self._threads = [
+            threading.Thread(target=self._input_loop, name="workprint-x11-input", daemon=True),
+            threading.Thread(target=self._watch_loop, name="workprint-x11-watch", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _setup(self, name: str, ctl: xdisplay.Display) -> None:
+        self._query = q = _open(name)
+        # Requests on windows that vanish meanwhile fail asynchronously; those errors are expected, not news.
+        q.set_error_handler(lambda *_: None)
+        self._data = _open(name)
+        self._conns += [q, self._data]
+        self._win = WindowQuery(q)
+        self.clock = self._measure_clock(q)
+        first = q.display.info.min_keycode
+        count = q.display.info.max_keycode - first + 1
+        mask = int(q.screen().root.query_pointer().mask)
+        self._keyboard = Keyboard(self._keymap(q), mask)
+        self._keycode_range = (first, count)
+        self._damage = 0
+        if q.has_extension("DAMAGE"):
+            from Xlib.ext import damage
+
+            q.damage_query_version()
+            self._damage = q.screen().root.damage_create(damage.DamageReportNonEmpty)
+        q.screen().root.change_attributes(event_mask=X.PropertyChangeMask)
+        self._wake_r, self._wake_w = os.pipe()
+        self._ctx = ctl.record_create_context(
+            0,
+            [record.AllClients],
+            [
+                {
+                    "core_requests": (0, 0),
+                    "core_replies": (0, 0),
+                    "ext_requests": (0, 0, 0, 0),
+                    "ext_replies": (0, 0, 0, 0),
+                    "delivered_events": (0, 0),
+                    "device_events": (X.KeyPress, X.MotionNotify),
+                    "errors": (0, 0),
+                    "client_started": False,
+                    "client_died": False,
+                }
+            ],
+        )
+        ctl.sync()
+        self._sct = open_mss(name)
+        self._grab_now()
+
+    def stop(self) -> None:
+        """Stop recording, flush pending motion, join the threads and close the connections. Idempotent."""
+        if self._stop.is_set() or not self._conns:
+            return
+        self._stop.set()
+        if self._ctx:
+            try:
+                ctl = self._conns[0]
+                ctl.record_disable_context(self._ctx)
+                ctl.sync()
+            except (XError, DisplayError, OSError):
+                pass
+        if self._wake_w >= 0:
+            os.write(self._wake_w, b"x")
+        for thread in self._threads:
+            thread.join(timeout=5)
+        with self._emit_lock:
+            motion = self._motion.flush()
+            if motion is not None:
+                self.sink(motion, None)
+        self._close()
+
+    def _close(self) -> None:
+        if self._ctx and self._conns:
+            try:
+                self._conns[0].record_free_context(self._ctx)
+                self._conns[0].sync()
+            except (XError, DisplayError, OSError):
+                pass
+            self._ctx = 0
+        for conn in self._conns:
+            with contextlib.suppress(XError, DisplayError, OSError):
+                conn.close()
+        self._conns.clear()
+        sct = getattr(self, "_sct", None)
+        if sct is not None:
+            sct.close()
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+    def __enter__(self) -> X11Capture:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----- helpers ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _keymap(q: xdisplay.Display) -> dict[int, list[int]]:
+        first = q.display.info.min_keycode
+        count = q.display.info.max_keycode - first + 1
+        return {first + i: list(syms) for i, syms in enumerate(q.get_keyboard_mapping(first, count))}
+
+    @staticmethod
+    def _measure_clock(q: xdisplay.Display) -> ServerClock:
+        # The server stamps PropertyNotify with its ms clock: a round trip brackets that stamp in monotonic time.
+        win = q.screen().root.create_window(0, 0, 1, 1, 0, 0, event_mask=X.PropertyChangeMask)
+        atom = q.intern_atom("_WORKPRINT_CLOCK")
+        best: tuple[int, int, int] | None = None
+        for _ in range(3):
+            before = time.monotonic_ns()
+            win.change_property(atom, atom, 8, b"t")
+            q.flush()
+            while True:
+                ev = q.next_event()
+                if ev.type == X.PropertyNotify and ev.window.id == win.id:
+                    break
+            after = time.monotonic_ns()
+            if best is None or after - before < best[2] - best[0]:
+                best = (before, int(ev.time), after)
+        win.destroy()
+        q.sync()
+        assert best is not None
+        return ServerClock.from_round_trip(*best)
+
+    def _emit(self, event: Event, data: bytes | None = None) -> None:
+        # Called with _emit_lock held.
+        self.stats["events"] += 1
+        self.sink(event, data)
+
+    def _emit_action(self, event: KeyEvent | ButtonEvent | ScrollEvent) -> None:
+        motion = self._motion.flush()
+        if motion is not None:
+            self._emit(motion)
+        grab = self.ring.before(event.t_ns)
+        if grab is not None:
+            frame, data = grab.frame_event(event.t_ns, self.settings.frame_format, self.settings.frame_quality)
+            self.stats["frames"] += 1
+            self._emit(frame, data)
+        self._emit(event)
+
+    # ----- input thread ----------------------------------------------------------------------------------------
+    def _input_loop(self) -> None:
+        try:
+            self._data.record_enable_context(self._ctx, self._on_record)
+        except (XError, DisplayError, OSError):
+            if not self._stop.is_set():
+                raise
+
+    def _on_record(self, reply: Any) -> None:
+        if reply.category != record.FromServer or reply.client_swapped or not reply.data:
+            return
+        data = reply.data
+        parser = rq.EventField("event")
+        while data:
+            ev, data = parser.parse_binary_value(data, self._data.display, None, None)
+            self._on_device_event(ev)
+
+    def _on_device_event(self, ev: Any) -> None:
+        t_ns = self.clock.to_ns(int(ev.time))
+        wall_ns = time.time_ns() - (time.monotonic_ns() - t_ns)
+        kind = ev.type
+        with self._emit_lock:
+            if kind == X.MotionNotify:
+                was_pending = self._motion.pending
+                full = self._motion.add(t_ns, wall_ns, int(ev.root_x), int(ev.root_y))
+                if full is not None:
+                    self._emit(full)
+                elif not was_pending and self._wake_w >= 0:
+                    os.write(self._wake_w, b"m")  # let the watcher time the quiet-motion flush
+            elif kind == X.KeyPress:
+                name, text, mods = self._keyboard.press(int(ev.detail))
+                self._emit_action(KeyEvent(t_ns, wall_ns, True, int(ev.detail), name, text, mods))
+            elif kind == X.KeyRelease:
+                name, mods = self._keyboard.release(int(ev.detail))
+                self._flush_motion()
+                self._emit(KeyEvent(t_ns, wall_ns, False, int(ev.detail), name, "", mods))
+            elif kind in (X.ButtonPress, X.ButtonRelease):
+                button, x, y = int(ev.detail), int(ev.root_x), int(ev.root_y)
+                if button in _WHEEL:
+                    if kind == X.ButtonPress:
+                        dx, dy = _WHEEL[button]
+                        self._emit_action(ScrollEvent(t_ns, wall_ns, x, y, dx, dy))
+                elif kind == X.ButtonPress:
+                    self._emit_action(ButtonEvent(t_ns, wall_ns, True, x, y, button))
+                else:
+                    self._flush_motion()
+                    self._emit(ButtonEvent(t_ns, wall_ns, False, x, y, button))
+
+    def _flush_motion(self) -> None:
+        motion = self._motion.flush()
+        if motion is not None:
+            self._emit(motion)
+
+    # ----- watcher thread --------------------------------------------------------------------------------------
+    def _watch_loop(self) -> None:
+        q = self._query
+        fd = q.fileno()
+        dirty = False
+        last_grab = 0.0
+        motion_since = 0.0
+        poll = self._damage == 0
+        self._check_window(None)
+        while not self._stop.is_set():
+            now = time.monotonic()
+            timeouts: list[float] = []
+            if dirty:
+                timeouts.append(max(0.0, last_grab + _GRAB_MIN_INTERVAL_S - now))
+            if poll:
+                timeouts.append(max(0.0, last_grab + self.settings.frame_interval_s - now))
+            if motion_since:
+                timeouts.append(max(0.0, motion_since + _MOTION_QUIET_S - now))
+            if not q.pending_events():
+                readable, _, _ = select.select([fd, self._wake_r], [], [], min(timeouts) if timeouts else None)
+                if self._wake_r in readable:
+                    os.read(self._wake_r, 64)
+                    if not motion_since:
+                        motion_since = time.monotonic()
+            while q.pending_events():
+                ev = q.next_event()
+                if ev.type == X.PropertyNotify:
+                    self._check_window(ev)
+                elif ev.type == X.MappingNotify:
+                    keymap = self._keymap(q)
+                    with self._emit_lock:
+                        self._keyboard.set_keymap(keymap)
+                elif self._damage and ev.type == q.extension_event.DamageNotify:
+                    dirty = True
+            now = time.monotonic()
+            if (dirty and now >= last_grab + _GRAB_MIN_INTERVAL_S) or (
+                poll and now >= last_grab + self.settings.frame_interval_s
+            ):
+                if self._damage:
+                    q.damage_subtract(self._damage)
+                    q.flush()
+                self._grab_now(dedup=poll)
+                last_grab, dirty = time.monotonic(), False
+            if motion_since and now >= motion_since + _MOTION_QUIET_S:
+                motion_since = 0.0
+                with self._emit_lock:
+                    if self._motion.pending:
+                        self._flush_motion()
+
+    def _grab_now(self, dedup: bool = False) -> None:
+        shot = self._sct.grab(self._sct.monitors[0])
+        t_ns, wall_ns = time.monotonic_ns(), time.time_ns()
+        grab = Grab(t_ns, wall_ns, int(shot.width), int(shot.height), shot.raw)
+        if dedup:
+            import hashlib
+
+            grab.digest = hashlib.blake2b(shot.raw, digest_size=16).digest()
+            latest = self.ring.latest()
+            if latest is not None and latest.digest == grab.digest:
+                return
+        self.stats["grabs"] += 1
+        self.ring.add(grab)
+
+    def _check_window(self, ev: Any) -> None:
+        win = self._win
+        if ev is not None:
+            on_root = ev.window.id == win.root.id
+            if on_root and ev.atom != win.NET_ACTIVE_WINDOW:
+                return
+            if not on_root and (ev.window.id != self._watched or ev.atom not in (win.NET_WM_NAME, win.WM_NAME)):
+                return
+        wid = win.active_window()
+        if wid != self._watched:
+            self._watch_window(wid)
+        info = win.info(wid)
+        if info is None:
+            return
+        sw, sh = win.screen_size()
+        key = (info.app, info.title, info.pid, info.x, info.y, info.width, info.height)
+        if key == self._last_window:
+            return
+        self._last_window = key
+        t_ns = self.clock.to_ns(int(ev.time)) if ev is not None else time.monotonic_ns()
+        wall_ns = time.time_ns() - (time.monotonic_ns() - t_ns)
+        event = WindowEvent(t_ns, wall_ns, info.app, info.title, info.pid, *key[3:], sw, sh)
+        with self._emit_lock:
+            self._flush_motion()
+            self._emit(event)
+
+    def _watch_window(self, wid: int) -> None:
+        d = self._query
+        if self._watched:
+            with contextlib.suppress(XError):
+                d.create_resource_object("window", self._watched).change_attributes(event_mask=X.NoEventMask)
+        self._watched = wid
+        if wid:
+            with contextlib.suppress(XError):
+                d.create_resource_object("window", wid).change_attributes(event_mask=X.PropertyChangeMask)
+
+
+__all__ = ["X11Capture"]
