@@ -1,1 +1,18 @@
-"""workprint.transport."""
+"""Getting sealed segments to the collection server: the ``Transport`` boundary, HTTP, enrolment, the uploader."""
+
+from workprint.transport.base import Outcome, Transport, UploadResult
+from workprint.transport.http import Enrollment, HttpTransport, enroll
+from workprint.transport.uploader import Backoff, SegmentQueue, Uploader, UploadStats
+
+__all__ = [
+    "Backoff",
+    "Enrollment",
+    "HttpTransport",
+    "Outcome",
+    "SegmentQueue",
+    "Transport",
+    "UploadResult",
+    "UploadStats",
+    "Uploader",
+    "enroll",
+]

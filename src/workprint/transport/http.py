@@ -1,0 +1,157 @@
+"""The HTTP transport to the collection server, and device enrolment.
+
+The device talks to its configured server and nothing else: redirects are not followed and proxy settings from
+the environment are ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from workprint.errors import ConfigError, TransportError
+from workprint.transport.base import UploadResult
+
+# Statuses that are not the segment's fault: keep it and try again later.
+RETRY_STATUSES = frozenset({401, 408, 425, 429})
+
+
+def check_base_url(base_url: str) -> str:
+    """Validate a server URL and strip its trailing slash; raises ``ConfigError`` naming the value."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"server_url: expected an http:// or https:// URL, got {base_url!r}")
+    return base_url.rstrip("/")
+
+
+def unreachable(base_url: str, exc: httpx.HTTPError) -> str:
+    """One line saying why the server could not be reached."""
+    text = str(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        why = "timed out"
+    elif "refused" in text.lower():
+        why = "connection refused"
+    else:
+        why = text or type(exc).__name__
+    return f"server: cannot reach {base_url} ({why})"
+
+
+def error_message(response: httpx.Response) -> str:
+    """``code: message`` from the server's ``{"error": {"code", "message"}}`` shape, or the raw status."""
+    try:
+        err = response.json().get("error", {})
+        return f"{err['code']}: {err['message']}"
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+
+def retry_after(response: httpx.Response, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    raw = response.headers.get("Retry-After")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+class HttpTransport:
+    """``PUT {base}/v1/segments/{id}`` with the device token; 201 stored, 200 duplicate."""
+
+    def __init__(self, base_url: str, device_token: str, *, timeout: float = 30.0) -> None:
+        self.base_url = check_base_url(base_url)
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {device_token}"},
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def put_segment(self, segment_id: str, data: bytes) -> UploadResult:
+        """Upload one sealed segment; never raises for network or server failures (see ``UploadResult``)."""
+        try:
+            r = self._client.put(
+                f"/v1/segments/{segment_id}", content=data, headers={"Content-Type": "application/octet-stream"}
+            )
+        except httpx.HTTPError as exc:
+            return UploadResult.retry(unreachable(self.base_url, exc))
+        if r.status_code == 200:
+            return UploadResult.duplicate()
+        if r.status_code == 201:
+            return UploadResult.stored()
+        msg = f"server: segment {segment_id[:16]} refused ({error_message(r)})"
+        if r.status_code in RETRY_STATUSES or r.status_code >= 500 or r.status_code < 400:
+            return UploadResult.retry(msg, retry_after(r))
+        return UploadResult.rejected(msg)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> HttpTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """What the server returns for a valid enrolment code."""
+
+    participant_id: str
+    device_id: str
+    device_token: str
+    public_key: bytes  # the participant's X25519 public key, 32 raw bytes
+    notice_version: str
+
+    @property
+    def public_key_b64(self) -> str:
+        """The public key as base64 (how ``DeviceRecord`` stores it)."""
+        return base64.b64encode(self.public_key).decode()
+
+
+def _parse_enrollment(body: Any) -> Enrollment:
+    if not isinstance(body, dict):
+        raise TransportError("server: enrolment answer is not a JSON object")
+    for name in ("participant_id", "device_id", "device_token", "public_key", "notice_version"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            raise TransportError(f"server: enrolment answer field {name}: expected a string, got {body.get(name)!r}")
+    try:
+        key = base64.b64decode(body["public_key"], validate=True)
+    except (binascii.Error, ValueError):
+        raise TransportError(f"server: enrolment answer field public_key: not base64: {body['public_key']!r}") from None
+    if len(key) != 32:
+        raise TransportError(f"server: enrolment answer field public_key: expected 32 bytes, got {len(key)}")
+    return Enrollment(body["participant_id"], body["device_id"], body["device_token"], key, body["notice_version"])
+
+
+def enroll(base_url: str, code: str, device_name: str, *, timeout: float = 30.0) -> Enrollment:
+    """Exchange an enrolment code for a device token; raises ``TransportError`` with one clear line."""
+    base = check_base_url(base_url)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            r = client.post(f"{base}/v1/enroll", json={"code": code, "device_name": device_name})
+    except httpx.HTTPError as exc:
+        raise TransportError(unreachable(base, exc)) from None
+    if r.status_code not in (200, 201):
+        raise TransportError(f"server: enrolment refused ({error_message(r)})")
+    try:
+        body = r.json()
+    except ValueError:
+        raise TransportError("server: enrolment answer is not JSON") from None
+    return _parse_enrollment(body)

@@ -1,0 +1,135 @@
+"""The uploader: sends sealed segments in order, deletes each only after the server acknowledged it.
+
+A refused segment is moved aside with its reason (never deleted silently) and the queue goes on; a transient
+failure (unreachable, 429, 5xx) stops the round and backs off exponentially with full jitter, never sooner than the
+server's ``Retry-After``. Every segment is named by its content hash, so a retry after a lost acknowledgement is a
+duplicate on the server, not a second copy.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from workprint.errors import TransportError
+from workprint.segment import segment_id
+from workprint.transport.base import Transport, UploadResult
+
+
+class SegmentQueue(Protocol):
+    """What the uploader needs from the spool."""
+
+    def pending(self) -> list[Path]: ...
+
+    def mark_uploaded(self, path: Path) -> None: ...
+
+    def mark_rejected(self, path: Path, reason: str) -> Path: ...
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Exponential backoff with full jitter: the n-th wait is uniform in [0, min(cap, base * 2**n)]."""
+
+    base_s: float = 0.5
+    cap_s: float = 60.0
+    rng: random.Random = field(default_factory=random.Random)
+    attempt: int = 0
+
+    def next_delay(self, retry_after_s: float | None = None) -> float:
+        """The next wait in seconds, at least the server's ``Retry-After``."""
+        ceiling = min(self.cap_s, self.base_s * (2 ** min(self.attempt, 62)))
+        self.attempt += 1
+        return max(self.rng.uniform(0, ceiling), retry_after_s or 0.0)
+
+    def reset(self) -> None:
+        """Back to the first delay after a success."""
+        self.attempt = 0
+
+
+@dataclass(slots=True)
+class UploadStats:
+    """Counters for status output."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    failures: int = 0
+    last_error: str = ""
+
+
+class Uploader:
+    """Drains a spool's sealed segments through a ``Transport``. Thread-safe."""
+
+    def __init__(
+        self,
+        spool: SegmentQueue,
+        transport: Transport,
+        *,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spool = spool
+        self.transport = transport
+        self.backoff = backoff or Backoff()
+        self.stats = UploadStats()
+        self._clock = clock
+        self._not_before = 0.0
+        self._lock = threading.Lock()
+
+    def wait_s(self) -> float:
+        """Seconds until the backoff allows the next attempt (0 when it may try now)."""
+        return max(0.0, self._not_before - self._clock())
+
+    def run_once(self) -> int:
+        """Upload what is pending unless backing off; returns how many segments were acknowledged this round."""
+        if self.wait_s() > 0:
+            return 0
+        acked, _ = self._round()
+        return acked
+
+    def flush(self) -> int:
+        """Upload what is pending now, ignoring the backoff (CLI one-shot); raises ``TransportError`` with one
+        line when the server cannot take them. Whatever was not acknowledged stays in the spool."""
+        acked, failure = self._round()
+        if failure is not None:
+            raise TransportError(failure.reason)
+        return acked
+
+    def _round(self) -> tuple[int, UploadResult | None]:
+        acked = 0
+        with self._lock:
+            for path in self.spool.pending():
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # purged (withdrawal) while queued
+                result = self.transport.put_segment(segment_id(data), data)
+                if result.acknowledged:
+                    self.spool.mark_uploaded(path)
+                    acked += 1
+                    if result.outcome == "stored":
+                        self.stats.stored += 1
+                    else:
+                        self.stats.duplicates += 1
+                    self.backoff.reset()
+                elif result.outcome == "rejected":
+                    self.spool.mark_rejected(path, result.reason)
+                    self.stats.rejected += 1
+                    self.stats.last_error = result.reason
+                else:
+                    self.stats.failures += 1
+                    self.stats.last_error = result.reason
+                    self._not_before = self._clock() + self.backoff.next_delay(result.retry_after_s)
+                    return acked, result
+        return acked, None
+
+    def run(self, stop: threading.Event, *, interval_s: float = 1.0) -> None:
+        """Upload until ``stop`` is set: every ``interval_s``, or later while backing off."""
+        while not stop.is_set():
+            self.run_once()
+            stop.wait(max(interval_s, self.wait_s()))
