@@ -59,7 +59,5 @@ def make_dirs(*dirs: Path) -> None:
     for d in dirs:
         try:
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not os.access(d, os.W_OK | os.X_OK):
-                raise PermissionError(13, "Permission denied")
         except OSError as exc:
             raise SpoolError(f"spool: cannot use directory {d} ({reason(exc)})") from None
