@@ -14,6 +14,7 @@ Sink calls from both threads are serialised by one lock, so the sink never runs 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import threading
@@ -31,14 +32,17 @@ from workprint.capture.clock import ServerClock
 from workprint.capture.frames import FrameRing, Grab, open_mss
 from workprint.capture.keys import Keyboard
 from workprint.capture.motion import MotionCoalescer
-from workprint.capture.window import WindowQuery
+from workprint.capture.window import WindowInfo, WindowQuery
 from workprint.config import AgentSettings
 from workprint.errors import CaptureError
 from workprint.models import ButtonEvent, Event, KeyEvent, ScrollEvent, WindowEvent
 
+log = logging.getLogger(__name__)
+
 # Wheel buttons -> (dx, dy), PyAutoGUI's signs: button 4 scrolls up (+1), 7 scrolls right (+1).
 _WHEEL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
 _MOTION_QUIET_S = 0.25  # emit a motion path once the pointer has rested this long
+_DESKTOP_SETTLE_S = 0.15  # how long "no active window" must last before it is reported
 _GRAB_MIN_INTERVAL_S = 0.05  # cap DAMAGE-driven grabs at 20/s; the last change is always grabbed (trailing edge)
 
 
@@ -61,7 +65,7 @@ class X11Capture:
         self.sink = sink
         self.settings = settings
         self.ring = FrameRing()
-        self.stats = {"grabs": 0, "encodes": 0, "frames": 0, "events": 0}
+        self.stats = {"grabs": 0, "frames": 0, "events": 0, "sink_errors": 0}
         self._emit_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -71,6 +75,7 @@ class X11Capture:
         self._motion = MotionCoalescer(settings.motion_hz)
         self._last_window: tuple[Any, ...] | None = None
         self._watched = 0
+        self._desktop_at: tuple[int, float] | None = None  # (t_ns, deadline) of a pending "no window" report
 
     # ----- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -158,9 +163,7 @@ class X11Capture:
         for thread in self._threads:
             thread.join(timeout=5)
         with self._emit_lock:
-            motion = self._motion.flush()
-            if motion is not None:
-                self.sink(motion, None)
+            self._flush_motion()
         self._close()
 
     def _close(self) -> None:
@@ -220,9 +223,14 @@ class X11Capture:
         return ServerClock.from_round_trip(*best)
 
     def _emit(self, event: Event, data: bytes | None = None) -> None:
-        # Called with _emit_lock held.
+        # Called with _emit_lock held. A failing sink drops that one event (fail closed) but must not kill the
+        # capture threads: the next event goes through the sink (and its privacy gate) again.
         self.stats["events"] += 1
-        self.sink(event, data)
+        try:
+            self.sink(event, data)
+        except Exception:
+            self.stats["sink_errors"] += 1
+            log.exception("capture sink failed; event dropped")
 
     def _emit_action(self, event: KeyEvent | ButtonEvent | ScrollEvent) -> None:
         motion = self._motion.flush()
@@ -306,6 +314,8 @@ class X11Capture:
                 timeouts.append(max(0.0, last_grab + self.settings.frame_interval_s - now))
             if motion_since:
                 timeouts.append(max(0.0, motion_since + _MOTION_QUIET_S - now))
+            if self._desktop_at is not None:
+                timeouts.append(max(0.0, self._desktop_at[1] - now))
             if not q.pending_events():
                 readable, _, _ = select.select([fd, self._wake_r], [], [], min(timeouts) if timeouts else None)
                 if self._wake_r in readable:
@@ -331,6 +341,9 @@ class X11Capture:
                     q.flush()
                 self._grab_now(dedup=poll)
                 last_grab, dirty = time.monotonic(), False
+            if self._desktop_at is not None and now >= self._desktop_at[1]:
+                t_desktop, self._desktop_at = self._desktop_at[0], None
+                self._emit_window(WindowInfo("", "", 0, 0, 0, 0, 0), t_desktop)
             if motion_since and now >= motion_since + _MOTION_QUIET_S:
                 motion_since = 0.0
                 with self._emit_lock:
@@ -365,12 +378,21 @@ class X11Capture:
         info = win.info(wid)
         if info is None:
             return
-        sw, sh = win.screen_size()
+        t_ns = self.clock.to_ns(int(ev.time)) if ev is not None else time.monotonic_ns()
+        if not wid:
+            # WMs pass through "no active window" while switching; report the desktop only if focus stays there.
+            if self._desktop_at is None:
+                self._desktop_at = (t_ns, time.monotonic() + _DESKTOP_SETTLE_S)
+            return
+        self._desktop_at = None
+        self._emit_window(info, t_ns)
+
+    def _emit_window(self, info: WindowInfo, t_ns: int) -> None:
+        sw, sh = self._win.screen_size()
         key = (info.app, info.title, info.pid, info.x, info.y, info.width, info.height)
         if key == self._last_window:
             return
         self._last_window = key
-        t_ns = self.clock.to_ns(int(ev.time)) if ev is not None else time.monotonic_ns()
         wall_ns = time.time_ns() - (time.monotonic_ns() - t_ns)
         event = WindowEvent(t_ns, wall_ns, info.app, info.title, info.pid, *key[3:], sw, sh)
         with self._emit_lock:

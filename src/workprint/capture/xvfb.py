@@ -15,9 +15,13 @@ class VirtualDisplay:
     """Start ``Xvfb`` on a free display number (``-displayfd``) and, optionally, openbox on it.
 
     Use as a context manager; ``display`` is the ``:N`` name and ``env`` a copy of ``os.environ`` pointing at it.
+    ``extra_args`` go to Xvfb (e.g. ``("-extension", "RECORD")`` to test a server without RECORD).
     """
 
-    def __init__(self, width: int = 1280, height: int = 800, *, window_manager: bool = True) -> None:
+    def __init__(
+        self, width: int = 1280, height: int = 800, *, window_manager: bool = True, extra_args: tuple[str, ...] = ()
+    ) -> None:
+        self.extra_args = extra_args
         self.width = width
         self.height = height
         self.window_manager = window_manager
@@ -35,7 +39,17 @@ class VirtualDisplay:
             raise CaptureError("Xvfb: not installed (apt-get install xvfb)")
         rfd, wfd = os.pipe()
         xvfb = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(wfd), "-screen", "0", f"{self.width}x{self.height}x24", "-nolisten", "tcp"],
+            [
+                "Xvfb",
+                "-displayfd",
+                str(wfd),
+                "-screen",
+                "0",
+                f"{self.width}x{self.height}x24",
+                "-nolisten",
+                "tcp",
+                *self.extra_args,
+            ],
             pass_fds=(wfd,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
