@@ -49,7 +49,7 @@ def test_a_torn_last_record_is_cut_at_every_byte_offset(
 def test_a_bad_checksum_cuts_the_journal_there(
     tmp_path: Path, identity: SpoolIdentity, keypair: tuple[bytes, bytes]
 ) -> None:
-    data, start_last = _journal_with(tmp_path / "orig", identity)
+    data, _ = _journal_with(tmp_path / "orig", identity)
     broken = bytearray(data)
     broken[-3] ^= 0xFF
     (tmp_path / "b").mkdir()
