@@ -62,6 +62,7 @@ def _names() -> dict[int, str]:
         for attr, value in vars(mod).items():
             if attr.startswith("XK_") and isinstance(value, int):
                 names.setdefault(value, attr[3:])
+    names.setdefault(0x20AC, "EuroSign")  # in X's currency group, which python-xlib does not ship
     return names
 
 

@@ -49,7 +49,7 @@ _GRAB_MIN_INTERVAL_S = 0.05  # cap DAMAGE-driven grabs at 20/s; the last change 
 def _open(name: str) -> xdisplay.Display:
     try:
         return xdisplay.Display(name)
-    except (DisplayError, OSError, XError, ValueError) as exc:
+    except Exception as exc:  # python-xlib raises many kinds here (DisplayError, OSError, OverflowError, ...)
         raise CaptureError(f"DISPLAY: cannot open {name!r}") from exc
 
 
