@@ -93,10 +93,10 @@ class HttpTransport:
             return UploadResult.duplicate()
         if r.status_code == 201:
             return UploadResult.stored()
-        msg = f"server: segment {segment_id[:16]} refused ({error_message(r)})"
         if r.status_code in RETRY_STATUSES or r.status_code >= 500 or r.status_code < 400:
+            msg = f"server: {self.base_url} answered {r.status_code} ({error_message(r)})"
             return UploadResult.retry(msg, retry_after(r))
-        return UploadResult.rejected(msg)
+        return UploadResult.rejected(f"server: segment {segment_id[:16]} refused ({error_message(r)})")
 
     def close(self) -> None:
         """Close the connection pool."""
