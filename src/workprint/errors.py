@@ -13,8 +13,9 @@ Hierarchy::
     ├── ConsentError               a consent, notice or receipt problem
     ├── RedactionError             redaction failed; callers drop the data (fail closed)
     └── HTTPError                  an error that reaches HTTP; carries ``status``
-        ├── BadRequest (400), Unauthorized (401), Forbidden (403), NotFound (404), Conflict (409),
+        ├── BadRequest (400), Unauthorized (401), Forbidden (403), NotFound (404), Conflict (409), Gone (410),
         ├── PayloadTooLarge (413), Unprocessable (422), TooManyRequests (429), InsufficientStorage (507)
+        └── AuditUnavailable (503)  the audit entry could not be written, so the request is refused
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ class Conflict(HTTPError):
     code = "conflict"
 
 
+class Gone(HTTPError):
+    status = 410
+    code = "gone"
+
+
 class PayloadTooLarge(HTTPError):
     status = 413
     code = "payload_too_large"
@@ -116,3 +122,8 @@ class TooManyRequests(HTTPError):
 class InsufficientStorage(HTTPError):
     status = 507
     code = "insufficient_storage"
+
+
+class AuditUnavailable(HTTPError):
+    status = 503
+    code = "audit_unavailable"
