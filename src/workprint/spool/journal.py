@@ -23,68 +23,17 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from workprint.errors import ConfigError, SegmentError, SpoolError
+from workprint.errors import ConfigError, SpoolError
 from workprint.models import Event, FrameEvent
 from workprint.privacy.scopes import scopes_of_event
-from workprint.segment import read_header
 from workprint.spool import files
-from workprint.spool.records import JournalMeta, event_record, meta_record, scan
-from workprint.spool.sealing import SUFFIX, seal_events, sealed_name, seq_of
-
-MiB = 1024 * 1024
-JOURNAL = "journal.wpj"
-
-
-@dataclass(frozen=True, slots=True)
-class SpoolIdentity:
-    """Whose events the spool holds and to whom its segments are sealed."""
-
-    participant: str
-    device: str
-    session: str
-    public_key: bytes  # the participant's X25519 public key, 32 raw bytes
-    notice_version: str
-    redactor_version: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
-            n = len(self.public_key) if isinstance(self.public_key, bytes) else type(self.public_key).__name__
-            raise ConfigError(f"public_key: expected 32 raw bytes (X25519), got {n}")
-
-    def meta(self, seq: int) -> JournalMeta:
-        """The journal meta record for segment ``seq``."""
-        return JournalMeta(
-            self.participant,
-            self.device,
-            self.session,
-            self.public_key,
-            self.notice_version,
-            self.redactor_version,
-            seq,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SpoolStatus:
-    """Counts for ``workprint status``."""
-
-    pending_segments: int
-    pending_bytes: int
-    journal_events: int
-    journal_bytes: int
-    rejected_segments: int
-
-
-@dataclass(frozen=True, slots=True)
-class PurgeResult:
-    """What ``purge`` deleted: whole segments, and events dropped from the open journal."""
-
-    segments_deleted: int
-    events_dropped: int
+from workprint.spool.queue import JOURNAL, SegmentQueueDir, read_status
+from workprint.spool.records import event_record, meta_record, scan
+from workprint.spool.sealing import seal_events
+from workprint.spool.values import MiB, PurgeResult, SpoolIdentity, SpoolStatus
 
 
 class Spool:
@@ -116,10 +65,12 @@ class Spool:
         self._bytes = 0
         self._events = 0
         self._frame_ids: set[str] = set()
-        self.sealed_dir = self.directory / "sealed"
-        self.rejected_dir = self.directory / "rejected"
+        self.queue = SegmentQueueDir(self.directory)
+        self.sealed_dir = self.queue.sealed_dir
+        self.rejected_dir = self.queue.rejected_dir
         self.journal_path = self.directory / JOURNAL
         files.make_dirs(self.directory, self.sealed_dir, self.rejected_dir)
+        self._broken = False
         self._lock_fd = self._take_lock()
         self._next_seq = self._load_seq()
         self._recover()
@@ -158,31 +109,14 @@ class Spool:
 
     def _load_seq(self) -> int:
         seq = 0
-        try:
+        # missing or damaged: that only costs sequence numbers; the segment file names below restore the order
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             seq = int(json.loads((self.directory / "state.json").read_text())["next_seq"])
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a damaged state file only costs sequence numbers; recover them from the file names below
-        for d in (self.sealed_dir, self.rejected_dir):
-            for p in d.iterdir():
-                s = seq_of(p.name)
-                if s is not None:
-                    seq = max(seq, s + 1)
-        return seq
+        return max([seq, *(s + 1 for s in self.queue.seqs())])
 
     def _save_seq(self, next_seq: int) -> None:
         files.write_atomic(self.directory / "state.json", json.dumps({"next_seq": next_seq}).encode())
         self._next_seq = next_seq
-
-    def _known_seqs(self) -> set[int]:
-        out: set[int] = set()
-        for d in (self.sealed_dir, self.rejected_dir):
-            for p in d.iterdir():
-                s = seq_of(p.name)
-                if s is not None:
-                    out.add(s)
-        return out
 
     def _recover(self) -> None:
         for d in (self.directory, self.sealed_dir, self.rejected_dir):
@@ -193,12 +127,12 @@ class Spool:
         result = scan(data)
         if result.meta is not None:
             self._next_seq = max(self._next_seq, result.meta.seq + 1)
-        if result.meta is None or not result.events or result.meta.seq in self._known_seqs():
+        if result.meta is None or not result.events or result.meta.seq in self.queue.seqs():
             self._unlink_journal()
             return
         if result.torn:
             self._truncate_journal(result.good_len)
-        self._write_sealed(result.meta.seq, seal_events(result.meta, result.events, result.frames))
+        self.queue.write(result.meta.seq, seal_events(result.meta, result.events, result.frames))
         self._unlink_journal()
 
     # -- journal --------------------------------------------------------------------------------------------------
@@ -253,8 +187,11 @@ class Spool:
                 os.fsync(self._fd)
         except OSError as exc:
             # Cut the partial record so the journal ends at the last acknowledged one.
-            with contextlib.suppress(OSError):  # if this fails too, recovery cuts the tail at the next start
+            try:
                 os.ftruncate(self._fd, self._bytes)
+            except OSError:
+                # Later records would sit behind garbage that recovery cuts: refuse appends until the next open.
+                self._broken = True
             raise SpoolError(f"spool: cannot write {self.journal_path} ({files.reason(exc)})") from None
         self._bytes += len(record)
 
@@ -275,6 +212,8 @@ class Spool:
         if data is not None and not isinstance(event, FrameEvent):
             raise ValueError(f"data: only a frame event carries bytes, got {event.KIND} with {len(data)} bytes")
         with self._lock:
+            if self._broken:
+                raise SpoolError(f"spool: {self.journal_path} has a torn record; restart the agent to recover it")
             if self._due(self._clock(), len(data or b"") + 256):
                 self._seal_locked()
             if self._fd is None:
@@ -309,50 +248,31 @@ class Spool:
         result = scan(self._read_journal())
         if result.meta is None:
             raise SpoolError(f"spool: {self.journal_path} lost its meta record")
-        path = self._write_sealed(result.meta.seq, seal_events(result.meta, result.events, result.frames))
+        path = self.queue.write(result.meta.seq, seal_events(result.meta, result.events, result.frames))
         self._close_fd()
         self._unlink_journal()
         self._events = self._bytes = 0
         return path
 
-    def _write_sealed(self, seq: int, data: bytes) -> Path:
-        path = self.sealed_dir / sealed_name(seq, data)
-        files.write_atomic(path, data)
-        return path
-
     def pending(self) -> list[Path]:
         """Sealed segments not yet acknowledged by the server, in upload order."""
         with self._lock:
-            return sorted(p for p in self.sealed_dir.iterdir() if seq_of(p.name) is not None)
+            return self.queue.pending()
 
     def mark_uploaded(self, path: Path) -> None:
         """Delete a segment the server acknowledged."""
         with self._lock:
-            self._own(path).unlink(missing_ok=True)
+            self.queue.mark_uploaded(path)
 
     def mark_rejected(self, path: Path, reason: str) -> Path:
         """Move a segment the server refused to ``rejected/`` with a ``.reason`` file; returns its new path."""
         with self._lock:
-            src = self._own(path)
-            dest = self.rejected_dir / src.name
-            files.write_atomic(self.rejected_dir / (src.name + ".reason"), (reason.strip() + "\n").encode())
-            try:
-                os.replace(src, dest)
-                files.fsync_dir(self.rejected_dir)
-            except OSError as exc:
-                raise SpoolError(f"spool: cannot move {src} to {dest} ({files.reason(exc)})") from None
-            return dest
+            return self.queue.mark_rejected(path, reason)
 
     def rejected(self) -> list[Path]:
         """Segments the server refused, in sequence order."""
         with self._lock:
-            return sorted(p for p in self.rejected_dir.iterdir() if seq_of(p.name) is not None)
-
-    def _own(self, path: Path) -> Path:
-        p = Path(path)
-        if p.parent.resolve() != self.sealed_dir.resolve() or seq_of(p.name) is None:
-            raise ValueError(f"path: not a sealed segment of this spool: {str(path)!r}")
-        return p
+            return self.queue.rejected()
 
     def purge(self, scopes: set[str] | None = None) -> PurgeResult:
         """Delete unsent data (withdrawal). ``None``: everything. With scopes: the journal's events of those scopes
@@ -366,33 +286,15 @@ class Spool:
                 dropped = len(result.events) - len(kept)
                 self._close_fd()
                 if kept and result.meta is not None:
-                    self._write_sealed(result.meta.seq, seal_events(result.meta, kept, result.frames))
+                    self.queue.write(result.meta.seq, seal_events(result.meta, kept, result.frames))
                 self._unlink_journal()
                 self._events = self._bytes = 0
-            deleted = 0
-            for d in (self.sealed_dir, self.rejected_dir):
-                for p in sorted(d.iterdir()):
-                    if seq_of(p.name) is None or (scopes is not None and not self._declares(p, scopes)):
-                        continue
-                    p.unlink(missing_ok=True)
-                    (d / (p.name + ".reason")).unlink(missing_ok=True)
-                    deleted += 1
-            files.fsync_dir(self.sealed_dir)
-            files.fsync_dir(self.rejected_dir)
-            return PurgeResult(segments_deleted=deleted, events_dropped=dropped)
-
-    @staticmethod
-    def _declares(path: Path, scopes: set[str]) -> bool:
-        try:
-            header, _, _ = read_header(path.read_bytes())
-        except (OSError, SegmentError):
-            return True  # unreadable: cannot prove it holds none of the withdrawn scopes
-        return bool(set(header.scopes) & scopes)
+            return PurgeResult(segments_deleted=self.queue.delete(scopes), events_dropped=dropped)
 
     def status(self) -> SpoolStatus:
         """Counts of what waits on the device."""
         with self._lock:
-            return read_status(self.directory, journal_events=self._events)
+            return read_status(self.directory, journal_events=self._events if self._fd is not None else 0)
 
     def close(self) -> None:
         """Close the journal (it stays, and is sealed at the next open) and release the spool lock."""
@@ -409,22 +311,3 @@ class Spool:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-def read_status(directory: Path, *, journal_events: int | None = None) -> SpoolStatus:
-    """Spool counts read from disk without opening (or locking) the spool, e.g. while an agent runs.
-    ``journal_events`` is -1 when unknown (counting would mean reading the journal)."""
-    directory = Path(directory)
-
-    def segs(d: Path) -> list[Path]:
-        return [p for p in d.iterdir() if p.name.endswith(SUFFIX) and seq_of(p.name) is not None] if d.is_dir() else []
-
-    pending = segs(directory / "sealed")
-    journal = directory / JOURNAL
-    return SpoolStatus(
-        pending_segments=len(pending),
-        pending_bytes=sum(p.stat().st_size for p in pending),
-        journal_events=-1 if journal_events is None else journal_events,
-        journal_bytes=journal.stat().st_size if journal.exists() else 0,
-        rejected_segments=len(segs(directory / "rejected")),
-    )
