@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from spool_helpers import all_events, frame, key, make_identity, open_all, seale
 from workprint.errors import ConfigError, SpoolError
 from workprint.models import WindowEvent
 from workprint.segment import read_header
-from workprint.spool import Spool, SpoolIdentity
+from workprint.spool import Spool, SpoolIdentity, read_status
 
 
 class FakeClock:
@@ -183,3 +184,41 @@ def test_a_directory_that_cannot_be_created_is_one_clear_error(tmp_path: Path, i
     with pytest.raises(SpoolError) as err:
         Spool.open(tmp_path / "afile" / "spool", identity)
     assert str(err.value) == f"spool: cannot use directory {tmp_path / 'afile' / 'spool'} (Not a directory)"
+
+
+def test_appends_from_many_threads_each_land_exactly_once(
+    tmp_path: Path, identity: SpoolIdentity, keypair: tuple[bytes, bytes]
+) -> None:
+    spool = Spool.open(tmp_path, identity, max_bytes=4_000)
+
+    def work(base: int) -> None:
+        for i in range(200):
+            spool.append(key(base + i))
+
+    threads = [threading.Thread(target=work, args=(n * 1000,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    spool.seal()
+    got = sorted(e.t_ns - 1_000_000 for e in all_events(tmp_path, keypair[0]))
+    assert got == sorted(n * 1000 + i for n in range(4) for i in range(200))
+    assert len(sealed_paths(tmp_path)) > 5
+
+
+def test_status_can_be_read_from_disk_while_the_spool_is_open(tmp_path: Path, identity: SpoolIdentity) -> None:
+    spool = Spool.open(tmp_path, identity)
+    spool.append(key(1))
+    spool.seal()
+    spool.append(key(2))
+    st = read_status(tmp_path)
+    assert (st.pending_segments, st.journal_events, st.rejected_segments) == (1, -1, 0)
+    assert st.journal_bytes == (tmp_path / "journal.wpj").stat().st_size > 0
+    assert spool.status().journal_events == 1
+
+
+def test_public_api_is_listed() -> None:
+    import workprint.spool as mod
+
+    assert sorted(mod.__all__) == ["MiB", "PurgeResult", "Spool", "SpoolIdentity", "SpoolStatus", "read_status"]
+    assert all(hasattr(mod, name) for name in mod.__all__)

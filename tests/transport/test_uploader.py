@@ -160,3 +160,13 @@ def test_run_uploads_in_the_background_until_stopped(tmp_path: Path) -> None:
     t.join(timeout=5)
     assert not t.is_alive()
     assert len(server.stored) == 2 and spool.pending() == []
+
+
+def test_public_api_is_listed() -> None:
+    import workprint.transport as mod
+
+    assert sorted(mod.__all__) == sorted(
+        ["Backoff", "Enrollment", "HttpTransport", "Outcome", "SegmentQueue", "Transport", "UploadResult"]
+        + ["UploadStats", "Uploader", "enroll"]
+    )
+    assert all(hasattr(mod, name) for name in mod.__all__)
