@@ -1,5 +1,68 @@
-"""CLI commands: dataset."""
+"""CLI commands of the dataset pipeline: ``workprint dataset build``."""
 
 from __future__ import annotations
 
-from workprint.cli.main import app  # noqa: F401
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from workprint.cli.main import app
+from workprint.errors import ConfigError
+from workprint.segment import Segment
+
+out = Console()
+dataset_app = typer.Typer(no_args_is_help=True, help="Build training datasets from recorded segments.")
+app.add_typer(dataset_app, name="dataset")
+
+
+def open_segments(home: Path | None) -> Iterable[Segment]:
+    """SEAM: the opened segments the dataset is built from, grouped by participant and session, ordered by seq.
+
+    To be wired to ``workprint.server.api.ServerAPI.iter_segments(actor)`` once the server API exists; until then
+    this raises ``NotImplementedError``.
+    """
+    raise NotImplementedError("dataset build: the server segment source (open_segments) is not wired yet")
+
+
+@dataset_app.command("build")
+def build(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write agentnet.jsonl and images/ into")],
+    server_home: Annotated[
+        Path | None, typer.Option("--server-home", help="The collection server's home (default: $WORKPRINT_HOME)")
+    ] = None,
+) -> None:
+    """Reduce every recorded session to PyAutoGUI actions and write AgentNet-style JSONL with its frames."""
+    from workprint.dataset.build import build_dataset
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out: {str(out_dir)!r} exists and is not a directory")
+    try:
+        segments = open_segments(server_home)
+        report = build_dataset(segments, out_dir)
+    except NotImplementedError as exc:
+        raise ConfigError(str(exc)) from None
+    table = Table(title="dataset build", show_header=False)
+    for name, value in (
+        ("segments", report.segments),
+        ("sessions", report.sessions),
+        ("events", report.events),
+        ("actions", report.actions),
+        ("frames", report.frames),
+        ("missing frames", report.missing_frames),
+        ("episodes", report.episodes),
+        ("jsonl", report.jsonl_path),
+        ("images", report.images_dir),
+    ):
+        table.add_row(name, str(value))
+    out.print(table)
+    if report.first_actions:
+        out.print("first actions:")
+        for a in report.first_actions:
+            out.print(f"  {a.to_pyautogui()}", markup=False, highlight=False)
+
+
+__all__ = ["dataset_app", "open_segments"]
