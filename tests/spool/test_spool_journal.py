@@ -61,7 +61,7 @@ def test_identity_needs_a_32_byte_public_key() -> None:
         make_identity(b"short")
 
 
-def test_journal_older_than_max_age_is_sealed_on_tick_and_on_append(
+def test_journal_older_than_max_age_is_rotated_on_append_and_sealed_on_tick(
     tmp_path: Path, identity: SpoolIdentity, keypair: tuple[bytes, bytes]
 ) -> None:
     clock = FakeClock()
@@ -74,8 +74,10 @@ def test_journal_older_than_max_age_is_sealed_on_tick_and_on_append(
     assert spool.tick(10**15) is None  # nothing open, nothing to seal
     spool.append(key(2))
     clock.now += 60_000_000_000
-    spool.append(key(3))  # the old journal is sealed first, the new event opens the next one
-    assert len(sealed_paths(tmp_path)) == 2
+    spool.append(key(3))  # the old journal is rotated out first (cheap), the new event opens the next one
+    assert len(spool.closed_journals()) == 1 and len(sealed_paths(tmp_path)) == 1
+    spool.tick()  # sealing happens here, on the ticker's thread, not in append
+    assert spool.closed_journals() == [] and len(sealed_paths(tmp_path)) == 2
     spool.seal()
     assert [len(s.events) for s in open_all(sealed_paths(tmp_path), keypair[0])] == [1, 1, 1]
 
@@ -86,7 +88,9 @@ def test_journal_bigger_than_max_bytes_is_sealed(
     spool = Spool.open(tmp_path, identity, max_bytes=50_000)
     for i in range(20):
         spool.append(frame(i), bytes([i]) * 10_000)
+    assert len(spool.closed_journals()) >= 3  # rotated by size on append
     spool.seal()
+    assert spool.closed_journals() == []
     segs = open_all(sealed_paths(tmp_path), keypair[0])
     assert len(segs) >= 4
     assert [e.t_ns for s in segs for e in s.events] == [frame(i).t_ns for i in range(20)]

@@ -129,3 +129,20 @@ def test_every_event_acknowledged_before_kill_9_is_sealed_exactly_once(
         seen.append(last)
         print(f"run {run}: acknowledged {last + 1}, stored {len(stored)}, segments {len(sealed_paths(d))}")
     assert min(seen) > 10
+
+
+def test_rotated_but_unsealed_journals_are_sealed_in_order_at_open(
+    tmp_path: Path, identity: SpoolIdentity, keypair: tuple[bytes, bytes]
+) -> None:
+    spool = Spool.open(tmp_path, identity, max_bytes=300)
+    for i in range(12):
+        spool.append(key(i))
+    closed = len(spool.closed_journals())
+    assert closed >= 2 and (tmp_path / "journal.wpj").exists()
+    spool.close()  # as if killed: nothing sealed yet
+    Spool.open(tmp_path, identity).close()
+    segs = open_all(sealed_paths(tmp_path), keypair[0])
+    assert len(segs) == closed + 1
+    assert [s.header.seq for s in segs] == sorted(s.header.seq for s in segs)
+    assert [e.t_ns - 1_000_000 for s in segs for e in s.events] == list(range(12))
+    assert not list(tmp_path.glob("*.wpj"))

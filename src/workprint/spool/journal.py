@@ -2,16 +2,19 @@
 
 Layout of ``directory``::
 
-    journal.wpj          the open journal (plaintext, mode 0600; never leaves the device)
-    state.json           the next segment sequence number
-    sealed/NNN-ID.wps    sealed segments waiting for upload, in sequence order
-    rejected/NNN-ID.wps  segments the server refused, with ``.reason`` beside them (never deleted silently)
-    spool.lock           held by the one process that writes the spool
+    journal.wpj            the open journal (plaintext, mode 0600; never leaves the device)
+    closed-NNN.wpj         journals rotated out, waiting to be sealed
+    state.json             the next segment sequence number
+    sealed/NNN-ID.wps      sealed segments waiting for upload, in sequence order
+    rejected/NNN-ID.wps    segments the server refused, with ``.reason`` beside them (never deleted silently)
+    spool.lock             held by the one process that writes the spool
 
 ``append`` returns only after its record was handed to the kernel with one ``os.write``: that is the
-acknowledgement, and it survives kill -9 of the agent. Sealing writes the segment atomically, then deletes the
-journal; a journal found at start (the agent was killed) is cut at its last intact record and sealed, unless a
-sealed segment with its sequence number already exists (killed between the two steps), so nothing is sealed twice.
+acknowledgement, and it survives kill -9 of the agent. When the journal is too old or too big, ``append`` only
+renames it (cheap, so the capture thread never waits for encryption); ``tick`` and ``seal`` seal closed journals
+on the caller's thread: the segment is written atomically, then the journal deleted. Journals found at start (the
+agent was killed) are cut at their last intact record and sealed, unless a segment with their sequence number
+already exists (killed between the two steps), so nothing is sealed twice.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from workprint.errors import ConfigError, SpoolError
 from workprint.models import Event, FrameEvent
 from workprint.privacy.scopes import scopes_of_event
 from workprint.spool import files
-from workprint.spool.queue import JOURNAL, SegmentQueueDir, read_status
+from workprint.spool.queue import CLOSED_PREFIX, JOURNAL, SegmentQueueDir, read_status
 from workprint.spool.records import event_record, meta_record, scan
 from workprint.spool.sealing import seal_events
 from workprint.spool.values import MiB, PurgeResult, SpoolIdentity, SpoolStatus
@@ -59,7 +62,9 @@ class Spool:
         self.max_bytes = max_bytes
         self._clock = clock
         self._fsync_appends = fsync_appends
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the open journal
+        self._seal_lock = threading.Lock()  # closed journals; taken before _lock when both are needed
+        self._seq = -1
         self._fd: int | None = None
         self._opened_ns = 0
         self._bytes = 0
@@ -121,40 +126,57 @@ class Spool:
     def _recover(self) -> None:
         for d in (self.directory, self.sealed_dir, self.rejected_dir):
             files.remove_tmp(d)
-        if not self.journal_path.exists():
-            return
-        data = self._read_journal()
-        result = scan(data)
-        if result.meta is not None:
-            self._next_seq = max(self._next_seq, result.meta.seq + 1)
-        if result.meta is None or not result.events or result.meta.seq in self.queue.seqs():
-            self._unlink_journal()
-            return
-        if result.torn:
-            self._truncate_journal(result.good_len)
-        self.queue.write(result.meta.seq, seal_events(result.meta, result.events, result.frames))
-        self._unlink_journal()
+        if self.journal_path.exists():
+            # Closing it under its own sequence number makes it one more closed journal to seal, in order.
+            result = scan(self._read(self.journal_path))
+            if result.meta is None:
+                self._unlink(self.journal_path)
+            else:
+                self._next_seq = max(self._next_seq, result.meta.seq + 1)
+                self._rename(self.journal_path, self._closed_path(result.meta.seq))
+        self.seal_closed()
+
+    def _closed_path(self, seq: int) -> Path:
+        return self.directory / f"{CLOSED_PREFIX}{seq:012d}.wpj"
+
+    def closed_journals(self) -> list[Path]:
+        """Journals rotated out but not sealed yet (``tick`` and ``seal`` seal them), in sequence order."""
+        return sorted(self.directory.glob(f"{CLOSED_PREFIX}*.wpj"))
+
+    def seal_closed(self) -> Path | None:
+        """Seal every closed journal, oldest first, outside the append lock; returns the last segment written."""
+        last = None
+        with self._seal_lock:
+            for path in self.closed_journals():
+                result = scan(self._read(path))
+                if result.meta is not None and result.events and result.meta.seq not in self.queue.seqs():
+                    last = self.queue.write(result.meta.seq, seal_events(result.meta, result.events, result.frames))
+                # else: empty, or sealed already by a run killed before it could delete the journal
+                self._unlink(path)
+        return last
 
     # -- journal --------------------------------------------------------------------------------------------------
 
-    def _read_journal(self) -> bytes:
+    @staticmethod
+    def _read(path: Path) -> bytes:
         try:
-            return self.journal_path.read_bytes()
+            return path.read_bytes()
         except OSError as exc:
-            raise SpoolError(f"spool: cannot read {self.journal_path} ({files.reason(exc)})") from None
+            raise SpoolError(f"spool: cannot read {path} ({files.reason(exc)})") from None
 
-    def _truncate_journal(self, length: int) -> None:
+    def _unlink(self, path: Path) -> None:
         try:
-            os.truncate(self.journal_path, length)
-        except OSError as exc:
-            raise SpoolError(f"spool: cannot cut torn tail of {self.journal_path} ({files.reason(exc)})") from None
-
-    def _unlink_journal(self) -> None:
-        try:
-            self.journal_path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
             files.fsync_dir(self.directory)
         except OSError as exc:
-            raise SpoolError(f"spool: cannot delete {self.journal_path} ({files.reason(exc)})") from None
+            raise SpoolError(f"spool: cannot delete {path} ({files.reason(exc)})") from None
+
+    def _rename(self, src: Path, dest: Path) -> None:
+        try:
+            os.replace(src, dest)
+            files.fsync_dir(self.directory)
+        except OSError as exc:
+            raise SpoolError(f"spool: cannot rename {src} to {dest} ({files.reason(exc)})") from None
 
     def _open_journal(self) -> None:
         seq = self._next_seq
@@ -164,7 +186,7 @@ class Spool:
             fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         except OSError as exc:
             raise SpoolError(f"spool: cannot create {self.journal_path} ({files.reason(exc)})") from None
-        self._fd, self._bytes, self._events = fd, 0, 0
+        self._fd, self._bytes, self._events, self._seq = fd, 0, 0, seq
         self._frame_ids = set()
         self._opened_ns = self._clock()
         try:
@@ -172,7 +194,8 @@ class Spool:
             files.fsync_dir(self.directory)
         except (SpoolError, OSError) as exc:
             self._close_fd()
-            self.journal_path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.journal_path.unlink()
             if isinstance(exc, SpoolError):
                 raise
             raise SpoolError(f"spool: cannot create {self.journal_path} ({files.reason(exc)})") from None
@@ -215,7 +238,7 @@ class Spool:
             if self._broken:
                 raise SpoolError(f"spool: {self.journal_path} has a torn record; restart the agent to recover it")
             if self._due(self._clock(), len(data or b"") + 256):
-                self._seal_locked()
+                self._rotate_locked()  # cheap: sealing happens in tick() or seal(), off the capture thread
             if self._fd is None:
                 self._open_journal()
             keep = data
@@ -227,32 +250,28 @@ class Spool:
                 self._frame_ids.add(event.frame_id)
 
     def tick(self, now_ns: int | None = None) -> Path | None:
-        """Seal the journal when it is older than ``max_age_s`` (``now_ns`` on the spool's clock); call it often."""
+        """Rotate the journal when it is older than ``max_age_s`` (``now_ns`` on the spool's clock) and seal closed
+        journals; call it often (the agent does, twice a second). Returns the last segment sealed, if any."""
         with self._lock:
             if self._due(self._clock() if now_ns is None else now_ns):
-                return self._seal_locked()
-            return None
+                self._rotate_locked()
+        return self.seal_closed()
 
     def seal(self) -> Path | None:
-        """Seal the open journal now; returns the sealed segment's path, or None when there was nothing to seal."""
+        """Seal the open journal (and any closed ones) now; returns the last sealed segment, or None."""
         with self._lock:
-            return self._seal_locked()
+            self._rotate_locked()
+        return self.seal_closed()
 
-    def _seal_locked(self) -> Path | None:
+    def _rotate_locked(self) -> None:
         if self._fd is None:
-            return None
-        if self._events == 0:
-            self._close_fd()
-            self._unlink_journal()
-            return None
-        result = scan(self._read_journal())
-        if result.meta is None:
-            raise SpoolError(f"spool: {self.journal_path} lost its meta record")
-        path = self.queue.write(result.meta.seq, seal_events(result.meta, result.events, result.frames))
+            return
         self._close_fd()
-        self._unlink_journal()
+        if self._events == 0:
+            self._unlink(self.journal_path)
+        else:
+            self._rename(self.journal_path, self._closed_path(self._seq))
         self._events = self._bytes = 0
-        return path
 
     def pending(self) -> list[Path]:
         """Sealed segments not yet acknowledged by the server, in upload order."""
@@ -278,17 +297,16 @@ class Spool:
         """Delete unsent data (withdrawal). ``None``: everything. With scopes: the journal's events of those scopes
         are dropped (the rest is sealed), and every unsent segment whose header declares one of them is deleted
         (the device cannot open a sealed segment to filter it; deleting more than asked is the safe side)."""
-        with self._lock:
+        with self._seal_lock, self._lock:
+            self._rotate_locked()
             dropped = 0
-            if self._fd is not None:
-                result = scan(self._read_journal())
+            for path in self.closed_journals():
+                result = scan(self._read(path))
                 kept = [e for e in result.events if scopes is not None and not (scopes_of_event(e) & scopes)]
-                dropped = len(result.events) - len(kept)
-                self._close_fd()
-                if kept and result.meta is not None:
+                dropped += len(result.events) - len(kept)
+                if kept and result.meta is not None and result.meta.seq not in self.queue.seqs():
                     self.queue.write(result.meta.seq, seal_events(result.meta, kept, result.frames))
-                self._unlink_journal()
-                self._events = self._bytes = 0
+                self._unlink(path)
             return PurgeResult(segments_deleted=self.queue.delete(scopes), events_dropped=dropped)
 
     def status(self) -> SpoolStatus:

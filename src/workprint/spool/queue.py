@@ -16,6 +16,7 @@ from workprint.spool.sealing import sealed_name, seq_of
 from workprint.spool.values import SpoolStatus
 
 JOURNAL = "journal.wpj"
+CLOSED_PREFIX = "closed-"
 REASON = ".reason"
 
 
@@ -100,11 +101,11 @@ def read_status(directory: Path, *, journal_events: int = -1) -> SpoolStatus:
     """Spool counts read from disk without opening (or locking) the spool, e.g. while an agent runs."""
     q = SegmentQueueDir(Path(directory))
     pending = q.pending()
-    journal = Path(directory) / JOURNAL
+    journals = [Path(directory) / JOURNAL, *Path(directory).glob(f"{CLOSED_PREFIX}*.wpj")]
     return SpoolStatus(
         pending_segments=len(pending),
         pending_bytes=sum(p.stat().st_size for p in pending),
         journal_events=journal_events,
-        journal_bytes=journal.stat().st_size if journal.exists() else 0,
+        journal_bytes=sum(p.stat().st_size for p in journals if p.exists()),
         rejected_segments=len(q.rejected()),
     )
