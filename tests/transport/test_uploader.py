@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workprint.errors import TransportError
+from workprint.errors import SpoolError, TransportError
 from workprint.models import KeyEvent
 from workprint.segment import generate_keypair, open_sealed, segment_id
 from workprint.spool import Spool, SpoolIdentity
@@ -170,3 +170,40 @@ def test_public_api_is_listed() -> None:
         + ["UploadStats", "Uploader", "enroll"]
     )
     assert all(hasattr(mod, name) for name in mod.__all__)
+
+
+class BrokenQueue:
+    """A spool whose disk fails when a refused segment is moved aside."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.calls = 0
+
+    def pending(self) -> list[Path]:
+        self.calls += 1
+        return [self.path]
+
+    def mark_uploaded(self, path: Path) -> None:
+        raise AssertionError("never acknowledged")
+
+    def mark_rejected(self, path: Path, reason: str) -> Path:
+        raise SpoolError(f"spool: cannot move {path} (No space left on device)")
+
+
+def test_run_survives_a_spool_error_and_reports_it(tmp_path: Path) -> None:
+    seg = tmp_path / "000000000001-0000000000000000.wps"
+    seg.write_bytes(b"data")
+    queue = BrokenQueue(seg)
+    up = Uploader(queue, FakeServer([UploadResult.rejected("no")] * 100), backoff=Backoff(base_s=0.001, cap_s=0.001))
+    stop = threading.Event()
+    t = threading.Thread(target=up.run, args=(stop,), kwargs={"interval_s": 0.005})
+    t.start()
+    for _ in range(200):
+        if queue.calls >= 3:
+            break
+        stop.wait(0.01)
+    stop.set()
+    t.join(timeout=5)
+    assert queue.calls >= 3 and not t.is_alive()
+    assert up.stats.last_error == f"spool: cannot move {seg} (No space left on device)"
+    assert seg.read_bytes() == b"data"

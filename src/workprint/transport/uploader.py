@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from workprint.errors import TransportError
+from workprint.errors import TransportError, WorkprintError
 from workprint.segment import segment_id
 from workprint.transport.base import Transport, UploadResult
 
@@ -131,5 +131,9 @@ class Uploader:
     def run(self, stop: threading.Event, *, interval_s: float = 1.0) -> None:
         """Upload until ``stop`` is set: every ``interval_s``, or later while backing off."""
         while not stop.is_set():
-            self.run_once()
+            try:
+                self.run_once()
+            except WorkprintError as exc:  # e.g. the spool's disk: report it, keep the loop (and the data) alive
+                self.stats.last_error = str(exc)
+                self._not_before = self._clock() + self.backoff.next_delay()
             stop.wait(max(interval_s, self.wait_s()))
