@@ -136,3 +136,18 @@ class StateWatcher:
                 self.poll()
             except Exception:  # a broken hook must not stop the watcher; the gate keeps the last snapshot
                 continue
+
+
+def recording_status(snap: Snapshot, focused_excluded: bool) -> str:
+    """One word for the indicator and ``workprint status``: paused, not_consented, excluded or recording.
+
+    A pause wins over everything (the participant asked for it); with no active scope nothing can be recorded;
+    an excluded focused window records nothing of itself.
+    """
+    if snap.paused:
+        return "paused"
+    if not snap.consented:
+        return "not_consented"
+    if focused_excluded:
+        return "excluded"
+    return "recording"
