@@ -1,0 +1,238 @@
+"""The collection service's domain: enrolment, device authentication, ingest, audited reads and erasure.
+
+No web framework here; ``server.app`` translates HTTP to these calls and ``HTTPError``s back to HTTP.
+
+- The ingest tier never decrypts: it checks the content hash and the readable header, writes the ciphertext to the
+  blob store (atomic, fsynced) and only then commits the manifest row, so an acknowledged segment is durable.
+  Uploads are idempotent by content hash.
+- Every read of recorded data goes through ``read_segment``, which appends the audit entry before the participant's
+  key is unwrapped; when the entry cannot be written the read is refused.
+- Erasure destroys the participant's wrapped private key (crypto-shredding): every copy of their segments,
+  backups included, becomes unreadable. Their blobs are deleted too, as a courtesy to storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from workprint import segment as seg
+from workprint.config import ServerSettings
+from workprint.errors import (
+    AuditUnavailable,
+    BadRequest,
+    Forbidden,
+    Gone,
+    NotFound,
+    PayloadTooLarge,
+    SchemaError,
+    SegmentError,
+    Unauthorized,
+    Unprocessable,
+)
+from workprint.store.blobs import BlobStore
+from workprint.store.keys import KeyProvider
+from workprint.store.metadata import MetadataStore
+from workprint.store.records import AuditEvent, Device, Participant, SegmentRecord
+
+__all__ = ["NOTICE_VERSION", "Enrollment", "IngestStatus", "ServerAPI", "blob_key"]
+
+NOTICE_VERSION = "1"
+IngestStatus = Literal["stored", "duplicate"]
+_SEGMENT_ID = re.compile(r"[0-9a-f]{64}")
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and typed
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """What a device receives for a valid enrolment code. ``device_token`` is shown once and stored hashed."""
+
+    participant_id: str
+    device_id: str
+    device_token: str
+    public_key: bytes
+    notice_version: str = NOTICE_VERSION
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def normalise_code(code: str) -> str:
+    """Codes are case-insensitive and may be typed with spaces or without dashes."""
+    return re.sub(r"[\s-]", "", code).upper()
+
+
+def blob_key(segment_id: str) -> str:
+    """Content-addressed, and deliberately without the participant: the blob store learns nothing about people."""
+    return f"segments/{segment_id[:2]}/{segment_id}"
+
+
+class ServerAPI:
+    """The collection service over a metadata store, a blob store and a key provider."""
+
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        blobs: BlobStore,
+        keys: KeyProvider,
+        settings: ServerSettings,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.metadata = metadata
+        self.blobs = blobs
+        self.keys = keys
+        self.settings = settings
+        self._clock = clock
+
+    # -- participants and enrolment -------------------------------------------------------------------------------
+
+    def create_participant(self, name: str, *, actor: str = "admin") -> str:
+        """Create a participant with a fresh X25519 key pair (private half stored only wrapped); returns its id."""
+        name = name.strip()
+        if not 1 <= len(name) <= 200:
+            raise BadRequest(f"name: expected 1 to 200 characters, got {name!r}")
+        private, public = seg.generate_keypair()
+        now = self._clock()
+        p = Participant(uuid.uuid4().hex, name, public, self.keys.wrap(private), self.keys.key_id, now)
+        detail = {"key_id": p.key_id}
+        self.metadata.add_participant(p, AuditEvent(actor, "participant.create", f"participant:{p.id}", detail))
+        return p.id
+
+    def participant(self, participant_id: str) -> Participant:
+        """The participant; raises ``NotFound``."""
+        p = self.metadata.participant(participant_id)
+        if p is None:
+            raise NotFound(f"participant {participant_id!r}: not found")
+        return p
+
+    def create_enrolment_code(self, participant_id: str, ttl_s: int = 86400, *, actor: str = "admin") -> str:
+        """A random single-use code valid for ``ttl_s`` seconds; only its hash is stored, so it is shown once."""
+        if ttl_s <= 0:
+            raise BadRequest(f"ttl_s: expected a positive number of seconds, got {ttl_s!r}")
+        if self.participant(participant_id).erased:
+            raise Gone(f"participant {participant_id!r}: erased")
+        raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(20))  # 100 bits
+        now = self._clock()
+        expires = now + ttl_s * 1_000_000_000
+        self.metadata.add_enrolment_code(_sha256(raw), participant_id, expires, now, actor)
+        return "-".join(raw[i : i + 5] for i in range(0, 20, 5))
+
+    def enroll(self, code: str, device_name: str) -> Enrollment:
+        """Exchange a valid code for a device token; a replayed, expired or unknown code raises ``Unauthorized``."""
+        device_name = device_name.strip()
+        if not 1 <= len(device_name) <= 200:
+            raise BadRequest(f"device_name: expected 1 to 200 characters, got {device_name!r}")
+        token = "wpd_" + secrets.token_urlsafe(32)
+        device = self.metadata.enroll_device(
+            _sha256(normalise_code(code)), uuid.uuid4().hex, device_name, _sha256(token), self._clock()
+        )
+        if device is None:
+            raise Unauthorized("code: enrolment code is unknown, expired or already used")
+        p = self.participant(device.participant_id)
+        return Enrollment(p.id, device.id, token, p.public_key)
+
+    def authenticate_device(self, token: str) -> Device:
+        """The device holding ``token``; unknown or revoked tokens raise ``Unauthorized``."""
+        device = self.metadata.device_by_token_hash(_sha256(token)) if token else None
+        if device is None or device.revoked:
+            raise Unauthorized("device token: unknown or revoked")
+        return device
+
+    def revoke_device(self, device_id: str, *, actor: str = "admin") -> None:
+        """Revoke a device's token; its later uploads get 401."""
+        audit = AuditEvent(actor, "device.revoke", f"device:{device_id}")
+        if not self.metadata.revoke_device(device_id, self._clock(), audit):
+            raise NotFound(f"device {device_id!r}: not found or already revoked")
+
+    # -- ingest (never decrypts) ----------------------------------------------------------------------------------
+
+    def ingest(self, device: Device, segment_id: str, data: bytes) -> IngestStatus:
+        """Store one sealed segment uploaded by ``device``; ``duplicate`` when these exact bytes are already held."""
+        limit = self.settings.max_segment_bytes
+        if len(data) > limit:
+            raise PayloadTooLarge(f"segment: {len(data)} bytes exceeds the limit of {limit} bytes")
+        if not _SEGMENT_ID.fullmatch(segment_id):
+            raise BadRequest(f"segment_id: expected 64 lowercase hex digits, got {segment_id[:80]!r}")
+        actual = seg.segment_id(data)
+        if actual != segment_id:
+            raise BadRequest(f"segment_id: {segment_id} does not match the body's sha256 {actual}")
+        try:
+            header, _, _ = seg.read_header(data)
+        except (SegmentError, SchemaError) as exc:
+            raise Unprocessable(str(exc)) from None
+        if header.participant != device.participant_id:
+            raise Forbidden(f"header.participant: {header.participant!r} is not this device's participant")
+        if header.device != device.id:
+            raise Forbidden(f"header.device: {header.device!r} is not this device")
+        if self.participant(device.participant_id).erased:
+            raise Forbidden(f"participant {device.participant_id!r}: erased; uploads are refused")
+        # Seam for invariant 1: check header.scopes against the participant's consent for [wall_start, wall_end].
+        if self.metadata.segment(segment_id) is not None:
+            return "duplicate"
+        key = blob_key(segment_id)
+        self.blobs.put(key, data)  # durable before the row exists, so a committed row always has its blob
+        rec = SegmentRecord(
+            segment_id, device.participant_id, device.id, header.session, header.seq, header.t_start_ns,
+            header.t_end_ns, header.wall_start_ns, header.wall_end_ns, tuple(sorted(header.scopes)),
+            header.notice_version, header.redactor_version, len(data), dict(header.counts), key, self._clock(),
+        )  # fmt: skip
+        return "stored" if self.metadata.add_segment(rec) else "duplicate"
+
+    # -- audited reads --------------------------------------------------------------------------------------------
+
+    def read_segment(self, actor: str, segment_id: str) -> seg.Segment:
+        """Decrypt one segment for ``actor``; the audit entry is written first, and its failure refuses the read."""
+        if not actor:
+            raise BadRequest("actor: expected who is reading, got ''")
+        rec = self.metadata.segment(segment_id)
+        if rec is None:
+            raise NotFound(f"segment {segment_id!r}: not found")
+        p = self.participant(rec.participant_id)
+        if p.wrapped_private_key is None:
+            raise Gone(f"segment {segment_id}: participant {p.id} was erased and their key destroyed; unreadable")
+        detail = {"participant_id": p.id, "session": rec.session, "seq": rec.seq}
+        try:
+            self.metadata.append_audit(
+                AuditEvent(actor, "segment.read", f"segment:{segment_id}", detail), self._clock()
+            )
+        except SQLAlchemyError as exc:
+            raise AuditUnavailable(
+                f"audit log: cannot append the read of segment {segment_id} ({type(exc).__name__}); read refused"
+            ) from None
+        data = self.blobs.get(rec.blob_key)
+        if seg.segment_id(data) != segment_id:
+            raise SegmentError(f"segment {segment_id}: stored blob does not match its hash (tampered or corrupt)")
+        return seg.open_sealed(data, self.keys.unwrap(p.wrapped_private_key))
+
+    def iter_segments(self, actor: str, participant_id: str | None = None) -> Iterator[seg.Segment]:
+        """Every readable segment (erased participants skipped) in (participant, session, seq) order, each audited."""
+        for rec in self.metadata.segments(participant_id):
+            yield self.read_segment(actor, rec.id)
+
+    # -- erasure --------------------------------------------------------------------------------------------------
+
+    def erase_participant(self, participant_id: str, *, actor: str = "admin") -> int:
+        """Crypto-shred a participant: destroy their wrapped key, void codes, delete blobs; returns blobs deleted."""
+        self.participant(participant_id)
+        audit = AuditEvent(actor, "participant.erase", f"participant:{participant_id}", {"key": "destroyed"})
+        keys = self.metadata.erase_participant(participant_id, self._clock(), audit)
+        for key in keys:
+            self.blobs.delete(key)
+        return len(keys)
+
+    # -- health ---------------------------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, str]:
+        """``{"status": "ok"}`` when the metadata store answers."""
+        self.metadata.ping()
+        return {"status": "ok"}

@@ -1,0 +1,119 @@
+"""HTTP routes of the collection service: each one translates a request to a ``ServerAPI`` call and back.
+
+Every route depends on one of ``auth.AUTH_DEPENDENCIES``. Every error, ours or the framework's, leaves in one shape:
+``{"error": {"code": "...", "message": "..."}}``. Request bodies are strict (``extra="forbid"``) and size-limited.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from workprint.errors import HTTPError
+from workprint.server.api import ServerAPI
+from workprint.server.auth import Principal, api_of, device_access, public_access
+from workprint.server.middleware import HardenResponses, LimitBody, error_body
+
+__all__ = ["JSON_BODY_LIMIT", "EnrollRequest", "create_app"]
+
+JSON_BODY_LIMIT = 64 * 1024
+_STATUS_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+class EnrollRequest(BaseModel):
+    """``POST /v1/enroll`` body."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    code: str = Field(min_length=1, max_length=100)
+    device_name: str = Field(min_length=1, max_length=200)
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+def validation_message(errors: Sequence[Any]) -> str:
+    """``field: message (got value)`` for each problem, joined on one line."""
+    parts = []
+    for e in errors:
+        loc = [str(x) for x in e.get("loc", ())]
+        field = ".".join(loc[1:]) if len(loc) > 1 and loc[0] in ("body", "path", "query", "header") else ".".join(loc)
+        text = f"{field or 'body'}: {e.get('msg', 'invalid')}"
+        if "input" in e and e.get("type") != "missing":
+            text += f" (got {repr(e['input'])[:80]})"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPError)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error(exc.status, exc.code, exc.message, headers)
+
+    async def on_validation(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return _error(422, "invalid_request", validation_message(exc.errors()))
+
+    async def on_starlette(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return _error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+    app.add_exception_handler(HTTPError, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_starlette)
+
+
+def create_app(api: ServerAPI) -> FastAPI:
+    """The collection service's ASGI app over ``api``."""
+    app = FastAPI(title="workprint collection service", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.api = api
+    _install_error_handlers(app)
+
+    def limit_for(path: str) -> int:
+        return api.settings.max_segment_bytes if path.startswith("/v1/segments/") else JSON_BODY_LIMIT
+
+    app.add_middleware(LimitBody, limit_for=limit_for)
+    app.add_middleware(HardenResponses)  # added last, so outermost: it also covers LimitBody's answers
+
+    @app.get("/v1/healthz")
+    def healthz(_: Annotated[Principal, Depends(public_access)], request: Request) -> dict[str, str]:
+        return api_of(request).health()
+
+    @app.post("/v1/enroll", status_code=201)
+    def enroll(
+        body: EnrollRequest, _: Annotated[Principal, Depends(public_access)], request: Request
+    ) -> dict[str, str]:
+        e = api_of(request).enroll(body.code, body.device_name)
+        return {
+            "participant_id": e.participant_id,
+            "device_id": e.device_id,
+            "device_token": e.device_token,
+            "public_key": base64.b64encode(e.public_key).decode(),
+            "notice_version": e.notice_version,
+        }
+
+    @app.put("/v1/segments/{segment_id}")
+    async def put_segment(
+        segment_id: str, who: Annotated[Principal, Depends(device_access)], request: Request
+    ) -> Response:
+        try:
+            data = await request.body()
+        except ClientDisconnect:
+            # The client left, or LimitBody already answered 413; nothing more can be sent.
+            return Response(status_code=400)
+        assert who.device is not None
+        status = await run_in_threadpool(api_of(request).ingest, who.device, segment_id, data)
+        return JSONResponse({"id": segment_id, "status": status}, status_code=201 if status == "stored" else 200)
+
+    return app

@@ -1,0 +1,272 @@
+"""The metadata store: participants, devices, enrolment codes, segment manifests and the audit log.
+
+One class over SQLAlchemy Core for SQLite (the embedded default) and PostgreSQL, selected by URL. Every change goes
+through ``write``, the one write path: a single transaction (``BEGIN IMMEDIATE`` on SQLite so concurrent writers
+queue instead of failing half-way), where audit entries are appended together with the change they describe.
+SQLite runs in WAL mode with foreign keys on and ``synchronous=FULL``, so a committed row survives power loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event, insert, select, text, update
+from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
+
+from workprint.errors import ConfigError
+from workprint.store import tables as t
+from workprint.store.records import AuditEntry, AuditEvent, Device, Participant, SegmentRecord
+
+T = TypeVar("T")
+
+__all__ = ["MetadataStore"]
+
+
+def _engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"db_url: not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        _sqlite_pragmas(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True)
+    raise ConfigError(f"db_url: expected sqlite:/// or postgresql+psycopg://, got {parsed.drivername!r}")
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the sqlite3 module so that ``_on_begin`` decides how each one starts.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=FULL", "busy_timeout=30000"):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front; a deferred transaction that upgrades later can fail with BUSY.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("wp_write") else "BEGIN")
+
+
+def _participant(r: RowMapping) -> Participant:
+    return Participant(
+        r["id"], r["name"], bytes(r["public_key"]),
+        None if r["wrapped_private_key"] is None else bytes(r["wrapped_private_key"]),
+        r["key_id"], r["created_at"], r["erased_at"],
+    )  # fmt: skip
+
+
+def _device(r: RowMapping) -> Device:
+    return Device(r["id"], r["participant_id"], r["name"], r["token_hash"], r["created_at"], r["revoked_at"])
+
+
+def _segment(r: RowMapping) -> SegmentRecord:
+    d = dict(r)
+    d["scopes"] = tuple(d["scopes"])
+    d["counts"] = dict(d["counts"])
+    return SegmentRecord(**d)
+
+
+def append_audit(conn: Connection, entry: AuditEvent, now: int) -> int:
+    """Append one audit entry inside the caller's transaction; returns its sequence number."""
+    values = {"at": now, "actor": entry.actor, "action": entry.action, "subject": entry.subject}
+    result = conn.execute(insert(t.audit_log).values(**values, detail=dict(entry.detail)))
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+class MetadataStore:
+    """Metadata over SQLite or PostgreSQL; ``url`` is a SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://``)."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        self.engine = _engine(url)
+        self._writer = self.engine.execution_options(wp_write=True)
+        if create:
+            t.create_schema(self._writer)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    # -- the one write path -------------------------------------------------------------------------------------
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one write transaction: committed when it returns, rolled back when it raises."""
+        with self._writer.begin() as conn:
+            return fn(conn)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self._read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # -- participants ---------------------------------------------------------------------------------------------
+
+    def add_participant(self, p: Participant, audit: AuditEvent) -> None:
+        """Insert a participant and its audit entry."""
+
+        def fn(conn: Connection) -> None:
+            conn.execute(insert(t.participants).values(
+                id=p.id, name=p.name, public_key=p.public_key, wrapped_private_key=p.wrapped_private_key,
+                key_id=p.key_id, created_at=p.created_at, erased_at=p.erased_at,
+            ))  # fmt: skip
+            append_audit(conn, audit, p.created_at)
+
+        self.write(fn)
+
+    def participant(self, participant_id: str) -> Participant | None:
+        """The participant, or None."""
+        with self._read() as conn:
+            row = conn.execute(select(t.participants).where(t.participants.c.id == participant_id)).mappings().first()
+        return None if row is None else _participant(row)
+
+    def erase_participant(self, participant_id: str, now: int, audit: AuditEvent) -> list[str]:
+        """Destroy the wrapped private key, blank the name, void unused codes; returns the segments' blob keys."""
+
+        def fn(conn: Connection) -> list[str]:
+            conn.execute(
+                update(t.participants)
+                .where(t.participants.c.id == participant_id)
+                .values(wrapped_private_key=None, name="", erased_at=now)
+            )
+            conn.execute(
+                update(t.enrolment_codes)
+                .where(t.enrolment_codes.c.participant_id == participant_id, t.enrolment_codes.c.used_at.is_(None))
+                .values(used_at=now)
+            )
+            append_audit(conn, audit, now)
+            rows = conn.execute(select(t.segments.c.blob_key).where(t.segments.c.participant_id == participant_id))
+            return [str(r[0]) for r in rows]
+
+        return self.write(fn)
+
+    # -- enrolment and devices ------------------------------------------------------------------------------------
+
+    def add_enrolment_code(self, code_hash: str, participant_id: str, expires_at: int, now: int, actor: str) -> None:
+        """Store a code's hash (never the code) with its expiry."""
+
+        def fn(conn: Connection) -> None:
+            conn.execute(insert(t.enrolment_codes).values(
+                code_hash=code_hash, participant_id=participant_id, expires_at=expires_at, used_at=None
+            ))  # fmt: skip
+            detail = {"expires_at": expires_at}
+            append_audit(conn, AuditEvent(actor, "enrolment_code.create", f"participant:{participant_id}", detail), now)
+
+        self.write(fn)
+
+    def enroll_device(self, code_hash: str, device_id: str, name: str, token_hash: str, now: int) -> Device | None:
+        """Consume a valid code and add the device, atomically; None when the code is unknown, used or expired."""
+
+        def fn(conn: Connection) -> Device | None:
+            c = t.enrolment_codes.c
+            # One conditional UPDATE, so two racing enrolments with the same code cannot both succeed.
+            taken = conn.execute(
+                update(t.enrolment_codes)
+                .where(c.code_hash == code_hash, c.used_at.is_(None), c.expires_at > now)
+                .values(used_at=now)
+                .returning(c.participant_id)
+            ).first()
+            if taken is None:
+                return None
+            device = Device(device_id, str(taken[0]), name, token_hash, now)
+            conn.execute(insert(t.devices).values(
+                id=device.id, participant_id=device.participant_id, name=name, token_hash=token_hash,
+                created_at=now, revoked_at=None,
+            ))  # fmt: skip
+            detail = {"participant_id": device.participant_id, "name": name}
+            append_audit(conn, AuditEvent(f"device:{device_id}", "device.enroll", f"device:{device_id}", detail), now)
+            return device
+
+        return self.write(fn)
+
+    def device_by_token_hash(self, token_hash: str) -> Device | None:
+        """The device whose token hashes to ``token_hash``, or None."""
+        with self._read() as conn:
+            row = conn.execute(select(t.devices).where(t.devices.c.token_hash == token_hash)).mappings().first()
+        return None if row is None else _device(row)
+
+    def revoke_device(self, device_id: str, now: int, audit: AuditEvent) -> bool:
+        """Revoke a device's token; False when there is no such device."""
+
+        def fn(conn: Connection) -> bool:
+            n = conn.execute(
+                update(t.devices)
+                .where(t.devices.c.id == device_id, t.devices.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            ).rowcount
+            append_audit(conn, audit, now)
+            return bool(n)
+
+        return self.write(fn)
+
+    # -- segments -------------------------------------------------------------------------------------------------
+
+    def add_segment(self, rec: SegmentRecord) -> bool:
+        """Insert a segment manifest; False (and nothing written) when a segment with that id exists."""
+        values: dict[str, Any] = {
+            name: getattr(rec, name) for name in SegmentRecord.__dataclass_fields__ if name not in ("scopes", "counts")
+        }
+        values["scopes"] = list(rec.scopes)
+        values["counts"] = dict(rec.counts)
+        try:
+            self.write(lambda conn: conn.execute(insert(t.segments).values(**values)))
+        except IntegrityError:
+            if self.segment(rec.id) is not None:
+                return False  # a concurrent upload of the same bytes won the race
+            raise
+        return True
+
+    def segment(self, segment_id: str) -> SegmentRecord | None:
+        """The manifest of one segment, or None."""
+        with self._read() as conn:
+            row = conn.execute(select(t.segments).where(t.segments.c.id == segment_id)).mappings().first()
+        return None if row is None else _segment(row)
+
+    def segments(self, participant_id: str | None = None) -> list[SegmentRecord]:
+        """Manifests of the segments of non-erased participants, in (participant, session, seq) order."""
+        s, p = t.segments, t.participants
+        q = select(s).join(p, p.c.id == s.c.participant_id).where(p.c.erased_at.is_(None))
+        if participant_id is not None:
+            q = q.where(s.c.participant_id == participant_id)
+        q = q.order_by(s.c.participant_id, s.c.session, s.c.seq, s.c.id)
+        with self._read() as conn:
+            return [_segment(r) for r in conn.execute(q).mappings()]
+
+    # -- audit ----------------------------------------------------------------------------------------------------
+
+    def append_audit(self, entry: AuditEvent, now: int) -> int:
+        """Append one audit entry in its own transaction; returns its sequence number."""
+        return self.write(lambda conn: append_audit(conn, entry, now))
+
+    def audit_entries(self, after: int = 0) -> list[AuditEntry]:
+        """Audit entries with ``seq > after``, oldest first."""
+        a = t.audit_log
+        with self._read() as conn:
+            rows = conn.execute(select(a).where(a.c.seq > after).order_by(a.c.seq)).mappings().all()
+        return [_audit(r) for r in rows]
+
+
+def _audit(r: RowMapping) -> AuditEntry:
+    return AuditEntry(int(r["seq"]), r["at"], r["actor"], r["action"], r["subject"], dict(r["detail"]))

@@ -1,0 +1,95 @@
+"""Rows of the metadata store as frozen dataclasses, independent of SQLAlchemy and of HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """A person who records. ``wrapped_private_key`` is None once the participant is erased."""
+
+    id: str
+    name: str
+    public_key: bytes
+    wrapped_private_key: bytes | None
+    key_id: str
+    created_at: int
+    erased_at: int | None = None
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """An enrolled device; it authenticates with a bearer token whose SHA-256 is ``token_hash``."""
+
+    id: str
+    participant_id: str
+    name: str
+    token_hash: str
+    created_at: int
+    revoked_at: int | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRecord:
+    """The manifest of one stored segment: its header fields, where its ciphertext is, when it arrived."""
+
+    id: str
+    participant_id: str
+    device_id: str
+    session: str
+    seq: int
+    t_start_ns: int
+    t_end_ns: int
+    wall_start_ns: int
+    wall_end_ns: int
+    scopes: tuple[str, ...]
+    notice_version: str
+    redactor_version: str
+    size: int
+    counts: Mapping[str, int]
+    blob_key: str
+    received_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One append-only audit record. ``seq`` is assigned by the store."""
+
+    seq: int
+    at: int
+    actor: str
+    action: str
+    subject: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as a plain mapping (what ``audit.checkpoint.entry_bytes`` hashes)."""
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "subject": self.subject,
+            "detail": dict(self.detail),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """What to append to the audit log; the store stamps it with a sequence number and the time."""
+
+    actor: str
+    action: str
+    subject: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
