@@ -13,7 +13,7 @@ from spool_helpers import all_events, frame, key, make_identity, open_all, seale
 from workprint.errors import ConfigError, SpoolError
 from workprint.models import WindowEvent
 from workprint.segment import read_header
-from workprint.spool import Spool, SpoolIdentity, read_status
+from workprint.spool import Spool, SpoolIdentity, pending_count, read_status
 
 
 class FakeClock:
@@ -219,10 +219,14 @@ def test_status_can_be_read_from_disk_while_the_spool_is_open(tmp_path: Path, id
     assert (st.pending_segments, st.journal_events, st.rejected_segments) == (1, -1, 0)
     assert st.journal_bytes == (tmp_path / "journal.wpj").stat().st_size > 0
     assert spool.status().journal_events == 1
+    assert pending_count(tmp_path) == 1 and pending_count(tmp_path / "nothing-here") == 0
 
 
 def test_public_api_is_listed() -> None:
     import workprint.spool as mod
 
-    assert sorted(mod.__all__) == ["MiB", "PurgeResult", "Spool", "SpoolIdentity", "SpoolStatus", "read_status"]
+    assert sorted(mod.__all__) == sorted(
+        ["MiB", "PurgeResult", "SegmentQueueDir", "Spool", "SpoolIdentity", "SpoolStatus", "pending_count"]
+        + ["read_status"]
+    )
     assert all(hasattr(mod, name) for name in mod.__all__)

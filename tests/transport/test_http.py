@@ -20,7 +20,7 @@ from workprint.errors import ConfigError, TransportError
 from workprint.models import KeyEvent
 from workprint.segment import generate_keypair, open_sealed, segment_id
 from workprint.spool import Spool, SpoolIdentity
-from workprint.transport import HttpTransport, Uploader, UploadResult, enroll
+from workprint.transport import HttpTransport, Uploader, UploadResult, enroll, upload_pending
 
 SK, PK = generate_keypair()
 TOKEN = "device-token-1"
@@ -161,6 +161,17 @@ def test_spool_to_server_end_to_end_with_a_busy_server_loses_and_duplicates_noth
     assert sorted(open_sealed(d, SK).events[0].t_ns for d in state.stored.values()) == [1, 2, 3, 4]
 
 
+def test_one_shot_upload_beside_an_open_spool_sends_everything_once(
+    ingest: tuple[FakeIngest, str], tmp_path: Path
+) -> None:
+    state, url = ingest
+    spool = _spool(tmp_path, 3)  # still open, as if the agent were running
+    with HttpTransport(url, TOKEN) as t:
+        assert upload_pending(tmp_path, t) == 3
+        assert upload_pending(tmp_path, t) == 0
+    assert len(state.stored) == 3 and spool.pending() == []
+
+
 def test_unreachable_server_is_one_line_and_the_spool_keeps_everything(tmp_path: Path) -> None:
     spool = _spool(tmp_path, 2)
     before = spool.pending()
@@ -168,19 +179,23 @@ def test_unreachable_server_is_one_line_and_the_spool_keeps_everything(tmp_path:
         Uploader(spool, t).flush()
     assert str(err.value) == "server: cannot reach http://127.0.0.1:9 (connection refused)"
     assert spool.pending() == before
+    with HttpTransport("http://127.0.0.1:9", TOKEN, timeout=2) as t, pytest.raises(TransportError) as err:
+        upload_pending(tmp_path, t)
+    assert str(err.value) == "server: cannot reach http://127.0.0.1:9 (connection refused)"
+    assert spool.pending() == before
 
 
 def test_enroll_returns_the_device_identity(ingest: tuple[FakeIngest, str]) -> None:
     _, url = ingest
     e = enroll(url + "/", "GOOD-CODE", "laptop")
-    assert (e.participant_id, e.device_id, e.device_token, e.public_key, e.notice_version) == (
+    assert (e.participant_id, e.device_id, e.device_token, e.public_key_bytes, e.notice_version) == (
         "p1",
         "d1",
         TOKEN,
         PK,
         "2",
     )
-    assert base64.b64decode(e.public_key_b64) == PK
+    assert base64.b64decode(e.public_key) == PK
 
 
 def test_enroll_with_a_bad_code_or_no_server_is_one_line(ingest: tuple[FakeIngest, str]) -> None:

@@ -167,7 +167,7 @@ def test_public_api_is_listed() -> None:
 
     assert sorted(mod.__all__) == sorted(
         ["Backoff", "Enrollment", "HttpTransport", "Outcome", "SegmentQueue", "Transport", "UploadResult"]
-        + ["UploadStats", "Uploader", "enroll"]
+        + ["UploadStats", "Uploader", "enroll", "upload_pending"]
     )
     assert all(hasattr(mod, name) for name in mod.__all__)
 

@@ -109,3 +109,8 @@ def read_status(directory: Path, *, journal_events: int = -1) -> SpoolStatus:
         journal_bytes=sum(p.stat().st_size for p in journals if p.exists()),
         rejected_segments=len(q.rejected()),
     )
+
+
+def pending_count(directory: Path) -> int:
+    """How many sealed segments wait for upload in the spool at ``directory`` (read without opening it)."""
+    return len(SegmentQueueDir(Path(directory)).pending())

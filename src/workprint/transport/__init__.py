@@ -2,7 +2,7 @@
 
 from workprint.transport.base import Outcome, Transport, UploadResult
 from workprint.transport.http import Enrollment, HttpTransport, enroll
-from workprint.transport.uploader import Backoff, SegmentQueue, Uploader, UploadStats
+from workprint.transport.uploader import Backoff, SegmentQueue, Uploader, UploadStats, upload_pending
 
 __all__ = [
     "Backoff",
@@ -15,4 +15,5 @@ __all__ = [
     "UploadStats",
     "Uploader",
     "enroll",
+    "upload_pending",
 ]

@@ -116,13 +116,13 @@ class Enrollment:
     participant_id: str
     device_id: str
     device_token: str
-    public_key: bytes  # the participant's X25519 public key, 32 raw bytes
+    public_key: str  # base64 of the participant's X25519 public key (32 bytes), as ``DeviceRecord`` stores it
     notice_version: str
 
     @property
-    def public_key_b64(self) -> str:
-        """The public key as base64 (how ``DeviceRecord`` stores it)."""
-        return base64.b64encode(self.public_key).decode()
+    def public_key_bytes(self) -> bytes:
+        """The participant's public key, 32 raw bytes (checked when the answer was parsed)."""
+        return base64.b64decode(self.public_key)
 
 
 def _parse_enrollment(body: Any) -> Enrollment:
@@ -137,7 +137,13 @@ def _parse_enrollment(body: Any) -> Enrollment:
         raise TransportError(f"server: enrolment answer field public_key: not base64: {body['public_key']!r}") from None
     if len(key) != 32:
         raise TransportError(f"server: enrolment answer field public_key: expected 32 bytes, got {len(key)}")
-    return Enrollment(body["participant_id"], body["device_id"], body["device_token"], key, body["notice_version"])
+    return Enrollment(
+        body["participant_id"],
+        body["device_id"],
+        body["device_token"],
+        base64.b64encode(key).decode(),
+        body["notice_version"],
+    )
 
 
 def enroll(base_url: str, code: str, device_name: str, *, timeout: float = 30.0) -> Enrollment:

@@ -137,3 +137,12 @@ class Uploader:
                 self.stats.last_error = str(exc)
                 self._not_before = self._clock() + self.backoff.next_delay()
             stop.wait(max(interval_s, self.wait_s()))
+
+
+def upload_pending(spool_dir: Path, transport: Transport) -> int:
+    """CLI one-shot: upload every sealed segment in ``spool_dir`` now. Works on ``sealed/`` only, without opening
+    (or locking) the spool, so it is safe beside a running agent (a segment both send is a duplicate, not a copy).
+    Raises ``TransportError`` with one line when the server cannot take them; the rest stays in the spool."""
+    from workprint.spool.queue import SegmentQueueDir
+
+    return Uploader(SegmentQueueDir(Path(spool_dir)), transport).flush()
