@@ -205,3 +205,8 @@ def record_consent(home: Path, action: str, scopes: Sequence[Scope], now_wall_ns
 
     update_state(home, change)
     return made[0]
+
+
+def toggle_pause(home: Path, now_wall_ns: int) -> DeviceState:
+    """Pause until resumed if recording, resume if paused (the indicator's click)."""
+    return update_state(home, lambda s: s.resumed() if s.pause.active(now_wall_ns) else s.paused_for(now_wall_ns, None))

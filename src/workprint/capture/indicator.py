@@ -1,0 +1,211 @@
+"""The recording indicator: a small always-on-top X11 window that shows whether recording is on.
+
+It shows one of ``● REC`` (red), ``❚❚ PAUSED`` (amber), ``EXCLUDED`` (grey) and ``NOT CONSENTED`` (grey ring) and
+toggles pause when clicked. It is a dock-type window (``_NET_WM_WINDOW_TYPE_DOCK``) with ``_NET_WM_STATE_ABOVE``
+and ``STICKY`` so EWMH window managers keep it above normal windows on every desktop; it also re-raises itself
+whenever it is covered (``VisibilityNotify``), which covers window managers that ignore the hints. It never takes
+the keyboard focus (``WM_HINTS.input`` false), so it does not disturb what is being recorded.
+
+It runs in its own thread over its own X connection. ``start`` returns only once the window is mapped and raises
+``CaptureError`` if it cannot be (no display, window never mapped): the agent must not record without it. ``alive``
+turns false if the connection is lost later; the agent should then pause.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from Xlib import X, Xatom, Xutil
+from Xlib.display import Display
+from Xlib.error import DisplayError, XError
+from Xlib.xobject.drawable import Window
+from Xlib.xobject.fontable import GC, Font
+
+from workprint.errors import CaptureError
+
+LABELS = {"recording": "● REC", "paused": "❚❚ PAUSED", "excluded": "EXCLUDED", "not_consented": "NOT CONSENTED"}
+_ASCII = {"recording": "REC", "paused": "PAUSED", "excluded": "EXCLUDED", "not_consented": "NOT CONSENTED"}
+COLORS = {  # RGB of the mark drawn left of the text
+    "recording": (0xE0, 0x1B, 0x24),
+    "paused": (0xF5, 0xA6, 0x23),
+    "excluded": (0x9A, 0x9A, 0x9A),
+    "not_consented": (0x9A, 0x9A, 0x9A),
+}
+BACKGROUND = (0x20, 0x20, 0x20)
+WM_CLASS = ("workprint-indicator", "Workprint")
+
+
+class Indicator:
+    """Show ``status()`` (one of ``LABELS``) in a corner of ``display``; call ``on_click()`` on a left click."""
+
+    def __init__(
+        self,
+        display: str | None,
+        status: Callable[[], str],
+        on_click: Callable[[], None],
+        *,
+        size: tuple[int, int] = (124, 22),
+        margin: int = 8,
+        interval: float = 0.1,
+    ) -> None:
+        self.display_name = display
+        self.status = status
+        self.on_click = on_click
+        self.size = size
+        self.margin = margin
+        self.interval = interval
+        self.window_id = 0
+        self.shown = ""  # the state currently drawn
+        self.clicks = 0
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._error: str = ""
+        self._thread: threading.Thread | None = None
+
+    @property
+    def alive(self) -> bool:
+        """True while the window is up and the thread runs."""
+        return self._thread is not None and self._thread.is_alive() and self._ready.is_set() and not self._error
+
+    def start(self, timeout: float = 5.0) -> Indicator:
+        """Map the window; raise ``CaptureError`` if it is not shown within ``timeout`` seconds."""
+        self._thread = threading.Thread(target=self._run, name="workprint-indicator", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error:
+            self.stop()
+            raise CaptureError(
+                f"indicator: cannot show the recording indicator ({self._error or 'not mapped in time'})"
+            )
+        return self
+
+    def stop(self) -> None:
+        """Close the window and its connection."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=3)
+
+    def _run(self) -> None:
+        try:
+            d = Display(self.display_name)
+        except (DisplayError, OSError, XError) as exc:
+            self._error = f"display {self.display_name!r}: {exc}"
+            self._ready.set()
+            return
+        try:
+            win, gc, font_ascent = self._create(d)
+            self._wait_mapped(d, win)
+            self._ready.set()
+            self._loop(d, win, gc, font_ascent)
+        except Exception as exc:  # any X failure ends the indicator; ``alive`` tells the agent
+            self._error = str(exc) or type(exc).__name__
+            self._ready.set()
+        finally:
+            with contextlib.suppress(Exception):
+                d.close()
+
+    def _create(self, d: Display) -> tuple[Window, GC, int]:
+        screen = d.screen()
+        root = screen.root
+        w, h = self.size
+        x = int(screen.width_in_pixels) - w - self.margin
+        win = root.create_window(
+            x, self.margin, w, h, 0, screen.root_depth, X.InputOutput, X.CopyFromParent,
+            background_pixel=self._pixel(d, BACKGROUND),
+            event_mask=X.ExposureMask | X.ButtonPressMask | X.StructureNotifyMask | X.VisibilityChangeMask,
+        )  # fmt: skip
+        atom = d.intern_atom
+        win.set_wm_class(*WM_CLASS)
+        win.set_wm_hints(flags=Xutil.InputHint | Xutil.StateHint, input=0, initial_state=Xutil.NormalState)
+        win.set_wm_normal_hints(
+            flags=Xutil.USPosition | Xutil.PPosition | Xutil.PMinSize | Xutil.PMaxSize,
+            x=x, y=self.margin, min_width=w, min_height=h, max_width=w, max_height=h,
+        )  # fmt: skip
+        win.change_property(atom("_NET_WM_WINDOW_TYPE"), Xatom.ATOM, 32, [atom("_NET_WM_WINDOW_TYPE_DOCK")])
+        states = [
+            "_NET_WM_STATE_ABOVE",
+            "_NET_WM_STATE_STICKY",
+            "_NET_WM_STATE_SKIP_TASKBAR",
+            "_NET_WM_STATE_SKIP_PAGER",
+        ]
+        win.change_property(atom("_NET_WM_STATE"), Xatom.ATOM, 32, [atom(s) for s in states])
+        self._set_title(d, win, "not_consented")
+        font = d.open_font("fixed")
+        if not isinstance(font, Font):
+            raise CaptureError("indicator: the X server has no 'fixed' font")
+        gc = win.create_gc(font=font, foreground=screen.white_pixel, background=self._pixel(d, BACKGROUND))
+        ascent = int(font.query().font_ascent)
+        win.map()
+        d.flush()
+        self.window_id = int(win.id)
+        return win, gc, ascent
+
+    def _wait_mapped(self, d: Display, win: Window) -> None:
+        # The window manager may reparent first; MapNotify on our window is the proof it is on screen.
+        while not self._stop.is_set():
+            if not d.pending_events():
+                r, _, _ = select.select([d.fileno()], [], [], 0.05)
+                if not r:
+                    if win.get_attributes().map_state == X.IsViewable:
+                        return
+                    continue
+            ev = d.next_event()
+            if ev.type == X.MapNotify and ev.window.id == win.id:
+                return
+        raise CaptureError("indicator: stopped before it was mapped")
+
+    def _loop(self, d: Display, win: Window, gc: GC, ascent: int) -> None:
+        self.shown = ""
+        while not self._stop.is_set():
+            state = self.status()
+            if state != self.shown:
+                self._set_title(d, win, state)
+                self._draw(d, win, gc, ascent, state)
+            while d.pending_events():
+                ev = d.next_event()
+                if ev.type == X.Expose and ev.count == 0:
+                    self._draw(d, win, gc, ascent, self.shown)
+                elif ev.type == X.ButtonPress and ev.detail == 1:
+                    self.clicks += 1
+                    self.on_click()
+                elif ev.type == X.VisibilityNotify and ev.state != X.VisibilityUnobscured:
+                    win.configure(stack_mode=X.Above)  # something covered us: come back on top
+                    d.flush()
+                elif ev.type == X.DestroyNotify and ev.window.id == win.id:
+                    raise CaptureError("indicator: window destroyed")
+            select.select([d.fileno()], [], [], self.interval)
+        win.destroy()
+        d.flush()
+
+    def _set_title(self, d: Display, win: Window, state: str) -> None:
+        label = LABELS.get(state, state)
+        win.set_wm_name(f"workprint: {_ASCII.get(state, state)}")
+        win.change_property(d.intern_atom("_NET_WM_NAME"), d.intern_atom("UTF8_STRING"), 8, label.encode("utf-8"))
+        d.flush()
+
+    def _draw(self, d: Display, win: Window, gc: Any, ascent: int, state: str) -> None:
+        # ``gc: Any``: the python-xlib stubs type drawing calls' GC argument as an int id.
+        w, h = self.size
+        win.clear_area(0, 0, w, h)
+        mark = self._pixel(d, COLORS.get(state, COLORS["not_consented"]))
+        gc.change(foreground=mark)
+        r = h - 8
+        if state == "paused":
+            win.fill_rectangle(gc, 5, 4, 4, r)
+            win.fill_rectangle(gc, 11, 4, 4, r)
+        elif state == "not_consented":
+            win.arc(gc, 4, 4, r, r, 0, 360 * 64)
+        else:
+            win.fill_arc(gc, 4, 4, r, r, 0, 360 * 64)
+        gc.change(foreground=d.screen().white_pixel)
+        win.draw_text(gc, 22, (h + ascent) // 2 - 1, _ASCII.get(state, state))  # type: ignore[arg-type]
+        d.flush()
+        self.shown = state
+
+    @staticmethod
+    def _pixel(d: Display, rgb: tuple[int, int, int]) -> int:
+        cmap = d.screen().default_colormap
+        return int(cmap.alloc_color(rgb[0] * 257, rgb[1] * 257, rgb[2] * 257).pixel)
