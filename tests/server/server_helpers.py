@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-MAX_SEGMENT = 256 * 1024
-
 from workprint.models import ButtonEvent, Event, KeyEvent, WindowEvent
 from workprint.segment import SegmentHeader, count_kinds, seal, segment_id
+
+MAX_SEGMENT = 256 * 1024
 
 
 def events(t0: int = 1_000) -> list[Event]:
