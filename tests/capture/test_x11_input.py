@@ -7,6 +7,7 @@ import random
 import string
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -170,3 +171,20 @@ def test_a_failing_sink_drops_that_event_and_capture_goes_on(vd: VirtualDisplay,
         assert len(presses) == 1 and len(failed) == 1 and cap.stats["sink_errors"] == 1
     finally:
         cap.stop()
+
+
+def test_losing_the_x_server_is_reported_and_stop_still_returns() -> None:
+    from workprint.config import AgentSettings
+
+    rec = Recorder()
+    display = VirtualDisplay(320, 200, window_manager=False).start()
+    cap = X11Capture(display.display, rec, AgentSettings())
+    cap.start()
+    assert cap.alive() and cap.error is None
+    display.stop()
+    deadline = time.monotonic() + 5
+    while cap.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not cap.alive()
+    assert cap.error is not None and cap.error.startswith("X11 capture ")
+    cap.stop()

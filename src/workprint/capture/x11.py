@@ -23,7 +23,7 @@ from typing import Any
 
 from Xlib import X
 from Xlib import display as xdisplay
-from Xlib.error import DisplayError, XError
+from Xlib.error import XError
 from Xlib.ext import record
 from Xlib.protocol import rq
 
@@ -38,12 +38,15 @@ from workprint.errors import CaptureError
 from workprint.models import ButtonEvent, Event, KeyEvent, ScrollEvent, WindowEvent
 
 log = logging.getLogger(__name__)
+_EVENT_PARSER = rq.EventField("event")
 
 # Wheel buttons -> (dx, dy), PyAutoGUI's signs: button 4 scrolls up (+1), 7 scrolls right (+1).
 _WHEEL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
 _MOTION_QUIET_S = 0.25  # emit a motion path once the pointer has rested this long
 _DESKTOP_SETTLE_S = 0.15  # how long "no active window" must last before it is reported
-_GRAB_MIN_INTERVAL_S = 0.05  # cap DAMAGE-driven grabs at 20/s; the last change is always grabbed (trailing edge)
+# Cap DAMAGE-driven grabs at 10/s (the last change is always grabbed, on the trailing edge). Each distinct grab an
+# action refers to costs one encode (WebP ~15 ms, JPEG ~3 ms), so this bounds the encoding CPU of fast typing.
+_GRAB_MIN_INTERVAL_S = 0.1
 
 
 def _open(name: str) -> xdisplay.Display:
@@ -64,7 +67,7 @@ class X11Capture:
         self.display_name = display
         self.sink = sink
         self.settings = settings
-        self.ring = FrameRing()
+        self.ring = FrameRing(size=6)
         self.stats = {"grabs": 0, "frames": 0, "events": 0, "sink_errors": 0}
         self._emit_lock = threading.Lock()
         self._stop = threading.Event()
@@ -75,6 +78,8 @@ class X11Capture:
         self._motion = MotionCoalescer(settings.motion_hz)
         self._last_window: tuple[Any, ...] | None = None
         self._watched = 0
+        #: Why a capture thread died (X server gone, ...); None while healthy. The agent should poll ``alive()``.
+        self.error: str | None = None
         self._desktop_at: tuple[int, float] | None = None  # (t_ns, deadline) of a pending "no window" report
 
     # ----- lifecycle -------------------------------------------------------------------------------------------
@@ -94,7 +99,7 @@ class X11Capture:
         except CaptureError:
             self._close()
             raise
-        except (XError, DisplayError, OSError) as exc:
+        except Exception as exc:
             self._close()
             raise CaptureError(f"DISPLAY: cannot record {name!r}: {exc}") from exc
         self._threads = [
@@ -156,7 +161,7 @@ class X11Capture:
                 ctl = self._conns[0]
                 ctl.record_disable_context(self._ctx)
                 ctl.sync()
-            except (XError, DisplayError, OSError):
+            except Exception:  # the server may be gone already (ConnectionClosedError)
                 pass
         if self._wake_w >= 0:
             os.write(self._wake_w, b"x")
@@ -171,20 +176,25 @@ class X11Capture:
             try:
                 self._conns[0].record_free_context(self._ctx)
                 self._conns[0].sync()
-            except (XError, DisplayError, OSError):
+            except Exception:  # the server may be gone already (ConnectionClosedError)
                 pass
             self._ctx = 0
         for conn in self._conns:
-            with contextlib.suppress(XError, DisplayError, OSError):
+            with contextlib.suppress(Exception):
                 conn.close()
         self._conns.clear()
         sct = getattr(self, "_sct", None)
         if sct is not None:
-            sct.close()
+            with contextlib.suppress(Exception):
+                sct.close()
         for fd in (self._wake_r, self._wake_w):
             if fd >= 0:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
+
+    def alive(self) -> bool:
+        """True while both capture threads run (False before start, after stop, or after a failure)."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     def __enter__(self) -> X11Capture:
         self.start()
@@ -247,17 +257,21 @@ class X11Capture:
     def _input_loop(self) -> None:
         try:
             self._data.record_enable_context(self._ctx, self._on_record)
-        except (XError, DisplayError, OSError):
-            if not self._stop.is_set():
-                raise
+        except Exception as exc:  # the X server went away, or a bug: record it where the agent can see it
+            self._fail("input", exc)
+
+    def _fail(self, part: str, exc: BaseException) -> None:
+        if self._stop.is_set():
+            return
+        self.error = f"X11 capture {part} stopped: {type(exc).__name__}: {exc}"
+        log.error("%s", self.error, exc_info=exc)
 
     def _on_record(self, reply: Any) -> None:
         if reply.category != record.FromServer or reply.client_swapped or not reply.data:
             return
         data = reply.data
-        parser = rq.EventField("event")
         while data:
-            ev, data = parser.parse_binary_value(data, self._data.display, None, None)
+            ev, data = _EVENT_PARSER.parse_binary_value(data, self._data.display, None, None)
             self._on_device_event(ev)
 
     def _on_device_event(self, ev: Any) -> None:
@@ -298,6 +312,12 @@ class X11Capture:
 
     # ----- watcher thread --------------------------------------------------------------------------------------
     def _watch_loop(self) -> None:
+        try:
+            self._watch()
+        except Exception as exc:
+            self._fail("watcher", exc)
+
+    def _watch(self) -> None:
         q = self._query
         fd = q.fileno()
         dirty = False
