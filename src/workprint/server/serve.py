@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -31,17 +32,25 @@ def serve_in_thread(
     api: ServerAPI, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0
 ) -> tuple[uvicorn.Server, threading.Thread, str]:
     """Start a real uvicorn in a daemon thread (``port=0`` picks a free port); returns it, the thread, its URL."""
-    config = uvicorn.Config(create_app(api), host=host, port=port, log_level="warning", lifespan="off")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))  # here, not in the thread, so a busy port is an error the caller sees
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"server: cannot listen on {host}:{port} ({exc.strerror})") from None
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(api), host=host, port=bound, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{host}:{port}", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{bound}", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
-            raise ConfigError(f"server: could not listen on {host}:{port}")
+            raise ConfigError(f"server: did not start on {host}:{bound} within {timeout} s")
         time.sleep(0.01)
-    bound = server.servers[0].sockets[0].getsockname()[1]
     return server, thread, f"http://{host}:{bound}"
 
 
