@@ -222,4 +222,8 @@ def test_wait_is_emitted_only_when_asked_for() -> None:
     assert [a.kind for a in reduce_events(tape.events)] == ["click", "click"]
     waits = reduce_events(tape.events, ReduceOptions(wait_gap_ns=2_000 * MS))
     assert [a.kind for a in waits] == ["click", "wait", "click"]
-    assert (waits[1].t_ns, waits[1].t_end_ns, waits[1].to_pyautogui()) == (t1, t2, f"pyautogui.sleep({(t2 - t1) / 1e9})")
+    assert (waits[1].t_ns, waits[1].t_end_ns, waits[1].to_pyautogui()) == (
+        t1,
+        t2,
+        f"pyautogui.sleep({(t2 - t1) / 1e9})",
+    )

@@ -54,15 +54,16 @@ def build(
         ("frames", report.frames),
         ("missing frames", report.missing_frames),
         ("episodes", report.episodes),
-        ("jsonl", report.jsonl_path),
-        ("images", report.images_dir),
     ):
         table.add_row(name, str(value))
     out.print(table)
+    # Paths on their own lines, unwrapped, so they can be copied.
+    out.print(f"jsonl:  {report.jsonl_path}", soft_wrap=True, markup=False, highlight=False)
+    out.print(f"images: {report.images_dir}", soft_wrap=True, markup=False, highlight=False)
     if report.first_actions:
         out.print("first actions:")
         for a in report.first_actions:
-            out.print(f"  {a.to_pyautogui()}", markup=False, highlight=False)
+            out.print(f"  {a.to_pyautogui()}", soft_wrap=True, markup=False, highlight=False)
 
 
 __all__ = ["dataset_app", "open_segments"]

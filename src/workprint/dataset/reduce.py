@@ -147,6 +147,9 @@ class _Reducer:
         return _Start(t_ns, frame_id, self.app, self.title)
 
     def _emit(self, action: Action) -> None:
+        if action.t_end_ns < action.t_ns:
+            # Only out-of-order input can do this (capture is monotonic); keep the invariant t_ns <= t_end_ns.
+            action = replace(action, t_end_ns=action.t_ns)
         if self.brk:
             action = replace(action, break_before=True)
             self.brk = False
@@ -310,7 +313,7 @@ class _Reducer:
             and self._near(press.x, press.y, *self.last_click_px)
             and s.t_ns - prev.t_end_ns <= self.o.multi_click_ns
         ):
-            self.actions[-1] = replace(prev, kind=_NEXT_CLICK[prev.kind], t_end_ns=e.t_ns)
+            self.actions[-1] = replace(prev, kind=_NEXT_CLICK[prev.kind], t_end_ns=max(prev.t_ns, e.t_ns))
         else:
             x, y = self._norm(press.x, press.y)
             kind = _CLICK_KIND[e.button]
