@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import nacl.signing
 import pytest
@@ -33,8 +34,16 @@ def _grant(key: nacl.signing.SigningKey) -> ConsentReceipt:
 
 def test_receipt_has_the_kantara_v1_1_fields(key: nacl.signing.SigningKey) -> None:
     d = _grant(key).to_dict()
-    for name in ("version", "jurisdiction", "consentTimestamp", "collectionMethod", "consentReceiptID", "publicKey",
-                 "language", "piiPrincipalId", "piiControllers", "policyUrl", "services", "sensitive", "spiCat"):  # fmt: skip
+    kantara: tuple[str, ...] = (
+        "version",
+        "jurisdiction",
+        "consentTimestamp",
+        "collectionMethod",
+        "consentReceiptID",
+        "publicKey",
+    )
+    kantara += ("language", "piiPrincipalId", "piiControllers", "policyUrl", "services", "sensitive", "spiCat")
+    for name in kantara:
         assert name in d, name
     assert d["version"] == KANTARA_VERSION == "KI-CR-v1.1.0"
     assert d["consentTimestamp"] == T0 // 1_000_000_000
@@ -69,7 +78,7 @@ def test_tampered_receipt_is_refused_naming_the_signature(
     key: nacl.signing.SigningKey, path: tuple[str | int, ...], value: object
 ) -> None:
     d = copy.deepcopy(_grant(key).to_dict())
-    target = d
+    target: Any = d
     for p in path[:-1]:
         target = target[p]
     target[path[-1]] = value

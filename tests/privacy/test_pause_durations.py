@@ -48,9 +48,9 @@ def test_timed_pause_ends_by_itself() -> None:
 def test_pause_state_round_trips_and_refuses_bad_values() -> None:
     p = pause_for(100 * S, 30)
     assert PauseState.from_dict(p.to_dict()) == p
-    with pytest.raises(ConfigError, match="pause.until_ns"):
+    with pytest.raises(ConfigError, match=r"pause\.until_ns"):
         PauseState.from_dict({"paused": True, "until_ns": "soon"})
-    with pytest.raises(ConfigError, match="pause.paused"):
+    with pytest.raises(ConfigError, match=r"pause\.paused"):
         PauseState.from_dict({"paused": "yes"})
 
 
