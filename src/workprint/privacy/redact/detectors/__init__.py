@@ -1,0 +1,81 @@
+"""The detectors: pure functions ``(text, context) -> Iterator[Span]`` and ``detect`` that runs them all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from workprint.privacy.redact.detectors.passwords import login_context, password_field, prompted
+from workprint.privacy.redact.detectors.personal import addresses, dates_of_birth, names
+from workprint.privacy.redact.detectors.secrets import secrets
+from workprint.privacy.redact.detectors.structured import cards, emails, ibans, ips, macs, phones, ssns
+from workprint.privacy.redact.types import PRIORITY, Context, Span
+
+Detector = Callable[[str, Context], Iterable[Span]]
+
+# Order does not matter for the result (overlaps are merged by priority); cheap ones first.
+DETECTORS: tuple[Detector, ...] = (
+    secrets,
+    emails,
+    cards,
+    ibans,
+    ssns,
+    ips,
+    macs,
+    phones,
+    dates_of_birth,
+    addresses,
+    names,
+    prompted,
+)
+
+
+def _fields(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, boundary) of each Tab/newline separated field; boundary is the key that ended it."""
+    start = 0
+    for i, ch in enumerate(text):
+        if ch in "\t\n\r":
+            yield start, i, "Tab" if ch == "\t" else "Return"
+            start = i + 1
+    yield start, len(text), ""
+
+
+def field_passwords(text: str, ctx: Context) -> Iterator[Span]:
+    """Whole fields that are passwords by their position in a login window or terminal."""
+    prev, boundary = ctx.previous_field, ctx.previous_boundary
+    for start, end, ended_by in _fields(text):
+        field = text[start:end]
+        if field.strip():
+            fctx = Context(ctx.app, ctx.title, prev, boundary)
+            if password_field(field, fctx):
+                lead = len(field) - len(field.lstrip())
+                yield Span(start + lead, start + len(field.rstrip()), "PASSWORD")
+            prev = field
+        boundary = ended_by
+
+
+def merge(spans: Iterable[Span]) -> list[Span]:
+    """Union overlapping spans; the merged span takes the type with the highest priority."""
+    out: list[Span] = []
+    for s in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if s.end <= s.start:
+            continue
+        if out and s.start < out[-1].end:
+            top = out[-1]
+            kind = top.type if PRIORITY[top.type] <= PRIORITY[s.type] else s.type
+            out[-1] = Span(top.start, max(top.end, s.end), kind)
+        else:
+            out.append(s)
+    return out
+
+
+def detect(text: str, ctx: Context = Context()) -> list[Span]:
+    """All values in ``text``, merged, in order."""
+    found: list[Span] = []
+    for detector in DETECTORS:
+        found.extend(detector(text, ctx))
+    if login_context(ctx) or ctx.previous_field or "\n" in text:
+        found.extend(field_passwords(text, ctx))
+    return merge(found)
+
+
+__all__ = ["DETECTORS", "Detector", "detect", "field_passwords", "merge"]

@@ -1,0 +1,146 @@
+"""Person names, street addresses and dates of birth: word lists plus context cues (pure)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+
+from workprint.privacy.redact.detectors import namedata
+from workprint.privacy.redact.types import Context, Span
+
+
+@cache
+def _words(blob: str) -> frozenset[str]:
+    return frozenset(w.replace("_", " ") for w in blob.split())
+
+
+# Capitalised words that are names in the lists but mostly ordinary words at work; they count as a name only next
+# to another name part or after a cue.
+_COMMON = frozenset(
+    "Will May June April August Grant Bill Mark Rose Art Dean Page Hope Joy Faith Summer Autumn Dawn Guy Gay Major "
+    "Long Young King Rich Price Hall Wall Street Field Lane Gate Bank Case Chase Sharp Worth Love Ball Bell Cook "
+    "Power Frank Don Pat Sun Mon Tue Wed Thu Fri Sat Jan Feb Mar Apr Jun Jul Aug Sep Oct Nov Dec Monday Tuesday "
+    "Wednesday Thursday Friday Saturday Sunday January February March July September October November December "
+    "The This That These Those Then There Here When What Where Which While With Will Would Please Thanks Thank "
+    "Hello Dear Best Kind Regards Team All Add Fix Update Merge Release Build Test Run New Old Open Close Save "
+    "File Edit View Help Home Main Master Data Cloud Office Login Sign Password User Admin Server Client Total "
+    "Re Fwd Subject Date From To Cc Via Le La El Los Las Der Die Das Von Van De Del Di Da Du".split()
+)
+_NAME_TOKEN = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿß'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿß'’]+)?"
+_PARTICLE = r"(?:(?:van|von|de|der|den|del|della|di|da|du|dos|das|le|la|y|ter|zu|St\.)\s+)"
+_SEQ = re.compile(rf"{_NAME_TOKEN}(?:\s+{_PARTICLE}*{_NAME_TOKEN}){{0,3}}")
+_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Mme|Mlle|M|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Ing)\.?"
+_CUE = re.compile(
+    rf"(?:\b(?:Dear|Hi|Hey|Hello|Hallo|Bonjour|Hola|Ciao|Thanks|Thank you|Cheers|Regards|Best|Sincerely|cc|CC|Cc|"
+    rf"From|To|Attn|Contact|Name|Signed|Owner|Assignee|Reviewer|Author|Customer|Patient|Employee|Candidate)"
+    rf"[,:]?\s+|\b{_TITLE}\s+|@)$"
+)
+_SUFFIX = re.compile(r"^,?\s+(?:Jr\.?|Sr\.?|II|III|IV|MD|PhD|DDS|DVM|MBA)\b")
+
+
+def _first() -> frozenset[str]:
+    return _words(namedata.FIRST_NAMES)
+
+
+def _last() -> frozenset[str]:
+    return _words(namedata.SURNAMES)
+
+
+def names(text: str, ctx: Context) -> Iterator[Span]:
+    """Person names: runs of capitalised words holding a listed first name or surname, or following a cue."""
+    first, last = _first(), _last()
+    for m in _SEQ.finditer(text):
+        toks = [(t.start(), t.end(), t.group()) for t in re.finditer(_NAME_TOKEN, m.group())]
+        while toks and toks[0][2] in _COMMON:  # "Dear", "Thanks": cues and ordinary words are not the name
+            toks.pop(0)
+        if not toks:
+            continue
+        off = toks[0][0]
+        base = m.start() + off
+        toks = [(a - off, b - off, w) for a, b, w in toks]
+        cue = bool(_CUE.search(text, max(0, base - 24), base))
+        title = re.search(rf"\b{_TITLE}\s+$", text[max(0, base - 8) : base])
+        known = [w in first or w in last or any(p in first or p in last for p in w.split("-")) for _, _, w in toks]
+        strong = [k and w not in _COMMON for k, (_, _, w) in zip(known, toks, strict=True)]
+        hit = False
+        if len(toks) >= 2 and (toks[0][2] in first or cue) and (known[1] or strong[0]):
+            hit = True
+        elif len(toks) >= 2 and sum(strong) >= 2:
+            hit = True
+        elif cue and (known[0] or title) and toks[0][2] not in _COMMON:
+            hit = True
+        if not hit:
+            continue
+        # Keep the run only through its last name-like word (drops "John Smith Said"-style trailing words).
+        last_i = max((i for i, k in enumerate(known) if k), default=0)
+        if len(toks) > 1 and last_i == 0:
+            last_i = 1 if (cue or toks[0][2] in first) and toks[1][2] not in _COMMON else 0
+        start = base - len(title.group()) if title else base
+        end = base + toks[last_i][1]
+        suf = _SUFFIX.match(text, end)
+        if suf:
+            end = suf.end()
+        yield Span(start, end, "NAME")
+
+
+@cache
+def _address_res() -> tuple[re.Pattern[str], ...]:
+    suffixes = sorted(_words(namedata.STREET_SUFFIXES) | _words("St Ave Rd Blvd Dr Ln Ct Pl Sq Pkwy Hwy Ter Way"),
+                      key=len, reverse=True)  # fmt: skip
+    prefixes = sorted(_words(namedata.STREET_PREFIXES) | _words("rue avenue boulevard chemin allée impasse place quai "
+                      "route Via Viale Piazza Corso Largo Calle Avenida Carrer Rua"), key=len, reverse=True)  # fmt: skip
+    suf = "|".join(re.escape(s) for s in suffixes)
+    pre = "|".join(re.escape(p) for p in prefixes)
+    word = r"[A-ZÀ-Þ0-9][\w'’.-]*"
+    unit = r"(?:,?\s*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Piso|Piano|Bldg\.?|Floor|#)\s*[\w-]+)"
+    city_line = (
+        r"(?:,?[ \t]*\n?[ \t]*(?:(?:\d{4,5}[ \t]+)?[A-ZÀ-Þ][\w'’. -]{1,40}?,?[ \t]+"
+        r"(?:[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?|\d{4,5}|\([A-Z]{2}\)|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}))"
+        r"|,?[ \t]*\n?[ \t]*\d{4,5}[ \t]+[A-ZÀ-Þ][\w'’. -]{1,40}"
+        r"|,?[ \t]*\n?[ \t]*\d{5},?[ \t]+[A-ZÀ-Þ][\w'’. -]{1,40}(?:\([A-Z]{2}\))?"
+        r"|(?:\n[A-ZÀ-Þ][\w'’ .-]{1,40})?\n[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})?"
+    )
+    return (
+        # 123 North Main Street Apt. 4, Springfield, IL 62704 / 6 Jason Mount\nWest Markside\nM0H 8RF
+        re.compile(rf"(?<![\w.])\d{{1,6}}[A-Za-z]?[ \t]+(?:{word}[ \t]+){{0,4}}(?i:{suf})\b\.?{unit}?{city_line}"),
+        # 32, rue Vallet / Avenida Laura Arregui 6 Apt. 77 / Via Pometta, 3
+        re.compile(rf"(?<![\w.])(?:\d{{1,5}}(?:[ \t]?(?:bis|ter))?,?[ \t]+)?(?:{pre})[ \t]+(?:(?:de|del|de la|des|du|"
+                   rf"dos|da|di|della)[ \t]+)?(?:{word}[ \t]+){{0,3}}{word}(?:,?[ \t]*\d{{1,5}}[a-z]?)?{unit}?"
+                   rf"{city_line}"),  # fmt: skip
+        # Löfflerstr. 62-36 / Ehrhard-Metz-Gasse 86 / Am Markt 3, 31392 Wetzlar
+        re.compile(rf"(?<![\w.])[A-ZÄÖÜ][\w.-]*(?:straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|"
+                   rf"pfad|chaussee|Straße|Gasse|Weg|Allee|Platz|Ring)(?:[ \t]+\d{{1,4}}[a-z]?(?:-\d{{1,4}})?)"
+                   rf"{city_line}"),  # fmt: skip
+        # PSC 1695, Box 8194\nAPO AP 92955 / USNS Smith\nFPO AE 12345 / Unit 1234 Box 5678\nDPO AA 12345
+        re.compile(r"(?:PSC \d{4}, Box \d{4}|USN[SV] [A-Z]\w+|Unit \d{4} Box \d{4})\s*\n?\s*[AFD]PO A[AEP] \d{5}"),
+    )
+
+
+def addresses(text: str, ctx: Context) -> Iterator[Span]:
+    """Street addresses (US/UK/DE/FR/ES/IT shapes), extended over a following city/postcode line."""
+    for rx in _address_res():
+        for m in rx.finditer(text):
+            yield Span(m.start(), m.end() - (len(m.group()) - len(m.group().rstrip())), "ADDRESS")
+
+
+_DATE = (
+    r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"
+    r"|(?:\d{1,2}(?:st|nd|rd|th)?\.?\s+)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|janv|févr|mars|avr|"
+    r"mai|juin|juil|août|sept|oct|nov|déc|enero|feb|marzo|abril|mayo|junio|julio|agosto|sept|oct|nov|dic)[a-zéû]*\.?"
+    r"(?:\s+\d{1,2}(?:st|nd|rd|th)?)?,?\s+\d{4})"
+)
+_DOB = re.compile(
+    rf"(?i)(?:\bd\.?o\.?b\.?|date of birth|birth ?date|birthday|born(?: on)?|geburtsdatum|geboren(?: am)?|"
+    rf"né(?:e)? le|date de naissance|fecha de nacimiento|nacid[oa] el|data di nascita)\b[\s:=,-]*(?:is\s+|on\s+)?"
+    rf"({_DATE})"
+)
+
+
+def dates_of_birth(text: str, ctx: Context) -> Iterator[Span]:
+    """Dates after a birth cue ("DOB:", "born on", "Geburtsdatum") or in a window about birth dates."""
+    for m in _DOB.finditer(text):
+        yield Span(m.start(1), m.end(1), "DATE_OF_BIRTH")
+    if re.search(r"(?i)birth|dob|geburt|naissance|nacimiento", ctx.title + " " + ctx.previous_field):
+        for m in re.finditer(rf"(?i)^\s*({_DATE})\s*$", text):
+            yield Span(m.start(1), m.end(1), "DATE_OF_BIRTH")

@@ -1,0 +1,73 @@
+"""Credentials, a rule set of gitleaks' class: provider tokens, JWTs and private keys whole, URL passwords, and
+generic ``key = value`` assignments whose value looks random."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from workprint.privacy.redact.detectors.checksums import entropy
+from workprint.privacy.redact.types import Context, Span
+
+# Tokens recognisable by their own shape: no context needed.
+_TOKEN = re.compile(
+    "|".join(
+        (
+            r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b",  # AWS access key id
+            r"\bgh[pousr]_[A-Za-z0-9]{30,255}\b",  # GitHub tokens
+            r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b",  # GitHub fine-grained token
+            r"\bglpat-[A-Za-z0-9_-]{20,}\b",  # GitLab
+            r"\bxox[abposre]-[A-Za-z0-9-]{10,}\b",  # Slack tokens
+            r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}",  # Slack webhook
+            r"\bsk-(?:ant-)?(?:[A-Za-z0-9]+-)*[A-Za-z0-9_-]{20,}\b",  # OpenAI / Anthropic
+            r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{10,}\b",  # Stripe secret / restricted keys
+            r"\bAIza[0-9A-Za-z_-]{35}\b",  # Google API key
+            r"\bnpm_[A-Za-z0-9]{36}\b",  # npm
+            r"\bSG\.[\w-]{16,32}\.[\w-]{30,50}\b",  # SendGrid
+            r"\bhf_[A-Za-z0-9]{30,}\b",  # Hugging Face
+            r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{8,}",  # JWT, whole
+        )
+    )
+)
+# A private key block, whole; an unterminated block (typing, a truncated paste) is redacted to the end of the text.
+_PEM = re.compile(
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+    re.S,
+)
+_URL_USERINFO = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://([^\s:/@]{1,64}:[^\s@/]{1,128})@")
+# AWS secret access keys are 40 base64 characters; a 40-hex commit hash is not one (see _looks_random).
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_ASSIGN = re.compile(
+    r"(?i)([\w.-]*(?:secret|token|api[_-]?key|apikey|access[_-]?key|auth|credential|private[_-]?key|client[_-]?key"
+    r"|passwd|password|pwd|pass)[\w.-]*)[\"']?\s*(?::=|=>|[:=])\s*([\"']?)([^\s\"',;]{6,256})\2"
+)
+_PLACEHOLDER_VALUE = re.compile(r"(?i)^(?:\$|\{|<|%|os\.|env|process\.|true|false|null|none|undefined|\*+|x+$|changeme)")
+
+
+def _looks_random(value: str) -> bool:
+    classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value)))
+    return classes >= 2 and entropy(value) >= 3.0
+
+
+def secrets(text: str, ctx: Context) -> Iterator[Span]:
+    """Provider tokens, JWTs, private key blocks, URL credentials, AWS secrets and random-looking assignments."""
+    for m in _TOKEN.finditer(text):
+        yield Span(m.start(), m.end(), "SECRET")
+    if "-----BEGIN" in text:
+        for m in _PEM.finditer(text):
+            yield Span(m.start(), m.end(), "SECRET")
+    if "://" in text:
+        for m in _URL_USERINFO.finditer(text):
+            yield Span(m.start(1), m.end(1), "SECRET")
+    for m in _AWS_SECRET.finditer(text):
+        value = m.group()
+        if _looks_random(value) and not all(c in "0123456789abcdefABCDEF" for c in value):
+            yield Span(m.start(), m.end(), "SECRET")
+    for m in _ASSIGN.finditer(text):
+        key, value = m.group(1).lower(), m.group(3)
+        if _PLACEHOLDER_VALUE.match(value) or "(" in value:
+            continue
+        if any(k in key for k in ("pass", "pwd")):
+            yield Span(m.start(3), m.end(3), "PASSWORD")
+        elif _looks_random(value) or len(value) >= 20:
+            yield Span(m.start(3), m.end(3), "SECRET")
