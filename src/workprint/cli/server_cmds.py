@@ -11,7 +11,7 @@ from rich.console import Console
 from workprint.cli.main import app
 from workprint.config import ServerSettings
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 admin = typer.Typer(no_args_is_help=True, help="Administer the collection service directly on its store.")
 app.add_typer(admin, name="admin")
 
