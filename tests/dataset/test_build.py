@@ -147,3 +147,13 @@ def test_no_segments_writes_an_empty_jsonl(tmp_path: Path) -> None:
     report = build_dataset([], tmp_path / "out")
     assert report.jsonl_path.read_text() == ""
     assert (report.segments, report.episodes, report.actions) == (0, 0, 0)
+
+
+def test_a_session_met_again_after_another_continues_its_episode_numbers(tmp_path: Path) -> None:
+    tape, _, _ = make_tape()
+    a1, a2 = session_segments("alice", "s1", tape, cut=6)
+    b = sealed_and_opened("bob", "s2", 0, tape.events, frames_of(tape.events))
+    report = build_dataset([a1, b, a2], tmp_path / "out", key=KEY)
+    ids = [line["task_id"] for line in read_lines(report.jsonl_path)]
+    assert len(ids) == len(set(ids)) == 3
+    assert [line["episode"] for line in read_lines(report.jsonl_path)] == [0, 0, 1]

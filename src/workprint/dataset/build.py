@@ -77,6 +77,7 @@ def build_dataset(
     staging = out_dir / _STAGING
     counts = {"segments": 0, "sessions": 0, "events": 0, "actions": 0, "missing": 0}
     sample: list[Action] = []
+    next_episode: dict[tuple[str, str], int] = {}
     with AgentNetWriter(out_dir) as writer:
 
         def finish(s: _Session) -> None:
@@ -96,7 +97,11 @@ def build_dataset(
                     images[fid] = rel
             p = pseudonym(key, "participant", s.participant)
             sid = pseudonym(key, "session", f"{s.participant}/{s.session}")
-            for n, steps in enumerate(split_episodes(actions, opts.idle_gap_ns, opts.split_on_app)):
+            # A session met again after others (input not grouped) continues its numbering: task ids stay unique.
+            first = next_episode.get((s.participant, s.session), 0)
+            episodes = split_episodes(actions, opts.idle_gap_ns, opts.split_on_app)
+            next_episode[(s.participant, s.session)] = first + len(episodes)
+            for n, steps in enumerate(episodes, start=first):
                 extra = {"participant": p, "session": sid, "episode": n}
                 writer.write_episode(episode_record(f"{sid}-{n:03d}", steps, images, extra))
             shutil.rmtree(staging, ignore_errors=True)

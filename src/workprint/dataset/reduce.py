@@ -90,11 +90,12 @@ class _Press:
     y: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _WriteRun:
+    # Mutable, unlike the rest: a run can grow to thousands of keys, and copying it on every key is quadratic.
     start: _Start
     t_end_ns: int
-    chunks: tuple[tuple[str, bool], ...]  # (text, is_placeholder)
+    chunks: list[tuple[str, bool]]  # (text, is_placeholder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +245,8 @@ class _Reducer:
         if not hot:
             if e.keysym == "BackSpace" and self.write is not None and self.write.chunks:
                 if not self.write.chunks[-1][1]:
-                    self.write = replace(self.write, chunks=self.write.chunks[:-1], t_end_ns=e.t_ns)
+                    self.write.chunks.pop()
+                    self.write.t_end_ns = e.t_ns
                     return
             elif e.text and e.text.isprintable() and e.keysym not in TEXT_BREAKING_KEYSYMS:
                 self._append_text(e.text, False, e.t_ns, _Start(t0, f0, self.app, self.title))
@@ -261,10 +263,12 @@ class _Reducer:
         self._flush_scroll()
         if not text:
             return
-        run = self.write or _WriteRun(start, t_ns, ())
+        run = self.write or _WriteRun(start, t_ns, [])
         # Typed text is kept per character so BackSpace can remove one; a placeholder stays whole.
         added = ((text, True),) if placeholder else tuple((c, False) for c in text)
-        self.write = replace(run, t_end_ns=t_ns, chunks=(*run.chunks, *added))
+        run.chunks.extend(added)
+        run.t_end_ns = t_ns
+        self.write = run
 
     def _key_release(self, e: KeyEvent) -> None:
         held = self.held.pop(e.keycode, None)
