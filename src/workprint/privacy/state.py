@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -118,11 +119,21 @@ def signing_key(home: Path) -> nacl.signing.SigningKey:
     except FileNotFoundError:
         pass
     home.mkdir(parents=True, exist_ok=True)
-    key = nacl.signing.SigningKey.generate()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Write a complete temp file, then link it into place: link fails if another process won the race, and
+    # nobody ever reads a half-written key. Whoever lost reads the winner's key.
+    tmp = home / f".{KEY_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(bytes(key))
-    return key
+        f.write(bytes(nacl.signing.SigningKey.generate()))
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return nacl.signing.SigningKey(path.read_bytes())
 
 
 def trusted_keys(home: Path) -> list[nacl.signing.VerifyKey]:
