@@ -12,7 +12,7 @@ from PIL import Image
 
 from workprint.capture.clock import ServerClock
 from workprint.capture.frames import FrameRing, Grab, encode_bgra
-from workprint.capture.keys import Keyboard, keysym_name, keysym_text
+from workprint.capture.keys import Keyboard, keysym_name, keysym_text, parse_change_keyboard_mapping
 from workprint.capture.motion import MotionCoalescer
 from workprint.capture.window import decode_compound_text, decode_text
 
@@ -137,3 +137,16 @@ def test_frame_ring_returns_the_last_grab_strictly_before_an_action_and_encodes_
     assert event.sha256 == hashlib.sha256(data).hexdigest() and event.frame_id == event.sha256[:16]
     assert Image.open(io.BytesIO(data)).convert("RGB").getpixel((4, 2))[0] > 200
     assert encode_bgra(pixels, 8, 4, "webp", 80)[8:12] == b"WEBP"
+
+
+def test_a_recorded_keyboard_remap_rebinds_keycodes_in_stream_order() -> None:
+    kb = Keyboard(KEYMAP)
+    syms = memoryview(bytearray(8)).cast("I")
+    syms[0], syms[1] = 0xDF, 0xDF  # ssharp on both levels, as xdotool binds it
+    # ChangeKeyboardMapping: opcode, 1 keycode, length 4 words, first keycode 200, 2 keysyms per keycode.
+    changes = parse_change_keyboard_mapping(bytes([100, 1, 4, 0, 200, 2, 0, 0]) + syms.tobytes())
+    assert changes == {200: [0xDF, 0xDF]}
+    kb.update_keymap(changes)
+    kb.press(50)
+    assert kb.press(200)[:2] == ("ssharp", "ß")
+    assert parse_change_keyboard_mapping(b"\x64\x01") == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import string
 import subprocess
@@ -188,3 +189,32 @@ def test_losing_the_x_server_is_reported_and_stop_still_returns() -> None:
     assert not cap.alive()
     assert cap.error is not None and cap.error.startswith("X11 capture ")
     cap.stop()
+
+
+def test_characters_outside_the_layout_typed_through_remapped_keycodes_reconstruct(
+    capture: tuple[X11Capture, Recorder], vd: VirtualDisplay, cat_xterm: subprocess.Popen[bytes]
+) -> None:
+    _, rec = capture
+    text = "héllo wörld ñ € 日本 Größe ẞ"
+    subprocess.run(["xdotool", "type", "--delay", "0", text], env=vd.env, check=True, timeout=30)
+    events = rec.wait_for(lambda evs: sum(len(e.text) for e in _presses(evs)) >= len(text))
+    assert "".join(e.text for e in _presses(events)) == text
+    assert [e.keysym for e in _presses(events)][:2] == ["h", "eacute"]
+
+
+def test_pointer_motion_is_coalesced_to_the_rate_cap_and_ends_at_the_last_position(
+    capture: tuple[X11Capture, Recorder], xdo: Callable[[str], None]
+) -> None:
+    cap, rec = capture
+    moves = " ".join(f"mousemove {100 + 3 * i} {200 + 2 * i} sleep 0.01" for i in range(60))
+    xdo(moves + " click 1")
+    events = rec.wait_for(lambda evs: any(isinstance(e, ButtonEvent) and not e.press for e in evs))
+    press = next(i for i, e in enumerate(events) if isinstance(e, ButtonEvent))
+    paths = [e for e in events[:press] if isinstance(e, MotionEvent)]
+    points = [p for m in paths for p in m.path]
+    assert points[-1][1:] == (100 + 3 * 59, 200 + 2 * 59)
+    period = 1e9 / cap.settings.motion_hz
+    for m in paths:
+        samples = m.path[:-1]  # the last point is the exact end, kept even if closer than the period
+        assert all(b[0] - a[0] >= period for a, b in itertools.pairwise(samples))
+    assert len(points) < 60  # ~0.6+ s of motion at 20 Hz, not one point per event

@@ -92,8 +92,36 @@ def _is_letter(keysym: int) -> bool:
     return len(ch) == 1 and ch.isalpha() and ch.lower() != ch.upper()
 
 
+def _upper_keysym(keysym: int) -> int:
+    # A one-keysym letter binding (as xdotool makes) shifts to its capital; "ß".upper() == "SS" has none.
+    upper = keysym_text(keysym).upper()
+    if len(upper) != 1 or not _is_letter(keysym):
+        return keysym
+    code = ord(upper)
+    return code if code <= 0xFF else 0x01000000 + code
+
+
 def _is_keypad(keysym: int) -> bool:
     return 0xFF80 <= keysym <= 0xFFBD
+
+
+CHANGE_KEYBOARD_MAPPING = 100  # core request opcode
+
+
+def parse_change_keyboard_mapping(request: bytes) -> dict[int, list[int]]:
+    """The keycodes a recorded ChangeKeyboardMapping request rebinds (native byte order), or {} if malformed.
+
+    xdotool types characters missing from the layout by binding them to a spare keycode just before the key
+    event and unbinding right after; recording the request keeps the table right in stream order.
+    """
+    if len(request) < 8 or request[0] != CHANGE_KEYBOARD_MAPPING:
+        return {}
+    count, first, per = request[1], request[4], request[5]
+    body = request[8:]
+    if per == 0 or len(body) < count * per * 4:
+        return {}
+    syms = memoryview(body)[: count * per * 4].cast("I")
+    return {first + i: list(syms[i * per : (i + 1) * per]) for i in range(count)}
 
 
 class Keyboard:
@@ -112,6 +140,11 @@ class Keyboard:
         """Replace the keycode table (after a MappingNotify, e.g. xdotool remapping a spare keycode)."""
         self._keymap = {k: tuple(v) for k, v in keymap.items()}
 
+    def update_keymap(self, changes: Mapping[int, Sequence[int]]) -> None:
+        """Rebind some keycodes (from a recorded ChangeKeyboardMapping)."""
+        for keycode, syms in changes.items():
+            self._keymap[keycode] = tuple(syms)
+
     def modifiers(self) -> tuple[str, ...]:
         """The modifiers held now, in canonical order."""
         active = set(self._held.values()) | self._seeded
@@ -125,10 +158,7 @@ class Keyboard:
         if not lower:
             return 0
         if not upper:
-            if _is_letter(lower):
-                upper = ord(keysym_text(lower).upper()) if ord(keysym_text(lower).upper()) <= 0xFF else lower
-            else:
-                upper = lower
+            upper = _upper_keysym(lower)
         shifted = "shift" in mods
         if (_is_keypad(upper) and self.num) or (self.caps and _is_letter(lower)):
             shifted = not shifted
@@ -162,4 +192,4 @@ class Keyboard:
         return name, mods
 
 
-__all__ = ["MODIFIER_ORDER", "Keyboard", "keysym_name", "keysym_text"]
+__all__ = ["MODIFIER_ORDER", "Keyboard", "keysym_name", "keysym_text", "parse_change_keyboard_mapping"]

@@ -30,7 +30,7 @@ from Xlib.protocol import rq
 from workprint.capture.base import Sink
 from workprint.capture.clock import ServerClock
 from workprint.capture.frames import FrameRing, Grab, open_mss
-from workprint.capture.keys import Keyboard
+from workprint.capture.keys import CHANGE_KEYBOARD_MAPPING, Keyboard, parse_change_keyboard_mapping
 from workprint.capture.motion import MotionCoalescer
 from workprint.capture.window import WindowInfo, WindowQuery
 from workprint.config import AgentSettings
@@ -68,7 +68,7 @@ class X11Capture:
         self.sink = sink
         self.settings = settings
         self.ring = FrameRing(size=6)
-        self.stats = {"grabs": 0, "frames": 0, "events": 0, "sink_errors": 0}
+        self.stats = {"grabs": 0, "frames": 0, "events": 0, "sink_errors": 0, "event_errors": 0}
         self._emit_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -135,7 +135,7 @@ class X11Capture:
             [record.AllClients],
             [
                 {
-                    "core_requests": (0, 0),
+                    "core_requests": (CHANGE_KEYBOARD_MAPPING, CHANGE_KEYBOARD_MAPPING),
                     "core_replies": (0, 0),
                     "ext_requests": (0, 0, 0, 0),
                     "ext_replies": (0, 0, 0, 0),
@@ -267,12 +267,24 @@ class X11Capture:
         log.error("%s", self.error, exc_info=exc)
 
     def _on_record(self, reply: Any) -> None:
-        if reply.category != record.FromServer or reply.client_swapped or not reply.data:
+        if reply.client_swapped or not reply.data:
+            return
+        if reply.category == record.FromClient:
+            changes = parse_change_keyboard_mapping(bytes(reply.data))
+            if changes:
+                with self._emit_lock:
+                    self._keyboard.update_keymap(changes)
+            return
+        if reply.category != record.FromServer:
             return
         data = reply.data
         while data:
             ev, data = _EVENT_PARSER.parse_binary_value(data, self._data.display, None, None)
-            self._on_device_event(ev)
+            try:
+                self._on_device_event(ev)
+            except Exception:  # one odd event must not end the recording
+                self.stats["event_errors"] += 1
+                log.exception("capture: could not handle %r", ev)
 
     def _on_device_event(self, ev: Any) -> None:
         t_ns = self.clock.to_ns(int(ev.time))
