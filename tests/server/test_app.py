@@ -163,3 +163,13 @@ def test_every_route_depends_on_exactly_one_auth_dependency(api: ServerAPI) -> N
     for route in routes:
         calls = {d.call for d in route.dependant.dependencies}
         assert len(calls & AUTH_DEPENDENCIES) == 1, route.path
+
+
+def test_an_unexpected_failure_is_a_json_500_without_details(api: ServerAPI, client: TestClient) -> None:
+    def broken() -> dict[str, str]:
+        raise RuntimeError("secret internals")
+
+    api.health = broken  # type: ignore[method-assign]
+    r = client.get("/v1/healthz")
+    assert _error(r, 500, "internal") == "internal server error"
+    assert "secret" not in r.text and r.headers["x-content-type-options"] == "nosniff"
