@@ -72,3 +72,14 @@ def test_an_unknown_database_url_is_one_clear_line() -> None:
         MetadataStore("mysql://x/y")
     with pytest.raises(ConfigError, match="db_url: not a database URL: 'nonsense'"):
         MetadataStore("nonsense")
+
+
+def test_the_audit_log_refuses_updates_and_deletes_in_the_database(db_url: str) -> None:
+    store = MetadataStore(db_url)
+    _participant(store)
+    MetadataStore(db_url).close()  # creating the schema again is harmless
+    for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="audit_log is append-only"), store.engine.begin() as conn:
+            conn.execute(text(statement))
+    assert [e.actor for e in store.audit_entries()] == ["t"]
+    store.close()

@@ -96,6 +96,29 @@ audit_log = Table(
 )
 
 
+_APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$",
+        "CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+    ],
+}
+
+
 def create_schema(engine: Engine) -> None:
-    """Create any missing table (the seam where Alembic's ``upgrade head`` will go)."""
+    """Create any missing table (the seam where Alembic's ``upgrade head`` will go).
+
+    The audit log refuses UPDATE, DELETE (and on PostgreSQL TRUNCATE) in the database itself, so that no code
+    path, ours or an operator's SQL session, rewrites history by accident; the Merkle tree makes it evident.
+    """
     metadata.create_all(engine)
+    with engine.begin() as conn:
+        for statement in _APPEND_ONLY.get(engine.dialect.name, []):
+            conn.exec_driver_sql(statement)
