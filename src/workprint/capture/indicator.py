@@ -46,7 +46,7 @@ class Indicator:
         self,
         display: str | None,
         status: Callable[[], str],
-        on_click: Callable[[], None],
+        on_click: Callable[[], object],
         *,
         size: tuple[int, int] = (124, 22),
         margin: int = 8,
