@@ -49,3 +49,16 @@ def test_write_code_evaluates_back_to_the_exact_text() -> None:
     call = ast.parse(Action("write", 0, 0, text=text).to_pyautogui()).body[0]
     assert isinstance(call, ast.Expr) and isinstance(call.value, ast.Call)
     assert ast.literal_eval(call.value.keywords[0].value) == text
+
+
+def test_modifiers_wrap_pointer_actions_in_key_down_and_up_in_reverse_order() -> None:
+    a = Action("dragTo", 0, 0, x=0.5, y=0.5, from_x=0.1, from_y=0.1, modifiers=("ctrl", "shift"))
+    assert a.to_pyautogui().splitlines() == [
+        "pyautogui.keyDown('ctrl')",
+        "pyautogui.keyDown('shift')",
+        "pyautogui.moveTo(x=0.1, y=0.1)",
+        "pyautogui.dragTo(x=0.5, y=0.5, button='left')",
+        "pyautogui.keyUp('shift')",
+        "pyautogui.keyUp('ctrl')",
+    ]
+    assert Action("write", 0, 0, text="a", modifiers=("shift",)).to_pyautogui() == "pyautogui.write(message='a')"

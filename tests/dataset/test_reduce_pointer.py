@@ -227,3 +227,34 @@ def test_wait_is_emitted_only_when_asked_for() -> None:
         t2,
         f"pyautogui.sleep({(t2 - t1) / 1e9})",
     )
+
+
+def test_ctrl_click_keeps_the_held_modifier_and_renders_key_down_and_up_around_it() -> None:
+    tape = Tape()
+    tape.key_down("Control_L")
+    t0, t1 = tape.click(100, 100)
+    tape.key_up("Control_L")
+    actions = reduce_events(tape.events)
+    assert actions == [act("click", t0, t1, x=0.1, y=0.2, frame_id=fid(t0), modifiers=("ctrl",))]
+    assert actions[0].to_pyautogui() == (
+        "pyautogui.keyDown('ctrl')\npyautogui.click(x=0.1, y=0.2)\npyautogui.keyUp('ctrl')"
+    )
+
+
+def test_ctrl_wheel_is_a_modified_scroll_and_does_not_merge_with_plain_notches() -> None:
+    tape = Tape()
+    tape.key_down("Control_L")
+    tape.scroll(500, 250, dy=1)
+    tape.scroll(500, 250, dy=1)
+    tape.key_up("Control_L")
+    tape.scroll(500, 250, dy=1)
+    assert [(a.amount, a.modifiers) for a in reduce_events(tape.events)] == [(2, ("ctrl",)), (1, ())]
+
+
+def test_shift_click_after_a_click_is_not_merged_into_a_double_click() -> None:
+    tape = Tape()
+    tape.click(100, 100)
+    tape.key_down("Shift_L")
+    tape.click(100, 100)
+    tape.key_up("Shift_L")
+    assert [(a.kind, a.modifiers) for a in reduce_events(tape.events)] == [("click", ()), ("click", ("shift",))]

@@ -43,6 +43,7 @@ ACTION_KINDS: tuple[ActionKind, ...] = (
     "wait",
 )
 _CLICKS = frozenset({"click", "doubleClick", "tripleClick", "rightClick", "middleClick"})
+_POINTER = _CLICKS | {"dragTo", "scroll", "hscroll"}
 
 
 def _num(v: float) -> str:
@@ -60,8 +61,9 @@ class Action:
     move target; ``from_x``/``from_y`` the drag start. ``text`` is what ``write`` types, ``keys`` the key names of
     ``press`` (one) and ``hotkey`` (modifiers first), ``amount`` the wheel clicks of ``scroll`` (> 0 up) and
     ``hscroll`` (> 0 right), or the seconds of ``wait``. ``app``/``title`` are the focused window when it began.
-    ``break_before`` is set when a pause, exclusion, session boundary or explicit marker came just before this
-    action, so an episode must not span it.
+    ``modifiers`` are keys held through a pointer action (Ctrl+click, Ctrl+wheel zoom, Shift+drag), rendered as
+    ``keyDown``/``keyUp`` around it. ``break_before`` is set when a pause, exclusion, session boundary or explicit
+    marker came just before this action, so an episode must not span it.
     """
 
     kind: ActionKind
@@ -79,6 +81,7 @@ class Action:
     app: str = ""
     title: str = ""
     break_before: bool = False
+    modifiers: tuple[str, ...] = ()
 
     def _xy(self) -> str:
         if self.x is None or self.y is None:
@@ -92,6 +95,14 @@ class Action:
 
     def to_pyautogui(self) -> str:
         """The PyAutoGUI code of this action (one line, or a ``moveTo`` line and the action)."""
+        code = self._code()
+        if not self.modifiers or self.kind not in _POINTER:
+            return code
+        down = "".join(f"pyautogui.keyDown({m!r})\n" for m in self.modifiers)
+        up = "".join(f"\npyautogui.keyUp({m!r})" for m in reversed(self.modifiers))
+        return down + code + up
+
+    def _code(self) -> str:
         k = self.kind
         if k in _CLICKS or k == "moveTo":
             return f"pyautogui.{k}({self._xy()})"

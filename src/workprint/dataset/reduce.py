@@ -16,6 +16,8 @@ Rules, following OpenCUA's action reduction:
   right after a placeholder, or outside a run, it is ``press('backspace')`` (a placeholder stands for text we no
   longer have). A run ends at any other key, a click, a scroll, a focus change (other app, process or window
   geometry: title changes alone do not end it, editors retitle while you type) and at control markers.
+- Modifier keys held through a click, drag or scroll (Ctrl+click, Ctrl+wheel) are kept in ``Action.modifiers``
+  and rendered as ``keyDown``/``keyUp`` around it; clicks and notches merge only under the same modifiers.
 - A key with Ctrl, Alt or Super held is a ``hotkey`` (modifiers first, as ctrl, alt, shift, win); Shift with a key
   that types nothing (Shift+Tab) is a ``hotkey`` too; other non-text keys are ``press``. Super or Alt tapped alone is
   ``press('win')`` / ``press('alt')``.
@@ -88,6 +90,7 @@ class _Press:
     start: _Start
     x: int
     y: int
+    modifiers: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -106,6 +109,7 @@ class _ScrollRun:
     x: int
     y: int
     amount: int
+    modifiers: tuple[str, ...]
 
 
 class _Reducer:
@@ -144,6 +148,10 @@ class _Reducer:
             del self.frames[t_ns]
         return frame_id
 
+    def _held_modifiers(self) -> tuple[str, ...]:
+        """PyAutoGUI names of the modifier keys held now (from the key stream: pointer events carry none)."""
+        return hotkey_modifiers(tuple(m for _, _, m in self.held.values()))
+
     def _start(self, t_ns: int, frame_id: str | None) -> _Start:
         return _Start(t_ns, frame_id, self.app, self.title)
 
@@ -176,7 +184,7 @@ class _Reducer:
         x, y = self._norm(run.x, run.y)
         self._emit(
             Action(run.kind, s.t_ns, run.t_end_ns, x=x, y=y, amount=run.amount, frame_id=s.frame_id, app=s.app,
-                   title=s.title)
+                   title=s.title, modifiers=run.modifiers)
         )  # fmt: skip
 
     def _flush(self) -> None:
@@ -289,7 +297,7 @@ class _Reducer:
             return
         self._flush()
         self._before_input(e.t_ns)
-        self.buttons[e.button] = _Press(self._start(e.t_ns, frame_id), e.x, e.y)
+        self.buttons[e.button] = _Press(self._start(e.t_ns, frame_id), e.x, e.y, self._held_modifiers())
 
     def _button_release(self, e: ButtonEvent) -> None:
         press = self.buttons.pop(e.button, None)
@@ -303,7 +311,7 @@ class _Reducer:
             (fx, fy), (x, y) = self._norm(press.x, press.y), self._norm(e.x, e.y)
             self._emit(
                 Action("dragTo", s.t_ns, e.t_ns, x=x, y=y, from_x=fx, from_y=fy, button=_BUTTON_NAME[e.button],
-                       frame_id=s.frame_id, app=s.app, title=s.title)
+                       frame_id=s.frame_id, app=s.app, title=s.title, modifiers=press.modifiers)
             )  # fmt: skip
             self.last_click_px = None
             return
@@ -312,6 +320,7 @@ class _Reducer:
             e.button == 1
             and prev is not None
             and prev.kind in _NEXT_CLICK
+            and prev.modifiers == press.modifiers
             and not self.brk
             and self.last_click_px is not None
             and self._near(press.x, press.y, *self.last_click_px)
@@ -321,7 +330,10 @@ class _Reducer:
         else:
             x, y = self._norm(press.x, press.y)
             kind = _CLICK_KIND[e.button]
-            self._emit(Action(kind, s.t_ns, e.t_ns, x=x, y=y, frame_id=s.frame_id, app=s.app, title=s.title))
+            self._emit(
+                Action(kind, s.t_ns, e.t_ns, x=x, y=y, frame_id=s.frame_id, app=s.app, title=s.title,
+                       modifiers=press.modifiers)
+            )  # fmt: skip
         self.last_click_px = (press.x, press.y)
 
     def _scroll(self, e: ScrollEvent) -> None:
@@ -335,11 +347,13 @@ class _Reducer:
         self._flush_write()
         self._before_input(e.t_ns)
         self.last_pointer = (e.x, e.y)
+        mods = self._held_modifiers()
         for kind, amount in parts:
             run = self.scroll
             if (
                 run is not None
                 and run.kind == kind
+                and run.modifiers == mods
                 and (run.amount > 0) == (amount > 0)
                 and self._near(run.x, run.y, e.x, e.y)
                 and e.t_ns - run.t_end_ns <= self.o.scroll_gap_ns
@@ -348,7 +362,8 @@ class _Reducer:
                 self.scroll = replace(run, amount=run.amount + amount, t_end_ns=e.t_ns)
             else:
                 self._flush_scroll()
-                self.scroll = _ScrollRun(self._start(e.t_ns, frame_id), e.t_ns, kind, e.x, e.y, amount)
+                start = self._start(e.t_ns, frame_id)
+                self.scroll = _ScrollRun(start, e.t_ns, kind, e.x, e.y, amount, mods)
 
     def finish(self) -> list[Action]:
         """End of the events: close open runs, turn trailing motion into ``moveTo``, order by start time."""
