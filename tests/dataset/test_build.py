@@ -55,6 +55,7 @@ def test_build_writes_one_parseable_line_per_episode_with_images_that_decode(tmp
     assert len(lines) == 2
     first = lines[0]
     assert first["instruction"] == ""
+    assert first["screen"] == [1000, 500]
     assert first["participant"] == pseudonym(KEY, "participant", "alice@example.org")
     assert [s["value"]["code"] for s in first["traj"]] == [
         "pyautogui.click(x=0.453, y=0.2)",

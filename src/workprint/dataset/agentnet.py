@@ -3,7 +3,7 @@
 A line looks like OpenCUA's AgentNet trajectories, with our context kept beside each step::
 
     {"task_id": "3f0c...-000", "instruction": "", "participant": "9a1b...", "session": "3f0c...", "episode": 0,
-     "t_start_ns": ..., "t_end_ns": ..., "traj": [
+     "screen": [1280, 800], "t_start_ns": ..., "t_end_ns": ..., "traj": [
         {"index": 0, "image": "images/5d41402abc4b2a76.webp",
          "value": {"action": "click", "code": "pyautogui.click(x=0.4531, y=0.2375)"},
          "app": "xterm", "title": "~", "t_ns": ..., "t_end_ns": ...}, ...]}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from workprint.dataset.actions import Action
 from workprint.dataset.agentnet import IDLE_GAP_NS, AgentNetWriter, episode_record, is_safe_frame_id, split_episodes
-from workprint.dataset.reduce import ReduceOptions, reduce_events
+from workprint.dataset.reduce import ReduceOptions, initial_screen, reduce_events
 from workprint.models import Event, FrameEvent
 from workprint.segment import Segment
 
@@ -100,9 +100,11 @@ def build_dataset(
             # A session met again after others (input not grouped) continues its numbering: task ids stay unique.
             first = next_episode.get((s.participant, s.session), 0)
             episodes = split_episodes(actions, opts.idle_gap_ns, opts.split_on_app)
+            # The pixel size coordinates were normalised by, so consumers can map them back.
+            screen = initial_screen(s.events, opts.reduce.default_screen)
             next_episode[(s.participant, s.session)] = first + len(episodes)
             for n, steps in enumerate(episodes, start=first):
-                extra = {"participant": p, "session": sid, "episode": n}
+                extra = {"participant": p, "session": sid, "episode": n, "screen": list(screen)}
                 writer.write_episode(episode_record(f"{sid}-{n:03d}", steps, images, extra))
             shutil.rmtree(staging, ignore_errors=True)
 
