@@ -169,6 +169,7 @@ def test_frame_while_excluded_window_is_visible_but_not_focused_is_blanked() -> 
     frame, data = next((e, d) for e, d in out if isinstance(e, FrameEvent))
     assert data is not None
     assert max(_pixel(data, 800, 200)) < 20
+    assert max(_pixel(data, 800, 75)) < 20  # its title bar, above the client area, too
     assert min(_pixel(data, 300, 200)) > 230
     assert frame.sha256 == hashlib.sha256(data).hexdigest()
 
@@ -176,7 +177,9 @@ def test_frame_while_excluded_window_is_visible_but_not_focused_is_blanked() -> 
 def test_visible_windows_provider_replaces_the_remembered_rects() -> None:
     visible = [("XTerm", "alice@host: ~", (0, 0, 640, 400)), ("Bitwarden", "Bitwarden", (0, 400, 300, 300))]
     step = ExclusionStep(ExclusionRules(), visible_windows=lambda: visible)
-    assert step.excluded_rects() == [(0, 400, 300, 300)]
+    assert step.excluded_rects() == [(-8, 368, 316, 340)]  # grown to cover the window manager's frame
+    bare = ExclusionStep(ExclusionRules(), visible_windows=lambda: visible, pad=(0, 0, 0, 0))
+    assert bare.excluded_rects() == [(0, 400, 300, 300)]
 
 
 def test_frame_that_cannot_be_blanked_is_dropped() -> None:

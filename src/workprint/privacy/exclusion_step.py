@@ -29,6 +29,9 @@ from workprint.privacy.exclusions import ExclusionRules
 from workprint.privacy.gate import Item
 
 Rect = tuple[int, int, int, int]  # x, y, width, height in screen pixels
+# WindowEvent geometry is the client area; the window manager's frame around it shows the title too, so blanking
+# grows each rectangle by this much (left, top, right, bottom) to cover ordinary title bars and borders.
+DECORATION_PAD = (8, 32, 8, 8)
 VisibleWindow = tuple[str, str, Rect]  # app (WM_CLASS class), title, rect
 
 
@@ -49,7 +52,10 @@ def blank_rects(image_bytes: bytes, rects: Sequence[Rect], *, scale: tuple[float
     for x, y, w, h in rects:
         if w <= 0 or h <= 0:
             continue
-        draw.rectangle((int(x * sx), int(y * sy), int((x + w) * sx) - 1, int((y + h) * sy) - 1), fill=(0, 0, 0))
+        x0, y0 = max(0, int(x * sx)), max(0, int(y * sy))
+        x1, y1 = min(img.width, int((x + w) * sx)) - 1, min(img.height, int((y + h) * sy)) - 1
+        if x1 >= x0 and y1 >= y0:
+            draw.rectangle((x0, y0, x1, y1), fill=(0, 0, 0))
     out = io.BytesIO()
     if fmt in ("JPEG", "WEBP"):
         img.save(out, format=fmt, quality=80)
@@ -65,10 +71,13 @@ class ExclusionStep:
         self,
         rules: ExclusionRules | Callable[[], ExclusionRules],
         visible_windows: Callable[[], Sequence[VisibleWindow]] | None = None,
+        *,
+        pad: tuple[int, int, int, int] = DECORATION_PAD,
     ) -> None:
         # A callable lets the agent swap rule sets (personal rules edited) without rebuilding the gate.
         self._rules = rules if callable(rules) else (lambda: rules)
         self._visible = visible_windows
+        self._pad = pad
         self._entered: WindowEvent | None = None  # the focus event that started the current exclusion
         self._remembered: dict[tuple[str, int, Rect], Rect] = {}
         self._screen: tuple[int, int] = (0, 0)
@@ -117,9 +126,12 @@ class ExclusionStep:
     def excluded_rects(self) -> list[Rect]:
         """Rectangles of excluded windows believed visible (see the module docstring for the limitation)."""
         if self._visible is None:
-            return list(self._remembered.values())
-        rules = self._rules()
-        return [rect for app, title, rect in self._visible() if rules.excluded(app, title)]
+            rects = list(self._remembered.values())
+        else:
+            rules = self._rules()
+            rects = [rect for app, title, rect in self._visible() if rules.excluded(app, title)]
+        left, top, right, bottom = self._pad
+        return [(x - left, y - top, w + left + right, h + top + bottom) for x, y, w, h in rects]
 
     def _blank(self, frame: FrameEvent, data: bytes | None) -> Item:
         rects = self.excluded_rects()
