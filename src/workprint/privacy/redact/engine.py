@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workprint.privacy.redact.detectors import detect, merge
 from workprint.privacy.redact.keytext import ops_from_logged_text, rebuild, sources_of_values
-from workprint.privacy.redact.types import PRIORITY, Context, RedactionResult, Span, placeholder
+from workprint.privacy.redact.types import NO_CONTEXT, PRIORITY, Context, RedactionResult, Span, placeholder
 
 # Beyond this a snippet is not typed text; callers refuse it rather than spend seconds on it.
 MAX_TEXT = 1_000_000
@@ -22,13 +22,13 @@ def replace_spans(text: str, spans: list[Span]) -> str:
     return "".join(parts)
 
 
-def redact_text(text: str, context: Context = Context()) -> RedactionResult:
+def redact_text(text: str, context: Context = NO_CONTEXT) -> RedactionResult:
     """Redact plain text (a title, a pasted snippet, OCR output); spans are in ``text``'s coordinates."""
     spans = detect(text, context)
     return RedactionResult(replace_spans(text, spans), tuple(spans))
 
 
-def redact_logged(text: str, context: Context = Context()) -> RedactionResult:
+def redact_logged(text: str, context: Context = NO_CONTEXT) -> RedactionResult:
     """Redact a key logger's text, where U+0008 is a Backspace press (U+007F Delete).
 
     Spans are in the input's coordinates and cover every character of each value from its first stroke to its

@@ -75,7 +75,11 @@ class TextBuilder:
 
     def _word_len(self, direction: int) -> int:
         i, n = self.cursor, 0
-        step = (lambda j: j - 1) if direction < 0 else (lambda j: j)
+        back = 1 if direction < 0 else 0  # look at the character before the cursor when going left
+
+        def step(j: int) -> int:
+            return j - back
+
         while 0 <= step(i) < len(self.chars) and self.chars[step(i)].isspace():
             i += direction
             n += 1

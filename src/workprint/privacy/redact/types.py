@@ -77,3 +77,6 @@ class RedactionResult:
 
     text: str
     spans: tuple[Span, ...]
+
+
+NO_CONTEXT = Context()

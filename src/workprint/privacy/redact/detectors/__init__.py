@@ -8,7 +8,7 @@ from workprint.privacy.redact.detectors.passwords import login_context, password
 from workprint.privacy.redact.detectors.personal import addresses, dates_of_birth, names
 from workprint.privacy.redact.detectors.secrets import secrets
 from workprint.privacy.redact.detectors.structured import cards, emails, ibans, ips, macs, phones, ssns
-from workprint.privacy.redact.types import PRIORITY, Context, Span
+from workprint.privacy.redact.types import NO_CONTEXT, PRIORITY, Context, Span
 
 Detector = Callable[[str, Context], Iterable[Span]]
 
@@ -68,7 +68,7 @@ def merge(spans: Iterable[Span]) -> list[Span]:
     return out
 
 
-def detect(text: str, ctx: Context = Context()) -> list[Span]:
+def detect(text: str, ctx: Context = NO_CONTEXT) -> list[Span]:
     """All values in ``text``, merged, in order."""
     found: list[Span] = []
     for detector in DETECTORS:

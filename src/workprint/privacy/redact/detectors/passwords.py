@@ -68,8 +68,8 @@ def password_field(field: str, ctx: Context) -> bool:
         return False
     # The first field: a user name unless the window only asks for a password.
     looks_user = bool(_EMAIL_OR_USER.match(value)) and (value.islower() or "@" in value)
-    return bool(_PASSWORD_ONLY.search(ctx.title + " " + ctx.app)) and not ("@" in value) or not looks_user and _strong(
-        value
+    return (bool(_PASSWORD_ONLY.search(ctx.title + " " + ctx.app)) and "@" not in value) or (
+        not looks_user and _strong(value)
     )
 
 

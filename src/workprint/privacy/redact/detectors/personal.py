@@ -17,16 +17,18 @@ def _words(blob: str) -> frozenset[str]:
 
 # Capitalised words that are names in the lists but mostly ordinary words at work; they count as a name only next
 # to another name part or after a cue.
-_COMMON = frozenset(
-    "Will May June April August Grant Bill Mark Rose Art Dean Page Hope Joy Faith Summer Autumn Dawn Guy Gay Major "
-    "Long Young King Rich Price Hall Wall Street Field Lane Gate Bank Case Chase Sharp Worth Love Ball Bell Cook "
-    "Power Frank Don Pat Sun Mon Tue Wed Thu Fri Sat Jan Feb Mar Apr Jun Jul Aug Sep Oct Nov Dec Monday Tuesday "
-    "Wednesday Thursday Friday Saturday Sunday January February March July September October November December "
-    "The This That These Those Then There Here When What Where Which While With Will Would Please Thanks Thank "
-    "Hello Dear Best Kind Regards Team All Add Fix Update Merge Release Build Test Run New Old Open Close Save "
-    "File Edit View Help Home Main Master Data Cloud Office Login Sign Password User Admin Server Client Total "
-    "Re Fwd Subject Date From To Cc Via Le La El Los Las Der Die Das Von Van De Del Di Da Du".split()
+_COMMON_WORDS = (
+    "Will May June April August Grant Bill Mark Rose Art Dean Page Hope Joy Faith Summer Autumn Dawn Guy "
+    "Gay Major Long Young King Rich Price Hall Wall Street Field Lane Gate Bank Case Chase Sharp Worth "
+    "Love Ball Bell Cook Power Frank Don Pat Sun Mon Tue Wed Thu Fri Sat Jan Feb Mar Apr Jun Jul Aug Sep "
+    "Oct Nov Dec Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March July "
+    "September October November December The This That These Those Then There Here When What Where Which "
+    "While With Will Would Please Thanks Thank Hello Dear Best Kind Regards Team All Add Fix Update Merge "
+    "Release Build Test Run New Old Open Close Save File Edit View Help Home Main Master Data Cloud "
+    "Office Login Sign Password User Admin Server Client Total Re Fwd Subject Date From To Cc Via Le La "
+    "El Los Las Der Die Das Von Van De Del Di Da Du "
 )
+_COMMON = frozenset(_COMMON_WORDS.split())
 _NAME_TOKEN = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿß'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿß'’]+)?"
 _PARTICLE = r"(?:(?:van|von|de|der|den|del|della|di|da|du|dos|das|le|la|y|ter|zu|St\.)\s+)"
 _SEQ = re.compile(rf"{_NAME_TOKEN}(?:\s+{_PARTICLE}*{_NAME_TOKEN}){{0,3}}")
@@ -63,13 +65,9 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
         title = re.search(rf"\b{_TITLE}\s+$", text[max(0, base - 8) : base])
         known = [w in first or w in last or any(p in first or p in last for p in w.split("-")) for _, _, w in toks]
         strong = [k and w not in _COMMON for k, (_, _, w) in zip(known, toks, strict=True)]
-        hit = False
-        if len(toks) >= 2 and (toks[0][2] in first or cue) and (known[1] or strong[0]):
-            hit = True
-        elif len(toks) >= 2 and sum(strong) >= 2:
-            hit = True
-        elif cue and (known[0] or title) and toks[0][2] not in _COMMON:
-            hit = True
+        pair = len(toks) >= 2 and (toks[0][2] in first or cue) and (known[1] or strong[0])
+        hit = pair or (len(toks) >= 2 and sum(strong) >= 2) or (cue and (known[0] or bool(title)))
+        hit = hit and toks[0][2] not in _COMMON
         if not hit:
             continue
         # Keep the run only through its last name-like word (drops "John Smith Said"-style trailing words).
@@ -86,10 +84,10 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
 
 @cache
 def _address_res() -> tuple[re.Pattern[str], ...]:
-    suffixes = sorted(_words(namedata.STREET_SUFFIXES) | _words("St Ave Rd Blvd Dr Ln Ct Pl Sq Pkwy Hwy Ter Way"),
-                      key=len, reverse=True)  # fmt: skip
-    prefixes = sorted(_words(namedata.STREET_PREFIXES) | _words("rue avenue boulevard chemin allée impasse place quai "
-                      "route Via Viale Piazza Corso Largo Calle Avenida Carrer Rua"), key=len, reverse=True)  # fmt: skip
+    extra_suffixes = "St Ave Rd Blvd Dr Ln Ct Pl Sq Pkwy Hwy Ter Way"
+    extra_prefixes = "rue avenue boulevard chemin allée impasse place quai route Via Viale Piazza Corso Largo Calle Rua"
+    suffixes = sorted(_words(namedata.STREET_SUFFIXES) | _words(extra_suffixes), key=len, reverse=True)
+    prefixes = sorted(_words(namedata.STREET_PREFIXES) | _words(extra_prefixes), key=len, reverse=True)
     suf = "|".join(re.escape(s) for s in suffixes)
     pre = "|".join(re.escape(p) for p in prefixes)
     word = r"[A-ZÀ-Þ0-9][\w'’.-]*"
@@ -105,13 +103,17 @@ def _address_res() -> tuple[re.Pattern[str], ...]:
         # 123 North Main Street Apt. 4, Springfield, IL 62704 / 6 Jason Mount\nWest Markside\nM0H 8RF
         re.compile(rf"(?<![\w.])\d{{1,6}}[A-Za-z]?[ \t]+(?:{word}[ \t]+){{0,4}}(?i:{suf})\b\.?{unit}?{city_line}"),
         # 32, rue Vallet / Avenida Laura Arregui 6 Apt. 77 / Via Pometta, 3
-        re.compile(rf"(?<![\w.])(?:\d{{1,5}}(?:[ \t]?(?:bis|ter))?,?[ \t]+)?(?:{pre})[ \t]+(?:(?:de|del|de la|des|du|"
-                   rf"dos|da|di|della)[ \t]+)?(?:{word}[ \t]+){{0,3}}{word}(?:,?[ \t]*\d{{1,5}}[a-z]?)?{unit}?"
-                   rf"{city_line}"),  # fmt: skip
+        re.compile(
+            rf"(?<![\w.])(?:\d{{1,5}}(?:[ \t]?(?:bis|ter))?,?[ \t]+)?(?:{pre})[ \t]+(?:(?:de|del|de la|des|du|"
+            rf"dos|da|di|della)[ \t]+)?(?:{word}[ \t]+){{0,3}}{word}(?:,?[ \t]*\d{{1,5}}[a-z]?)?{unit}?"
+            rf"{city_line}"
+        ),
         # Löfflerstr. 62-36 / Ehrhard-Metz-Gasse 86 / Am Markt 3, 31392 Wetzlar
-        re.compile(rf"(?<![\w.])[A-ZÄÖÜ][\w.-]*(?:straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|"
-                   rf"pfad|chaussee|Straße|Gasse|Weg|Allee|Platz|Ring)(?:[ \t]+\d{{1,4}}[a-z]?(?:-\d{{1,4}})?)"
-                   rf"{city_line}"),  # fmt: skip
+        re.compile(
+            rf"(?<![\w.])[A-ZÄÖÜ][\w.-]*(?:straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|"
+            rf"pfad|chaussee|Straße|Gasse|Weg|Allee|Platz|Ring)(?:[ \t]+\d{{1,4}}[a-z]?(?:-\d{{1,4}})?)"
+            rf"{city_line}"
+        ),
         # PSC 1695, Box 8194\nAPO AP 92955 / USNS Smith\nFPO AE 12345 / Unit 1234 Box 5678\nDPO AA 12345
         re.compile(r"(?:PSC \d{4}, Box \d{4}|USN[SV] [A-Z]\w+|Unit \d{4} Box \d{4})\s*\n?\s*[AFD]PO A[AEP] \d{5}"),
     )

@@ -31,7 +31,8 @@ _TOKEN = re.compile(
 )
 # A private key block, whole; an unterminated block (typing, a truncated paste) is redacted to the end of the text.
 _PEM = re.compile(
-    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
+    r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
     re.S,
 )
 _URL_USERINFO = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://([^\s:/@]{1,64}:[^\s@/]{1,128})@")
@@ -41,7 +42,9 @@ _ASSIGN = re.compile(
     r"(?i)([\w.-]*(?:secret|token|api[_-]?key|apikey|access[_-]?key|auth|credential|private[_-]?key|client[_-]?key"
     r"|passwd|password|pwd|pass)[\w.-]*)[\"']?\s*(?::=|=>|[:=])\s*([\"']?)([^\s\"',;]{6,256})\2"
 )
-_PLACEHOLDER_VALUE = re.compile(r"(?i)^(?:\$|\{|<|%|os\.|env|process\.|true|false|null|none|undefined|\*+|x+$|changeme)")
+_PLACEHOLDER_VALUE = re.compile(
+    r"(?i)^(?:\$|\{|<|%|os\.|env|process\.|true|false|null|none|undefined|\*+|x+$|changeme)"
+)
 
 
 def _looks_random(value: str) -> bool:

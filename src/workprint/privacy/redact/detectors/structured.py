@@ -63,7 +63,7 @@ def ibans(text: str, ctx: Context) -> Iterator[Span]:
 
 _V4 = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?<![\w.]){_V4}(?:\.{_V4}){{3}}(?:/\d{{1,2}})?(?![\w]|\.\d)")
-_VERSION_CUE = re.compile(r"(?i)(?:\bv|version|ver\.?|release|build)\s*$")
+_VERSION_CUE = re.compile(r"(?i)\b(?:v|version|ver\.?|release|build)\s*$")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|" + _V4 + r"(?:\." + _V4 + r"){3})"
                    r"(?:%\w+)?(?:/\d{1,3})?(?![\w:])")  # fmt: skip
 

@@ -1,0 +1,154 @@
+"""Screenshot redaction: OCR, run the detectors with the window title as context, fill every matching word box.
+
+``ImageRedactor`` keeps the previous frame: only horizontal bands that changed since it are OCR'd again (stacked
+into one image, one tesseract call); boxes found earlier outside those bands are reused. Any failure raises
+``RedactionError`` and the caller drops the frame.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw
+
+from workprint.errors import RedactionError
+from workprint.models import FrameEvent
+from workprint.privacy.redact.detectors import detect
+from workprint.privacy.redact.ocr import TILE, Word, normalise, tesseract_words
+from workprint.privacy.redact.types import Context
+
+_GAP = 24  # white rows between stacked bands, so tesseract never joins their lines
+_PAD = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A filled rectangle (image pixels) and the type of value under it."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageResult:
+    """The redacted image bytes (input format), the boxes filled, and the bands (y0, y1) that were OCR'd."""
+
+    image: bytes
+    boxes: tuple[Box, ...]
+    bands: tuple[tuple[int, int], ...]
+
+
+def boxes_for(words: list[Word], title: str) -> list[Box]:
+    """Detect values in OCR'd words (lines joined by newlines) and return the boxes of every word they touch."""
+    lines: dict[tuple[int, int, int], list[Word]] = {}
+    for w in words:
+        lines.setdefault(w.line, []).append(w)
+    parts: list[str] = []
+    where: list[tuple[int, int, Word]] = []
+    pos = 0
+    for line in sorted(lines.values(), key=lambda ws: (ws[0].y, ws[0].x)):
+        for i, w in enumerate(line):
+            if i:
+                parts.append(" ")
+                pos += 1
+            where.append((pos, pos + len(w.text), w))
+            parts.append(w.text)
+            pos += len(w.text)
+        parts.append("\n")
+        pos += 1
+    text = "".join(parts)
+    out: list[Box] = []
+    for span in detect(text, Context(title=title)):
+        for s, e, w in where:
+            if s < span.end and e > span.start:
+                out.append(Box(w.x - _PAD, w.y - _PAD, w.w + 2 * _PAD, w.h + 2 * _PAD, span.type))
+    return out
+
+
+def changed_bands(prev: NDArray[np.uint8] | None, cur: NDArray[np.uint8]) -> list[tuple[int, int]]:
+    """Row ranges (y0, y1) whose pixels differ from the previous frame, padded by a tile and merged."""
+    h = cur.shape[0]
+    if prev is None or prev.shape != cur.shape:
+        return [(0, h)]
+    rows = np.abs(cur.astype(np.int16) - prev.astype(np.int16)).max(axis=1) > 8
+    if not rows.any():
+        return []
+    bands: list[tuple[int, int]] = []
+    ys = np.flatnonzero(rows)
+    start = prev_y = int(ys[0])
+    for y in ys[1:]:
+        y = int(y)
+        if y - prev_y > 2 * TILE:
+            bands.append((max(0, start - TILE), min(h, prev_y + 1 + TILE)))
+            start = y
+        prev_y = y
+    bands.append((max(0, start - TILE), min(h, prev_y + 1 + TILE)))
+    return bands
+
+
+class ImageRedactor:
+    """Redacts frames; remembers the previous frame to re-read only what changed."""
+
+    def __init__(self, timeout_s: float = 2.0, binary: str = "tesseract") -> None:
+        self.timeout_s = timeout_s
+        self.binary = binary
+        self._prev: NDArray[np.uint8] | None = None
+        self._boxes: list[Box] = []
+
+    def redact(self, data: bytes, title: str = "") -> ImageResult:
+        """Redact one encoded image (PNG/JPEG/WebP); raises ``RedactionError`` (drop the frame) on failure."""
+        try:
+            img = Image.open(io.BytesIO(data))
+            fmt = img.format or "PNG"
+            rgb = img.convert("RGB")
+        except Exception as exc:
+            raise RedactionError(f"frame: cannot decode image ({exc})") from None
+        gray = np.asarray(rgb.convert("L"), dtype=np.uint8)
+        bands = changed_bands(self._prev, gray)
+        kept = [b for b in self._boxes if not any(b.y < y1 and b.y + b.h > y0 for y0, y1 in bands)]
+        new = self._read(gray, bands, title) if bands else []
+        boxes = kept + new
+        self._prev, self._boxes = None, []  # fail closed: state only advances once the output exists
+        draw = ImageDraw.Draw(rgb)
+        for b in boxes:
+            draw.rectangle((b.x, b.y, b.x + b.w - 1, b.y + b.h - 1), fill=(0, 0, 0))
+        out = io.BytesIO()
+        if fmt in ("JPEG", "WEBP"):
+            rgb.save(out, format=fmt, quality=80)
+        else:
+            rgb.save(out, format="PNG")
+        self._prev, self._boxes = gray, boxes
+        return ImageResult(out.getvalue(), tuple(boxes), tuple(bands))
+
+    def __call__(self, frame: FrameEvent, data: bytes, title: str) -> bytes:
+        """The ``KeyRedactor`` frame hook."""
+        return self.redact(data, title).image
+
+    def _read(self, gray: NDArray[np.uint8], bands: list[tuple[int, int]], title: str) -> list[Box]:
+        norm = normalise(gray)
+        # Stack the changed bands into one image so one tesseract run reads them all.
+        height = sum(y1 - y0 for y0, y1 in bands) + _GAP * (len(bands) - 1)
+        stack = np.full((height, gray.shape[1]), 255, dtype=np.uint8)
+        offsets: list[tuple[int, int, int]] = []  # (stack y0, stack y1, frame y0)
+        y = 0
+        for y0, y1 in bands:
+            stack[y : y + y1 - y0] = norm[y0:y1]
+            offsets.append((y, y + y1 - y0, y0))
+            y += y1 - y0 + _GAP
+        words = tesseract_words(stack, self.timeout_s, self.binary)
+        placed: list[Word] = []
+        for w in words:
+            for s0, s1, f0 in offsets:
+                if s0 <= w.y < s1:
+                    placed.append(Word(w.text, w.x, w.y - s0 + f0, w.w, w.h, w.line))
+                    break
+        return boxes_for(placed, title)
+
+
+__all__ = ["Box", "ImageRedactor", "ImageResult", "boxes_for", "changed_bands"]

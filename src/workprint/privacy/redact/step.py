@@ -1,0 +1,191 @@
+"""``KeyRedactor``: the redaction step of the privacy gate.
+
+Key strokes of the focused field are held until a boundary — Enter, Tab, a mouse button or scroll, a window or
+control record, ``flush()``, or ``IDLE_NS`` without a key (noticed on the next record) — then the field's text is
+rebuilt, values are detected, and the held records are released in order with every stroke of each value (typos and
+the Backspaces that fixed them included) replaced by ONE placeholder press and release (keycode 0, keysym
+``Redacted``, text ``<EMAIL>``...). Frames and pointer motion do not end a field (a frame is taken before every key,
+so they would cut every value into single characters): they are held in order with the keys, frames redacted by the
+image redactor when one is configured. Window titles pass through the same detectors.
+
+Fail closed: if anything raises, every held record is discarded and the exception propagates, so the gate drops the
+record too; nothing partially redacted is ever returned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+
+from workprint.models import ButtonEvent, ControlEvent, FrameEvent, KeyEvent, MotionEvent, WindowEvent
+from workprint.privacy.gate import Item
+from workprint.privacy.redact.detectors import detect
+from workprint.privacy.redact.engine import redact_text
+from workprint.privacy.redact.keytext import (
+    BACKSPACE,
+    CHAR,
+    DELETE,
+    END,
+    HOME,
+    LEFT,
+    RIGHT,
+    WORD_BACKSPACE,
+    WORD_DELETE,
+    WORD_LEFT,
+    WORD_RIGHT,
+    TextBuilder,
+    sources_of_values,
+)
+from workprint.privacy.redact.types import Context, placeholder
+
+IDLE_NS = 2_000_000_000
+_MOVES = {
+    "Left": LEFT,
+    "KP_Left": LEFT,
+    "Right": RIGHT,
+    "KP_Right": RIGHT,
+    "Home": HOME,
+    "KP_Home": HOME,
+    "Up": HOME,
+    "KP_Up": HOME,
+    "End": END,
+    "KP_End": END,
+    "Down": END,
+    "KP_Down": END,
+}
+_BOUNDARY_KEYS = {"Return": "Return", "KP_Enter": "Return", "Tab": "Tab", "ISO_Left_Tab": "Tab", "KP_Tab": "Tab"}
+FrameRedactor = Callable[[FrameEvent, bytes, str], bytes]
+
+
+def key_op(event: KeyEvent) -> tuple[str, str] | None:
+    """The edit operation of a key press, or None for keys that do not edit text (modifiers, F-keys, hotkeys)."""
+    ctrl = "ctrl" in event.modifiers
+    if event.keysym == "BackSpace":
+        return (WORD_BACKSPACE if ctrl else BACKSPACE), ""
+    if event.keysym in ("Delete", "KP_Delete"):
+        return (WORD_DELETE if ctrl else DELETE), ""
+    if event.keysym in _MOVES:
+        op = _MOVES[event.keysym]
+        if ctrl and op in (LEFT, RIGHT):
+            op = WORD_LEFT if op == LEFT else WORD_RIGHT
+        return op, ""
+    if ctrl and event.keysym in ("w", "W"):  # terminals and editors: delete the word before the cursor
+        return WORD_BACKSPACE, ""
+    if event.text and event.text not in "\n\t" and not ({"ctrl", "alt", "super"} & set(event.modifiers)):
+        return CHAR, event.text
+    return None
+
+
+class KeyRedactor:
+    """A ``privacy.gate.Step`` redacting typed values, window titles and (optionally) frames."""
+
+    def __init__(self, frame_redactor: FrameRedactor | None = None, idle_ns: int = IDLE_NS) -> None:
+        self._frames = frame_redactor
+        self._idle_ns = idle_ns
+        self._held: list[Item] = []
+        self._builder = TextBuilder()
+        self._app = ""
+        self._title = ""
+        self._prev_field = ""
+        self._prev_boundary = ""
+        self._last_key_ns: int | None = None
+        self._suppressed: set[int] = set()  # keycodes whose press was replaced: their release goes too
+        self.redacted = 0
+
+    def feed(self, item: Item) -> list[Item]:
+        """Take one record; return what may be stored now, in order."""
+        try:
+            return self._feed(item)
+        except BaseException:
+            self._reset()
+            raise
+
+    def flush(self) -> list[Item]:
+        """Release everything held, redacted."""
+        try:
+            return self._release("")
+        except BaseException:
+            self._reset()
+            raise
+
+    def _reset(self) -> None:
+        self._held = []
+        self._builder = TextBuilder()
+
+    def _feed(self, item: Item) -> list[Item]:
+        event = item[0]
+        out: list[Item] = []
+        if self._last_key_ns is not None and event.t_ns - self._last_key_ns > self._idle_ns and self._held:
+            out.extend(self._release(""))
+        if isinstance(event, KeyEvent):
+            self._last_key_ns = event.t_ns
+            self._held.append(item)
+            if event.press and event.keysym in _BOUNDARY_KEYS:
+                out.extend(self._release(_BOUNDARY_KEYS[event.keysym]))
+            elif event.press:
+                op = key_op(event)
+                if op is not None:
+                    self._builder.apply(len(self._held) - 1, *op)
+            return out
+        if isinstance(event, FrameEvent | MotionEvent):
+            self._held.append(item)
+            return out
+        out.extend(self._release(""))
+        if isinstance(event, WindowEvent):
+            self._app, self._title = event.app, event.title
+            self._prev_field = self._prev_boundary = ""
+            red = redact_text(event.title, Context(app=event.app, title=event.title))
+            out.append((dataclasses.replace(event, title=red.text), None))
+            return out
+        if isinstance(event, ButtonEvent | ControlEvent):
+            self._prev_field = self._prev_boundary = ""
+        out.append(item)
+        return out
+
+    def _release(self, boundary: str) -> list[Item]:
+        if not self._held:
+            return []
+        held, builder = self._held, self._builder
+        rebuilt = builder.result()
+        ctx = Context(self._app, self._title, self._prev_field, self._prev_boundary)
+        values = sources_of_values(rebuilt, lambda t: detect(t, ctx))
+        # Each value becomes one placeholder at its first stroke; overlapping values merge into the first.
+        owner: dict[int, int] = {}
+        kinds: dict[int, str] = {}
+        for kind, strokes in sorted(values, key=lambda v: min(v[1], default=0)):
+            if not strokes:
+                continue
+            first = min(strokes)
+            target = next((owner[i] for i in strokes if i in owner), first)
+            kinds.setdefault(target, kind)
+            for i in strokes:
+                owner[i] = target
+        out: list[Item] = []
+        for i, (event, data) in enumerate(held):
+            if isinstance(event, KeyEvent) and not event.press and event.keycode in self._suppressed:
+                self._suppressed.discard(event.keycode)
+                continue
+            if i in owner:
+                assert isinstance(event, KeyEvent)
+                self._suppressed.add(event.keycode)
+                if owner[i] == i:
+                    out.extend(_placeholder_pair(event, kinds[i]))
+                    self.redacted += 1
+                continue
+            if isinstance(event, FrameEvent) and self._frames is not None and data is not None:
+                red = self._frames(event, data, self._title)
+                out.append((dataclasses.replace(event, sha256=hashlib.sha256(red).hexdigest()), red))
+                continue
+            out.append((event, data))
+        if rebuilt.text.strip():
+            self._prev_field, self._prev_boundary = rebuilt.text, boundary
+        self._held, self._builder = [], TextBuilder()
+        return out
+
+
+def _placeholder_pair(first: KeyEvent, kind: str) -> list[Item]:
+    text = placeholder(kind)
+    press = KeyEvent(first.t_ns, first.wall_ns, True, 0, "Redacted", text)
+    release = KeyEvent(first.t_ns, first.wall_ns, False, 0, "Redacted", text)
+    return [(press, None), (release, None)]
