@@ -29,8 +29,12 @@ def test_a_device_enrols_and_uploads_over_real_http(api: ServerAPI) -> None:
             assert transport.put_segment(sid, data).outcome == "stored"
             assert transport.put_segment(sid, data).outcome == "duplicate"
             oversized = transport.put_segment("a" * 64, b"z" * (MAX_SEGMENT + 1))
-            assert oversized.outcome == "rejected"
+            assert oversized.outcome == "rejected", oversized.reason
             assert "payload_too_large: body:" in oversized.reason
+        chunks = (b"w" * 65536 for _ in range(MAX_SEGMENT // 65536 + 4))  # chunked: no Content-Length
+        auth = {"Authorization": f"Bearer {e.device_token}"}
+        r = httpx.put(f"{url}/v1/segments/{'b' * 64}", content=chunks, headers=auth)
+        assert (r.status_code, r.json()["error"]["code"]) == (413, "payload_too_large")
         r = httpx.get(f"{url}/v1/healthz")
         assert r.json() == {"status": "ok"} and r.headers["x-frame-options"] == "DENY"
     finally:
@@ -65,5 +69,14 @@ def test_admin_add_participant_prints_an_id_and_a_code_that_enrols(tmp_path: Pat
     try:
         assert api.enroll(code.group(1), "laptop").participant_id == pid.group(1)
         assert api.participant(pid.group(1)).name == "Ada Lovelace"
+    finally:
+        api.metadata.close()
+    args = ["admin", "erase-participant", pid.group(1), "--db", db_url, "--blobs", str(tmp_path / "b")]
+    result = CliRunner().invoke(app, args, env={"WORKPRINT_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"erased participant {pid.group(1)}: key destroyed, 0 segment blobs deleted"
+    api = build_api(ServerSettings(home=tmp_path, db_url=db_url, blob_url=str(tmp_path / "b")))
+    try:
+        assert api.participant(pid.group(1)).erased
     finally:
         api.metadata.close()

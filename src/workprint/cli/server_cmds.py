@@ -61,3 +61,20 @@ def add_participant(
     api.metadata.close()
     out.print(f"participant {pid}")
     out.print(f"enrolment code {code}  (single use, valid {ttl_hours:g} h, shown only now)")
+
+
+@admin.command("erase-participant")
+def erase_participant(
+    participant_id: Annotated[str, typer.Argument(help="The participant to erase")],
+    db: DbOption = "",
+    blobs: BlobsOption = "",
+) -> None:
+    """Crypto-shred a participant: destroy their key (every copy of their segments becomes unreadable)."""
+    from workprint.server.serve import build_api
+
+    api = build_api(_settings(db, blobs))
+    try:
+        deleted = api.erase_participant(participant_id, actor="admin:cli")
+    finally:
+        api.metadata.close()
+    out.print(f"erased participant {participant_id}: key destroyed, {deleted} segment blobs deleted")

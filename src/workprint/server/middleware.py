@@ -69,11 +69,28 @@ class HardenResponses:
                 await send_error(send_hardened, HTTPError("internal server error"))
 
 
+# How much of a refused body is read and discarded before answering. A server that answers and closes while the
+# client is still sending makes the client's kernel see a reset, and the client never reads the 413 (it would retry
+# a segment it should give up on); beyond this much, the bandwidth is not worth it.
+DRAIN_LIMIT = 16 * 1024 * 1024
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class LimitBody:
     """Refuse request bodies over ``limit_for(path)`` bytes with 413: by Content-Length first, then while streaming.
 
     When a streamed body passes the limit, the 413 is sent from here and the application sees a disconnect; any
-    response it still tries to send is dropped.
+    response it still tries to send is dropped. The rest of a refused body is discarded (up to ``DRAIN_LIMIT``)
+    before answering, so that the client reads the 413 rather than a connection reset.
     """
 
     def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
@@ -93,6 +110,8 @@ class LimitBody:
                 )
                 return
             if int(declared) > limit:
+                if int(declared) <= limit + DRAIN_LIMIT:
+                    await _drain(receive, DRAIN_LIMIT)
                 await send_error(send, _too_large(int(declared), limit))
                 return
         received = 0
@@ -108,6 +127,8 @@ class LimitBody:
                 received += len(message.get("body", b""))
                 if received > limit:
                     refused = True
+                    if message.get("more_body", False):
+                        await _drain(receive, DRAIN_LIMIT)
                     if not started:
                         await send_error(send, _too_large(received, limit, streaming=True))
                     return {"type": "http.disconnect"}
