@@ -20,12 +20,14 @@ app.add_typer(dataset_app, name="dataset")
 
 
 def open_segments(home: Path | None) -> Iterable[Segment]:
-    """SEAM: the opened segments the dataset is built from, grouped by participant and session, ordered by seq.
+    """The opened segments of the collection server under ``home``, each decryption an audited read."""
+    from workprint.config import ServerSettings
+    from workprint.server.serve import build_api
 
-    To be wired to ``workprint.server.api.ServerAPI.iter_segments(actor)`` once the server API exists; until then
-    this raises ``NotImplementedError``.
-    """
-    raise NotImplementedError("dataset build: the server segment source (open_segments) is not wired yet")
+    settings = ServerSettings.from_env()
+    if home is not None:
+        settings = ServerSettings(home=home, db_url=settings.db_url, blob_url=settings.blob_url)
+    return build_api(settings).iter_segments("steward:cli")
 
 
 @dataset_app.command("build")

@@ -1,0 +1,102 @@
+"""``workprint demo``: one command shows the whole path on a private display with the embedded defaults.
+
+Private Xvfb + openbox → collection server (SQLite, local blobs, master key file) in a thread → a participant
+enrols a device and consents → the agent records while the scripted session drives a Tk form and an xterm with
+real XTEST input → segments are sealed, uploaded, decrypted under an audited read → AgentNet-style dataset.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from workprint.agent import Agent
+from workprint.capture.xvfb import VirtualDisplay
+from workprint.config import AgentSettings, ServerSettings
+from workprint.dataset.build import BuildReport, build_dataset
+from workprint.demo import session
+from workprint.device import DeviceRecord
+from workprint.models import ALL_SCOPES
+from workprint.privacy.state import record_consent
+from workprint.server.serve import build_api, serve_in_thread, stop_server
+from workprint.transport import enroll
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    """What the demo produced, for the summary and the tests."""
+
+    report: BuildReport
+    events: int
+    segments_uploaded: int
+    expected: list[tuple[str, str]]
+    screen: tuple[int, int]
+
+
+def run_demo(out_dir: Path, console: Console, *, settle_s: float = 0.5) -> DemoResult:
+    """Run the whole demo under ``out_dir`` (replaced if it exists) and print a summary."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    home = out_dir / "home"
+    agent_home = out_dir / "device"
+    settings = AgentSettings(home=agent_home)
+    api = build_api(ServerSettings(home=home))
+    server, thread, url = serve_in_thread(api)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        console.print(f"server  {url}  (SQLite and blobs under {home / 'server'})")
+        participant = api.create_participant("demo participant")
+        code = api.create_enrolment_code(participant)
+        e = enroll(url, code, "demo-workstation")
+        device = DeviceRecord(url, e.participant_id, e.device_id, e.device_token, e.public_key, e.notice_version)
+        device.save(settings.device_file)
+        record_consent(agent_home, "grant", ALL_SCOPES, time.time_ns())
+        console.print(
+            f"device  {e.device_id} enrolled for participant {e.participant_id}; consent: all scopes", soft_wrap=True
+        )
+        with VirtualDisplay() as vd:
+            console.print(f"display {vd.display} (Xvfb 1280x800 + openbox)")
+            win, procs = session.open_windows(vd.env)
+            agent = Agent(settings, device, display=vd.display)
+            agent.start()
+            try:
+                time.sleep(settle_s)
+                console.print("driving the Tk form and an xterm with xdotool …")
+                session.run_script(vd.env, win)
+                time.sleep(settle_s)
+            finally:
+                agent.stop()
+                for p in procs:
+                    p.terminate()
+            expected = session.expected_actions(win, (vd.width, vd.height))
+        report = build_dataset(api.iter_segments("steward:demo"), out_dir / "dataset")
+        result = DemoResult(report, agent.stats.admitted, agent.stats.segments_uploaded, expected, (1280, 800))
+        _summary(console, result)
+        return result
+    finally:
+        stop_server(server, thread)
+
+
+def _summary(console: Console, r: DemoResult) -> None:
+    table = Table(title="workprint demo", show_header=False)
+    for name, value in (
+        ("events recorded", r.events),
+        ("segments uploaded", r.segments_uploaded),
+        ("sessions", r.report.sessions),
+        ("episodes", r.report.episodes),
+        ("actions", r.report.actions),
+        ("frames", r.report.frames),
+    ):
+        table.add_row(name, str(value))
+    console.print(table)
+    console.print(f"dataset: {r.report.jsonl_path}", soft_wrap=True)
+    console.print(f"frames:  {r.report.images_dir}", soft_wrap=True)
+    console.print("first actions:")
+    for a in r.report.first_actions:
+        console.print(f"  {a.to_pyautogui().splitlines()[-1]}", soft_wrap=True, highlight=False)
