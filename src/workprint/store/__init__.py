@@ -1,1 +1,7 @@
-"""workprint.store."""
+"""Storage behind interfaces, selected by URL.
+
+- ``store.metadata.MetadataStore(url)``: participants, devices, enrolment codes, segment manifests, audit log
+  (SQLite or PostgreSQL; schema in ``store.tables``, rows in ``store.records``).
+- ``store.blobs.BlobStore``: ``LocalBlobStore(directory)`` or ``store.s3.S3BlobStore(url)``.
+- ``store.keys.KeyProvider``: ``MasterKeyFile(path)`` or ``store.transit.VaultTransitKeys(url, token)``.
+"""
