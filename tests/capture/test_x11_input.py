@@ -218,3 +218,26 @@ def test_pointer_motion_is_coalesced_to_the_rate_cap_and_ends_at_the_last_positi
         samples = m.path[:-1]  # the last point is the exact end, kept even if closer than the period
         assert all(b[0] - a[0] >= period for a, b in itertools.pairwise(samples))
     assert len(points) < 60  # ~0.6+ s of motion at 20 Hz, not one point per event
+
+
+def test_stop_called_from_inside_the_sink_ends_delivery_at_once(vd: VirtualDisplay, xdo: Callable[[str], None]) -> None:
+    from workprint.config import AgentSettings
+
+    rec = Recorder()
+    holder: list[X11Capture] = []
+
+    def sink(event: Event, data: bytes | None) -> None:
+        rec(event, data)
+        if isinstance(event, ButtonEvent) and event.press:
+            holder[0].stop()  # e.g. the participant withdrew: the gate stops capture from within the callback
+
+    cap = X11Capture(vd.display, sink, AgentSettings())
+    holder.append(cap)
+    cap.start()
+    xdo("mousemove 30 30 click 1 click 1 key a")
+    deadline = time.monotonic() + 5
+    while cap.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not cap.alive()
+    assert isinstance(rec.events()[-1], ButtonEvent) and rec.events()[-1].press
+    assert sum(1 for e in rec.events() if isinstance(e, ButtonEvent)) == 1

@@ -117,11 +117,8 @@ class X11Capture:
         self._conns += [q, self._data]
         self._win = WindowQuery(q)
         self.clock = self._measure_clock(q)
-        first = q.display.info.min_keycode
-        count = q.display.info.max_keycode - first + 1
         mask = int(q.screen().root.query_pointer().mask)
         self._keyboard = Keyboard(self._keymap(q), mask)
-        self._keycode_range = (first, count)
         self._damage = 0
         if q.has_extension("DAMAGE"):
             from Xlib.ext import damage
@@ -152,23 +149,37 @@ class X11Capture:
         self._grab_now()
 
     def stop(self) -> None:
-        """Stop recording, flush pending motion, join the threads and close the connections. Idempotent."""
+        """Flush pending motion, stop recording, join the threads and close the connections. Idempotent.
+
+        Once it returns (or, called from inside the sink, once that sink call returns) the sink gets no more calls.
+        A stopped capture cannot be restarted: make a new ``X11Capture``.
+        """
         if self._stop.is_set() or not self._conns:
             return
-        self._stop.set()
+        inside_sink = threading.current_thread() in self._threads  # then this thread already holds _emit_lock
+        if inside_sink:
+            self._flush_motion()
+        else:
+            with self._emit_lock:
+                self._flush_motion()
+        self._stop.set()  # from here on _emit drops everything
+        if inside_sink:
+            # Joining our own thread or closing the connection it is reading would deadlock: finish elsewhere.
+            threading.Thread(target=self._shutdown, name="workprint-x11-stop", daemon=True).start()
+        else:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
         if self._ctx:
-            try:
+            with contextlib.suppress(Exception):  # the server may be gone already (ConnectionClosedError)
                 ctl = self._conns[0]
                 ctl.record_disable_context(self._ctx)
                 ctl.sync()
-            except Exception:  # the server may be gone already (ConnectionClosedError)
-                pass
         if self._wake_w >= 0:
             os.write(self._wake_w, b"x")
         for thread in self._threads:
-            thread.join(timeout=5)
-        with self._emit_lock:
-            self._flush_motion()
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
         self._close()
 
     def _close(self) -> None:
@@ -235,6 +246,8 @@ class X11Capture:
     def _emit(self, event: Event, data: bytes | None = None) -> None:
         # Called with _emit_lock held. A failing sink drops that one event (fail closed) but must not kill the
         # capture threads: the next event goes through the sink (and its privacy gate) again.
+        if self._stop.is_set():
+            return
         self.stats["events"] += 1
         try:
             self.sink(event, data)
