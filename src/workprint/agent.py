@@ -8,6 +8,7 @@ withdrawn scopes' unsent data from the spool at once.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from workprint.capture.indicator import Indicator
 from workprint.capture.x11 import X11Capture
 from workprint.config import AgentSettings
 from workprint.device import DeviceRecord
+from workprint.errors import CaptureError
 from workprint.models import ControlEvent, Event
 from workprint.privacy.exclusion_step import ExclusionStep
 from workprint.privacy.gate import PrivacyGate, Step
@@ -51,6 +53,9 @@ class Agent:
         transport: Transport | None = None,
         indicator: bool = True,
     ) -> None:
+        display = display or os.environ.get("DISPLAY", "")
+        if not display:  # checked before anything starts, so the indicator and capture agree on the display
+            raise CaptureError("DISPLAY: not set")
         self.settings = settings
         self.device = device
         self.session = uuid.uuid4().hex

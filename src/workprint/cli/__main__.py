@@ -1,0 +1,5 @@
+"""``python -m workprint.cli``: the same as the ``workprint`` command."""
+
+from workprint.cli.main import main
+
+main()
