@@ -91,3 +91,35 @@ def test_focus_on_the_desktop_reports_an_empty_window(
     subprocess.run(["xdotool", "mousemove", "1200", "780", "click", "1"], env=vd.env, check=True)
     last = rec.wait_for(lambda evs: _windows(evs)[-1].title == "")
     assert (_windows(last)[-1].app, _windows(last)[-1].pid) == ("", 0)
+
+
+def test_without_a_window_manager_the_input_focus_is_followed() -> None:
+    from workprint.config import AgentSettings
+
+    with VirtualDisplay(640, 480, window_manager=False) as bare:
+        procs, wids = [], []
+        for i, title in enumerate(TITLES):
+            proc = subprocess.Popen(
+                ["xterm", "-T", title, "-geometry", f"30x5+{10 + 300 * i}+10", "-e", "cat"],
+                env=bare.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            out = subprocess.run(
+                ["xdotool", "search", "--sync", "--pid", str(proc.pid)], env=bare.env, capture_output=True, text=True
+            )
+            procs.append(proc)
+            wids.append(out.stdout.split()[0])
+        rec = Recorder()
+        cap = X11Capture(bare.display, rec, AgentSettings())
+        cap.start()
+        try:
+            for (proc, wid), title in zip(zip(procs, wids, strict=True), [*TITLES], strict=True):
+                subprocess.run(["xdotool", "windowfocus", "--sync", wid], env=bare.env, check=True, timeout=10)
+                evs = rec.wait_for(lambda evs, t=title: bool(_windows(evs)) and _windows(evs)[-1].title == t)
+                assert (_windows(evs)[-1].app, _windows(evs)[-1].pid) == ("XTerm", proc.pid)
+        finally:
+            cap.stop()
+            for proc in procs:
+                proc.terminate()
+                proc.wait()

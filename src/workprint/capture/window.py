@@ -118,17 +118,34 @@ class WindowQuery:
         except XError:
             return 0
 
+    def has_ewmh(self) -> bool:
+        """Whether a window manager publishes _NET_ACTIVE_WINDOW (then focus changes arrive as PropertyNotify)."""
+        try:
+            return self.root.get_full_property(self.NET_ACTIVE_WINDOW, X.AnyPropertyType) is not None
+        except XError:
+            return False
+
     def _client_of(self, win: Window) -> int:
         # Under a reparenting WM the focus may be a frame or a child: the client is the one with WM_STATE.
-        cur = win
+        # Walk up to the top-level window (child of the root), then look down from it if nothing matched.
+        cur, top = win, win
         while cur.id != self.root.id:
             if cur.get_full_property(self.WM_STATE, X.AnyPropertyType) is not None:
                 return int(cur.id)
             parent = cur.query_tree().parent
             if isinstance(parent, int) or parent is None:
                 break
-            cur = parent
-        return int(win.id)
+            top, cur = cur, parent
+        if top.id == self.root.id:
+            return 0
+        queue, seen = [top], 0
+        while queue and seen < 64:
+            node = queue.pop(0)
+            seen += 1
+            if node.get_full_property(self.WM_STATE, X.AnyPropertyType) is not None:
+                return int(node.id)
+            queue.extend(node.query_tree().children)
+        return int(top.id)  # no WM at all: the top-level window is the client
 
     def info(self, wid: int) -> WindowInfo | None:
         """App (WM_CLASS class), title, pid and root geometry of a window; None if it is gone.

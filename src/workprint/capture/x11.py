@@ -43,6 +43,7 @@ _EVENT_PARSER = rq.EventField("event")
 # Wheel buttons -> (dx, dy), PyAutoGUI's signs: button 4 scrolls up (+1), 7 scrolls right (+1).
 _WHEEL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
 _MOTION_QUIET_S = 0.25  # emit a motion path once the pointer has rested this long
+_FOCUS_POLL_S = 0.5  # only without an EWMH window manager
 _DESKTOP_SETTLE_S = 0.15  # how long "no active window" must last before it is reported
 # Cap DAMAGE-driven grabs at 10/s (the last change is always grabbed, on the trailing edge). Each distinct grab an
 # action refers to costs one encode (WebP ~15 ms, JPEG ~3 ms), so this bounds the encoding CPU of fast typing.
@@ -349,6 +350,8 @@ class X11Capture:
         last_grab = 0.0
         motion_since = 0.0
         poll = self._damage == 0
+        ewmh = self._win.has_ewmh()
+        last_focus_poll = time.monotonic()
         self._check_window(None)
         while not self._stop.is_set():
             now = time.monotonic()
@@ -361,6 +364,8 @@ class X11Capture:
                 timeouts.append(max(0.0, motion_since + _MOTION_QUIET_S - now))
             if self._desktop_at is not None:
                 timeouts.append(max(0.0, self._desktop_at[1] - now))
+            if not ewmh:
+                timeouts.append(max(0.0, last_focus_poll + _FOCUS_POLL_S - now))
             if not q.pending_events():
                 readable, _, _ = select.select([fd, self._wake_r], [], [], min(timeouts) if timeouts else None)
                 if self._wake_r in readable:
@@ -389,6 +394,12 @@ class X11Capture:
             if self._desktop_at is not None and now >= self._desktop_at[1]:
                 t_desktop, self._desktop_at = self._desktop_at[0], None
                 self._emit_window(WindowInfo("", "", 0, 0, 0, 0, 0), t_desktop)
+            if not ewmh and now >= last_focus_poll + _FOCUS_POLL_S:
+                # Without an EWMH window manager no property announces focus changes: ask for the focus now and then.
+                last_focus_poll = now
+                if self._win.active_window() != self._watched:
+                    self._check_window(None)
+                ewmh = self._win.has_ewmh()
             if motion_since and now >= motion_since + _MOTION_QUIET_S:
                 motion_since = 0.0
                 with self._emit_lock:
