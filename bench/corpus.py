@@ -62,7 +62,11 @@ class Gen:
             ["cc ", (e, "EMAIL"), " on this please"],
             ["My email is ", (e, "EMAIL"), ", thanks"],
         )
-        return "email", t, *self.pick(("Thunderbird", "Write: Re: invoice"), ("firefox", "Contact form - Mozilla Firefox"))
+        return (
+            "email",
+            t,
+            *self.pick(("Thunderbird", "Write: Re: invoice"), ("firefox", "Contact form - Mozilla Firefox")),
+        )
 
     def phone(self) -> Snippet:
         p = self.f().phone_number()
@@ -178,13 +182,16 @@ class Gen:
                           "Authentication required", "Unlock Login Keyring", "Anmelden - Nextcloud")  # fmt: skip
         kind = self.r.random()
         if kind < 0.45:
-            return "password", [user, "\t", (pw, "PASSWORD"), "\n"], "firefox", title
+            login: Piece = (user, "EMAIL") if "@" in user else user
+            return "password", [login, "\t", (pw, "PASSWORD"), "\n"], "firefox", title
         if kind < 0.6:
             return "password", [(pw, "PASSWORD"), "\n"], "gnome-keyring", self.pick("Unlock Login Keyring", "Password")
         if kind < 0.8:
-            cmd = self.pick("sudo apt upgrade", "sudo systemctl restart nginx", f"ssh {user}@build01", "su -")
-            return "password", [cmd, "\n", (pw, "PASSWORD"), "\n"], "xterm", f"{user}@laptop: ~"
-        prompt = self.pick(f"[sudo] password for {user}: ", "Password: ", "the wifi password is ", "pw: ")
+            login = f.user_name()
+            cmd = self.pick("sudo apt upgrade", "sudo systemctl restart nginx", f"ssh {login}@build01", "su -")
+            return "password", [cmd, "\n", (pw, "PASSWORD"), "\n"], "xterm", f"{login}@laptop: ~"
+        login = f.user_name()
+        prompt = self.pick(f"[sudo] password for {login}: ", "Password: ", "the wifi password is ", "pw: ")
         return "password", [prompt, (pw, "PASSWORD")], self.pick("xterm", "Slack"), "bash"
 
     # -- negatives ---------------------------------------------------------------------------------------------

@@ -149,7 +149,7 @@ class KeyRedactor:
         held, builder = self._held, self._builder
         rebuilt = builder.result()
         ctx = Context(self._app, self._title, self._prev_field, self._prev_boundary)
-        values = sources_of_values(rebuilt, lambda t: detect(t, ctx))
+        values = sources_of_values(rebuilt, lambda t: detect(t, ctx, ended_by=boundary))
         # Each value becomes one placeholder at its first stroke; overlapping values merge into the first.
         owner: dict[int, int] = {}
         kinds: dict[int, str] = {}

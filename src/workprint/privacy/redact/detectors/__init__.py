@@ -29,28 +29,28 @@ DETECTORS: tuple[Detector, ...] = (
 )
 
 
-def _fields(text: str) -> Iterator[tuple[int, int, str]]:
+def _fields(text: str, last: str = "") -> Iterator[tuple[int, int, str]]:
     """(start, end, boundary) of each Tab/newline separated field; boundary is the key that ended it."""
     start = 0
     for i, ch in enumerate(text):
         if ch in "\t\n\r":
             yield start, i, "Tab" if ch == "\t" else "Return"
             start = i + 1
-    yield start, len(text), ""
+    yield start, len(text), last
 
 
-def field_passwords(text: str, ctx: Context) -> Iterator[Span]:
+def field_passwords(text: str, ctx: Context, ended_by: str = "") -> Iterator[Span]:
     """Whole fields that are passwords by their position in a login window or terminal."""
     prev, boundary = ctx.previous_field, ctx.previous_boundary
-    for start, end, ended_by in _fields(text):
+    for start, end, field_end in _fields(text, ended_by):
         field = text[start:end]
         if field.strip():
             fctx = Context(ctx.app, ctx.title, prev, boundary)
-            if password_field(field, fctx):
+            if password_field(field, fctx, field_end):
                 lead = len(field) - len(field.lstrip())
                 yield Span(start + lead, start + len(field.rstrip()), "PASSWORD")
             prev = field
-        boundary = ended_by
+        boundary = field_end
 
 
 def merge(spans: Iterable[Span]) -> list[Span]:
@@ -68,13 +68,13 @@ def merge(spans: Iterable[Span]) -> list[Span]:
     return out
 
 
-def detect(text: str, ctx: Context = NO_CONTEXT) -> list[Span]:
-    """All values in ``text``, merged, in order."""
+def detect(text: str, ctx: Context = NO_CONTEXT, ended_by: str = "") -> list[Span]:
+    """All values in ``text``, merged, in order; ``ended_by`` is the key that ended the field (Tab, Return)."""
     found: list[Span] = []
     for detector in DETECTORS:
         found.extend(detector(text, ctx))
     if login_context(ctx) or ctx.previous_field or "\n" in text:
-        found.extend(field_passwords(text, ctx))
+        found.extend(field_passwords(text, ctx, ended_by))
     return merge(found)
 
 

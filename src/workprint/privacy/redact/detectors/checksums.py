@@ -45,7 +45,8 @@ def card_brand_ok(digits: str) -> bool:
         or ((digits.startswith("6011") or digits[:2] == "65" or 644 <= int(digits[:3]) <= 649) and 16 <= n <= 19)
         or (622126 <= p6 <= 622925 and 16 <= n <= 19)  # Discover / UnionPay co-brand
         or (digits[:2] == "62" and 16 <= n <= 19)  # UnionPay
-        or (3528 <= p4 <= 3589 and 16 <= n <= 19)  # JCB
+        or (digits[:2] == "35" and 16 <= n <= 19)  # JCB (3528-3589 issued; 35xx kept to be safe)
+        or ((digits.startswith("2131") or digits.startswith("1800")) and n == 15)  # JCB 15-digit
         or ((300 <= int(digits[:3]) <= 305 or p2 in (36, 38, 39)) and 14 <= n <= 19)  # Diners Club
         or (2200 <= p4 <= 2204 and 16 <= n <= 19)  # Mir
         or ((p2 == 50 or 56 <= p2 <= 69) and 12 <= n <= 19)  # Maestro

@@ -51,8 +51,9 @@ def prompted(text: str, ctx: Context) -> Iterator[Span]:
             yield Span(m.start(1), m.start(1) + len(value), "PASSWORD")
 
 
-def password_field(field: str, ctx: Context) -> bool:
-    """True when a whole typed field is a password, judged from the window and the field before it."""
+def password_field(field: str, ctx: Context, ended_by: str = "") -> bool:
+    """True when a whole typed field is a password, judged from the window, the field before it and the key that
+    ended it (a first field left with Tab is a user name)."""
     value = field.strip()
     if not value or " " in value or len(value) > 128 or len(value) < 3:
         return False
@@ -68,9 +69,10 @@ def password_field(field: str, ctx: Context) -> bool:
         return False
     # The first field: a user name unless the window only asks for a password.
     looks_user = bool(_EMAIL_OR_USER.match(value)) and (value.islower() or "@" in value)
-    return (bool(_PASSWORD_ONLY.search(ctx.title + " " + ctx.app)) and "@" not in value) or (
-        not looks_user and _strong(value)
-    )
+    if ended_by == "Tab" and looks_user:
+        return False
+    only_password = bool(_PASSWORD_ONLY.search(ctx.title + " " + ctx.app))
+    return (only_password and "@" not in value) or (not looks_user and _strong(value))
 
 
 def _strong(value: str) -> bool:

@@ -28,7 +28,9 @@ _COMMON_WORDS = (
     "Office Login Sign Password User Admin Server Client Total Re Fwd Subject Date From To Cc Via Le La "
     "El Los Las Der Die Das Von Van De Del Di Da Du "
 )
-_COMMON = frozenset(_COMMON_WORDS.split())
+_CUE_WORDS = "Dear Hi Hey Hello Hallo Bonjour Hola Ciao Thanks Cheers Regards Best Sincerely Attn Contact Name Signed"
+_CUE_WORDS += " Owner Assignee Reviewer Author Customer Patient Employee Candidate Meeting Assigned Call Ask Ping Tell"
+_COMMON = frozenset(_COMMON_WORDS.split()) | frozenset(_CUE_WORDS.split())
 _NAME_TOKEN = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿß'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿß'’]+)?"
 _PARTICLE = r"(?:(?:van|von|de|der|den|del|della|di|da|du|dos|das|le|la|y|ter|zu|St\.)\s+)"
 _SEQ = re.compile(rf"{_NAME_TOKEN}(?:\s+{_PARTICLE}*{_NAME_TOKEN}){{0,3}}")
@@ -49,12 +51,17 @@ def _last() -> frozenset[str]:
     return _words(namedata.SURNAMES)
 
 
+def _cued_first(text: str, at: int, word: str, first: frozenset[str]) -> bool:
+    return word in first and word not in _CUE_WORDS and bool(_CUE.search(text, max(0, at - 24), at))
+
+
 def names(text: str, ctx: Context) -> Iterator[Span]:
     """Person names: runs of capitalised words holding a listed first name or surname, or following a cue."""
     first, last = _first(), _last()
     for m in _SEQ.finditer(text):
         toks = [(t.start(), t.end(), t.group()) for t in re.finditer(_NAME_TOKEN, m.group())]
-        while toks and toks[0][2] in _COMMON:  # "Dear", "Thanks": cues and ordinary words are not the name
+        # "Dear", "Thanks": cues and ordinary words are not the name, unless a cue makes them one ("Hi Guy,")
+        while toks and toks[0][2] in _COMMON and not _cued_first(text, m.start() + toks[0][0], toks[0][2], first):
             toks.pop(0)
         if not toks:
             continue
@@ -67,7 +74,7 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
         strong = [k and w not in _COMMON for k, (_, _, w) in zip(known, toks, strict=True)]
         pair = len(toks) >= 2 and (toks[0][2] in first or cue) and (known[1] or strong[0])
         hit = pair or (len(toks) >= 2 and sum(strong) >= 2) or (cue and (known[0] or bool(title)))
-        hit = hit and toks[0][2] not in _COMMON
+        hit = hit and (toks[0][2] not in _COMMON or _cued_first(text, base, toks[0][2], first))
         if not hit:
             continue
         # Keep the run only through its last name-like word (drops "John Smith Said"-style trailing words).
@@ -89,24 +96,40 @@ def _address_res() -> tuple[re.Pattern[str], ...]:
     suffixes = sorted(_words(namedata.STREET_SUFFIXES) | _words(extra_suffixes), key=len, reverse=True)
     prefixes = sorted(_words(namedata.STREET_PREFIXES) | _words(extra_prefixes), key=len, reverse=True)
     suf = "|".join(re.escape(s) for s in suffixes)
+    # Italian and Spanish street words come first ("Via Roma, 3") although Faker files some under suffixes.
+    it = "Piazza|Strada|Via|Borgo|Contrada|Rotonda|Incrocio|Viale|Stretto|Vicolo|Canale|Calle|Avenida|Paseo|Camino"
     pre = "|".join(re.escape(p) for p in prefixes)
     word = r"[A-ZÀ-Þ0-9][\w'’.-]*"
-    unit = r"(?:,?\s*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Piso|Piano|Bldg\.?|Floor|#)\s*[\w-]+)"
-    city_line = (
+    unit = (
+        r"(?:,?[ \t]*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Piso|Piano|Puerta|Appartamento|Interno|Scala|"
+        r"Bldg\.?|Floor|Etage|Étage|#)[ \t]*[\w-]+[ \t]*)"
+    )
+    city_core = (
         r"(?:,?[ \t]*\n?[ \t]*(?:(?:\d{4,5}[ \t]+)?[A-ZÀ-Þ][\w'’. -]{1,40}?,?[ \t]+"
         r"(?:[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?|\d{4,5}|\([A-Z]{2}\)|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}))"
         r"|,?[ \t]*\n?[ \t]*\d{4,5}[ \t]+[A-ZÀ-Þ][\w'’. -]{1,40}"
         r"|,?[ \t]*\n?[ \t]*\d{5},?[ \t]+[A-ZÀ-Þ][\w'’. -]{1,40}(?:\([A-Z]{2}\))?"
-        r"|(?:\n[A-ZÀ-Þ][\w'’ .-]{1,40})?\n[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})?"
+        r"|(?:\n[A-ZÀ-Þ][\w'’ .-]{1,40})?\n[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})"
     )
+    city_line = city_core + "?"
+    lead = r"(?:(?:Flat|Studio|Apartment|Unit|Suite)[ \t]+\d{1,5}[A-Za-z]?,?[ \t]*\n?[ \t]*(?:\d{1,6}[ \t]+)?|\d{1,6}[A-Za-z]?[ \t]+)"
+    number = r",?[ \t]*\d{1,5}[a-zA-Z]?(?:-\d{1,4})?"
+    particle = r"(?:(?:de|del|de la|des|du|dos|da|di|della|de los|de las)[ \t]+)?"
     return (
-        # 123 North Main Street Apt. 4, Springfield, IL 62704 / 6 Jason Mount\nWest Markside\nM0H 8RF
-        re.compile(rf"(?<![\w.])\d{{1,6}}[A-Za-z]?[ \t]+(?:{word}[ \t]+){{0,4}}(?i:{suf})\b\.?{unit}?{city_line}"),
-        # 32, rue Vallet / Avenida Laura Arregui 6 Apt. 77 / Via Pometta, 3
+        # 123 North Main Street Apt. 4, Springfield, IL 62704 / Flat 5\nLaura Estate\nEast Jasmine\nPE68 4BJ
         re.compile(
-            rf"(?<![\w.])(?:\d{{1,5}}(?:[ \t]?(?:bis|ter))?,?[ \t]+)?(?:{pre})[ \t]+(?:(?:de|del|de la|des|du|"
-            rf"dos|da|di|della)[ \t]+)?(?:{word}[ \t]+){{0,3}}{word}(?:,?[ \t]*\d{{1,5}}[a-z]?)?{unit}?"
-            rf"{city_line}"
+            rf"(?<![\w.]){lead}(?:{word}[ \t]+){{0,4}}(?i:{suf})\b\.?(?:[ \t]+(?:[NS][EW]?|[EW])\b\.?)?{unit}?{city_line}"
+        ),
+        # 32, rue Vallet / 66, boulevard Colette Bouvier
+        re.compile(
+            rf"(?<![\w.])\d{{1,5}}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:{pre})[ \t]+{particle}(?:{word}[ \t]+){{0,3}}"
+            rf"{word}{unit}?{city_line}"
+        ),
+        # Avenida Laura Arregui 6 Apt. 77 / Via Pometta, 3 / Rotonda Giacobbe, 9 Piano 6
+        re.compile(rf"(?<![\w.])(?:{pre}|{it})[ \t]+{particle}(?:{word}[ \t]+){{0,3}}{word}{number}{unit}?{city_line}"),
+        # rue Charpentier\n25352 Collin: no house number, so the postcode line is required
+        re.compile(
+            rf"(?<![\w.])(?:{pre}|{it})[ \t]+{particle}(?:{word}[ \t]+){{0,3}}{word}(?:{number})?{unit}?{city_core}"
         ),
         # Löfflerstr. 62-36 / Ehrhard-Metz-Gasse 86 / Am Markt 3, 31392 Wetzlar
         re.compile(
@@ -115,7 +138,9 @@ def _address_res() -> tuple[re.Pattern[str], ...]:
             rf"{city_line}"
         ),
         # PSC 1695, Box 8194\nAPO AP 92955 / USNS Smith\nFPO AE 12345 / Unit 1234 Box 5678\nDPO AA 12345
-        re.compile(r"(?:PSC \d{4}, Box \d{4}|USN[SV] [A-Z]\w+|Unit \d{4} Box \d{4})\s*\n?\s*[AFD]PO A[AEP] \d{5}"),
+        re.compile(
+            r"(?:PSC \d{4}, Box \d{4}|(?:USNS|USNV|USS|USCGC) [A-Z]\w+|Unit \d{4} Box \d{4}),?\s*\n?\s*[AFD]PO A[AEP] \d{5}"
+        ),
     )
 
 

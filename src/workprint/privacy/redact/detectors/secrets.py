@@ -35,7 +35,10 @@ _PEM = re.compile(
     r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
     re.S,
 )
-_URL_USERINFO = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://([^\s:/@]{1,64}:[^\s@/]{1,128})@")
+# The password may itself hold "@": the userinfo runs to the last "@" before the host.
+_URL_USERINFO = re.compile(
+    r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://([^\s:/@]{1,64}:[^\s/]{1,128})@(?=[\w.-]+(?:[:/?#]|\s|$))"
+)
 # AWS secret access keys are 40 base64 characters; a 40-hex commit hash is not one (see _looks_random).
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _ASSIGN = re.compile(

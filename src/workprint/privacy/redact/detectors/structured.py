@@ -18,6 +18,9 @@ def emails(text: str, ctx: Context) -> Iterator[Span]:
         s = m.start()
         while s < m.end() and text[s] in ".'-":
             s += 1
+        ws = max(text.rfind(" ", 0, s), text.rfind("\n", 0, s))
+        if "://" in text[ws + 1 : s]:
+            continue  # "https://user:p@ss@host": the secrets rule owns URL credentials; the host is not a mailbox
         yield Span(s, m.end(), "EMAIL")
 
 
@@ -64,7 +67,7 @@ def ibans(text: str, ctx: Context) -> Iterator[Span]:
 _V4 = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?<![\w.]){_V4}(?:\.{_V4}){{3}}(?:/\d{{1,2}})?(?![\w]|\.\d)")
 _VERSION_CUE = re.compile(r"(?i)\b(?:v|version|ver\.?|release|build)\s*$")
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|" + _V4 + r"(?:\." + _V4 + r"){3})"
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,8}(?:[0-9A-Fa-f]{1,4}|:|" + _V4 + r"(?:\." + _V4 + r"){3})"
                    r"(?:%\w+)?(?:/\d{1,3})?(?![\w:])")  # fmt: skip
 
 
@@ -77,11 +80,22 @@ def ips(text: str, ctx: Context) -> Iterator[Span]:
         addr = m.group().split("/")[0].split("%")[0]
         if sum(c not in ":." for c in addr) < 3:
             continue
-        try:
-            ipaddress.IPv6Address(addr)
-        except ValueError:
-            continue
-        yield Span(m.start(), m.end(), "IP")
+        end = m.end()
+        if not _valid_v6(addr):
+            # "fe80::1:5432": an address with a port glued on; redact the address part
+            head, _, port = addr.rpartition(":")
+            if not (port.isdigit() and _valid_v6(head)):
+                continue
+            end = m.start() + len(head)
+        yield Span(m.start(), end, "IP")
+
+
+def _valid_v6(addr: str) -> bool:
+    try:
+        ipaddress.IPv6Address(addr)
+    except ValueError:
+        return False
+    return True
 
 
 _MAC = re.compile(
@@ -97,9 +111,12 @@ def macs(text: str, ctx: Context) -> Iterator[Span]:
 
 
 _PHONE = re.compile(
-    r"(?<![\w@/.+-])(?:\+|\b00)?\(?\d[\d \t().\-/]{5,22}\d(?:[ \t]?(?:x|ext\.?|#)[ \t]?\d{1,6})?(?![\w@/]|\.\d|-\d)"
+    r"(?<![\w@/.+:-])(?:\+|\b00)?\(?\d[\d \t().\-/]{5,22}\d(?:[ \t]?(?:x|ext\.?|#)[ \t]?\d{1,6})?(?![\w@/]|\.\d|-\d)"
 )
-_PHONE_CUE = re.compile(r"(?i)(?:phone|tel|mobile|cell|fax|call|ring|whatsapp|sms|text me|contact|number|no\.)\W*$")
+_PHONE_CUE = re.compile(
+    r"(?i)(?:phone|tel|mobile|cell|fax|call|ring|whatsapp|sms|text|contact|number|no\.|reach|dial)"
+    r"(?:\s+(?:me|us|him|her|them))?(?:\s+(?:at|on))?\W*$"
+)
 _DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$|^\d{4}-\d{2}-\d{2}")
 _EXT = re.compile(r"[ \t]?(?:x|ext\.?|#)[ \t]?\d{1,6}$")
 
@@ -112,7 +129,7 @@ def phones(text: str, ctx: Context) -> Iterator[Span]:
         digits = sum(c.isdigit() for c in body)
         if not 7 <= digits <= 15 or _DATE_LIKE.match(body) or body.count("(") != body.count(")"):
             continue
-        intl = raw.startswith("+") or raw.startswith("00")
+        intl = raw.startswith("+") or (raw.startswith("00") and raw[2:3] in "123456789" and digits >= 10)
         has_sep = any(c in " -.()/\t" for c in body.strip("()"))
         cue = bool(_PHONE_CUE.search(text, max(0, m.start() - 24), m.start()))
         if body.count(".") == 3 and not cue and "-" not in body and " " not in body:

@@ -1,0 +1,162 @@
+"""KeyRedactor on event streams: values typed with typos never leave the step; order and boundaries hold."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from workprint.models import ButtonEvent, ControlEvent, Event, FrameEvent, KeyEvent, MotionEvent, WindowEvent
+from workprint.privacy.gate import Item, PrivacyGate
+from workprint.privacy.redact import KeyRedactor
+
+CANARY = "canary.7f3a@example.org"
+
+
+class Keys:
+    """Builds press/release pairs like capture does, with increasing timestamps."""
+
+    def __init__(self) -> None:
+        self.t = itertools.count(1_000_000, 50_000_000)
+
+    def window(self, app: str, title: str) -> Event:
+        t = next(self.t)
+        return WindowEvent(t, t, app, title, 1, 0, 0, 800, 600, 1280, 800)
+
+    def key(self, keysym: str, text: str = "", mods: tuple[str, ...] = ()) -> list[Event]:
+        code = 9 + (ord(text[0]) % 200 if text else sum(map(ord, keysym)) % 200)
+        t1, t2 = next(self.t), next(self.t)
+        return [KeyEvent(t1, t1, True, code, keysym, text, mods), KeyEvent(t2, t2, False, code, keysym, text, mods)]
+
+    def type(self, s: str) -> list[Event]:
+        out: list[Event] = []
+        for ch in s:
+            if ch == "\b":
+                out += self.key("BackSpace")
+            elif ch == "\t":
+                out += self.key("Tab", "\t")
+            elif ch == "\n":
+                out += self.key("Return", "\n")
+            else:
+                out += self.key(ch if ch.isalnum() else "x", ch)
+        return out
+
+
+def run(step: KeyRedactor, events: list[Event], flush: bool = True) -> list[Item]:
+    out: list[Item] = []
+    for e in events:
+        out += step.feed((e, None))
+    return out + (step.flush() if flush else [])
+
+
+def typed_text(items: list[Item]) -> str:
+    return "".join(e.text for e, _ in items if isinstance(e, KeyEvent) and e.press)
+
+
+def test_canary_email_typed_with_corrected_typo_never_leaves_the_step() -> None:
+    k = Keys()
+    typo = CANARY[:6] + "q\b" + CANARY[6:]
+    events = [k.window("Thunderbird", "Write: hello"), *k.type(f"mail me at {typo} today\n")]
+    out = run(KeyRedactor(), events)
+    texts = [e.text for e, _ in out if isinstance(e, KeyEvent)]
+    assert typed_text(out) == "mail me at <EMAIL> today\n"
+    for piece in ("canary", "7f3a", "example.org", "q"):
+        assert piece not in "".join(t for t in texts if t != "<EMAIL>")
+    placeholders = [e for e, _ in out if isinstance(e, KeyEvent) and e.keysym == "Redacted"]
+    assert [(p.press, p.keycode, p.text) for p in placeholders] == [(True, 0, "<EMAIL>"), (False, 0, "<EMAIL>")]
+    first_stroke = next(e for e in events if isinstance(e, KeyEvent) and e.text == "c")
+    assert placeholders[0].t_ns == first_stroke.t_ns
+    assert [e.t_ns for e, _ in out] == sorted(e.t_ns for e, _ in out)
+
+
+def test_keys_are_held_until_a_boundary_then_released_in_order() -> None:
+    k = Keys()
+    step = KeyRedactor()
+    events = k.type("hello")
+    assert run(step, events, flush=False) == []
+    click = ButtonEvent(next(k.t), 0, True, 10, 10, 1)
+    out = step.feed((click, None))
+    assert [e for e, _ in out] == [*events, click]
+
+
+def test_frames_and_motion_do_not_end_a_field() -> None:
+    k = Keys()
+    step = KeyRedactor()
+    events: list[Event] = []
+    for ch in "bob@example.com":
+        t = next(k.t)
+        events.append(FrameEvent(t, t, f"f{t}", 10, 10, "png", "0" * 64, t))
+        events.append(MotionEvent(t, t, ((t, 1, 1),)))
+        events += k.type(ch)
+    out = run(step, [*events, *k.type("\n")])
+    assert typed_text(out) == "<EMAIL>\n"
+    assert sum(isinstance(e, FrameEvent) for e, _ in out) == 15
+
+
+def test_password_after_user_name_and_tab_in_login_window() -> None:
+    k = Keys()
+    events = [k.window("firefox", "Sign in - Outlook"), *k.type("asmith\tHunter2!x\n")]
+    out = run(KeyRedactor(), events)
+    assert typed_text(out) == "asmith\t<PASSWORD>\n"
+
+
+def test_terminal_line_after_sudo_is_a_password() -> None:
+    k = Keys()
+    events = [k.window("xterm", "bob@laptop: ~"), *k.type("sudo apt upgrade\ncorrect-horse\n")]
+    assert typed_text(run(KeyRedactor(), events)) == "sudo apt upgrade\n<PASSWORD>\n"
+
+
+def test_window_titles_are_redacted() -> None:
+    k = Keys()
+    out = run(KeyRedactor(), [k.window("Thunderbird", "Inbox - alice.jones@example.org - Thunderbird")])
+    (event, _), = out  # fmt: skip
+    assert isinstance(event, WindowEvent) and event.title == "Inbox - <EMAIL> - Thunderbird"
+
+
+def test_idle_gap_ends_the_field() -> None:
+    k = Keys()
+    step = KeyRedactor(idle_ns=1_000_000_000)
+    first = k.type("abc")
+    assert run(step, first, flush=False) == []
+    late = KeyEvent(first[-1].t_ns + 3_000_000_000, 0, True, 40, "d", "d")
+    assert [e for e, _ in step.feed((late, None))] == first
+
+
+def test_release_after_boundary_of_a_replaced_key_is_dropped() -> None:
+    k = Keys()
+    press_m = KeyEvent(next(k.t), 0, True, 58, "m", "m")
+    rel_m = KeyEvent(next(k.t) + 10**9, 0, False, 58, "m", "m")
+    events = [*k.type("bob@example.co"), press_m, *k.type("\t")[:1], rel_m]
+    out = run(KeyRedactor(), events)
+    assert not any(isinstance(e, KeyEvent) and e.keycode == 58 for e, _ in out)
+
+
+def test_failure_drops_held_keys_and_gate_drops_the_record() -> None:
+    def broken(frame: FrameEvent, data: bytes, title: str) -> bytes:
+        raise RuntimeError("ocr crashed")
+
+    k = Keys()
+    step = KeyRedactor(frame_redactor=broken)
+    gate = PrivacyGate(steps=[step])
+    admitted: list[Item] = []
+    for e in k.type("secret stuff"):
+        admitted += gate.admit(e)
+    t = next(k.t)
+    admitted += gate.admit(FrameEvent(t, t, "f", 10, 10, "png", "0" * 64, t), b"png")
+    admitted += gate.admit(ButtonEvent(next(k.t), 0, True, 1, 1, 1))
+    assert [e for e, _ in admitted if isinstance(e, KeyEvent)] == []
+    assert gate.dropped == 1
+
+
+@pytest.mark.parametrize("boundary", ["click", "control", "flush"])
+def test_every_boundary_releases_redacted(boundary: str) -> None:
+    k = Keys()
+    step = KeyRedactor()
+    out = run(step, k.type("4111 1111 1111 1111"), flush=False)
+    if boundary == "click":
+        out += step.feed((ButtonEvent(next(k.t), 0, True, 1, 1, 1), None))
+    elif boundary == "control":
+        out += step.feed((ControlEvent(next(k.t), 0, "pause"), None))
+    else:
+        out += step.flush()
+    assert typed_text(out) == "<CARD>"
