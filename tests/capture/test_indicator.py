@@ -10,9 +10,9 @@ from pathlib import Path
 import mss
 import pytest
 
-from workprint.capture.indicator import COLORS, Indicator
+from workprint.capture.indicator import COLORS, DEFAULT_HOTKEY, Indicator, parse_hotkey
 from workprint.capture.xvfb import VirtualDisplay
-from workprint.errors import CaptureError
+from workprint.errors import CaptureError, ConfigError
 from workprint.privacy.state import load_state, record_consent, toggle_pause
 from workprint.privacy.watcher import StateWatcher, recording_status
 
@@ -66,6 +66,7 @@ def running(screen: VirtualDisplay, home: Path) -> Iterator[Indicator]:
         screen.display,
         status=lambda: recording_status(watcher.snapshot, False),
         on_click=lambda: toggle_pause(home, time.time_ns()),
+        hotkey=DEFAULT_HOTKEY,
     ).start()
     yield ind
     ind.stop()
@@ -145,3 +146,24 @@ def test_start_fails_with_capture_error_when_the_display_is_unreachable() -> Non
     with pytest.raises(CaptureError, match="indicator"):
         ind.start(timeout=3)
     assert not ind.alive
+
+
+def test_global_hotkey_toggles_pause(screen: VirtualDisplay, running: Indicator, xterm: int, home: Path) -> None:
+    subprocess.run(["xdotool", "key", "ctrl+alt+Pause"], env=screen.env, check=True)
+    assert wait_until(lambda: load_state(home).pause.active(time.time_ns()))
+    assert wait_until(lambda: label(screen, running.window_id) == "❚❚ PAUSED")
+    subprocess.run(["xdotool", "key", "ctrl+alt+Pause"], env=screen.env, check=True)
+    assert wait_until(lambda: not load_state(home).pause.paused)
+
+
+def test_hotkey_taken_by_another_program_fails_start(screen: VirtualDisplay, running: Indicator) -> None:
+    second = Indicator(screen.display, status=lambda: "recording", on_click=lambda: None, hotkey=DEFAULT_HOTKEY)
+    with pytest.raises(CaptureError, match="hotkey"):
+        second.start()
+
+
+@pytest.mark.parametrize("bad", ["ctrl+hyper+p", "ctrl+alt+NoSuchKey", "", "ctrl++p"])
+def test_bad_hotkey_names_the_value(bad: str) -> None:
+    with pytest.raises(ConfigError, match="hotkey"):
+        parse_hotkey(bad)
+    assert parse_hotkey("ctrl+alt+Pause")[0] != 0

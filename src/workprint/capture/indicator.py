@@ -6,6 +6,9 @@ and ``STICKY`` so EWMH window managers keep it above normal windows on every des
 whenever it is covered (``VisibilityNotify``), which covers window managers that ignore the hints. It never takes
 the keyboard focus (``WM_HINTS.input`` false), so it does not disturb what is being recorded.
 
+An optional global hotkey (``hotkey="ctrl+alt+Pause"``, grabbed on the root window with and without NumLock and
+CapsLock) does the same as a click. X RECORD still sees the hotkey's key presses, like any other keys.
+
 It runs in its own thread over its own X connection. ``start`` returns only once the window is mapped and raises
 ``CaptureError`` if it cannot be (no display, window never mapped): the agent must not record without it. ``alive``
 turns false if the connection is lost later; the agent should then pause.
@@ -21,11 +24,11 @@ from typing import Any
 
 from Xlib import X, Xatom, Xutil
 from Xlib.display import Display
-from Xlib.error import DisplayError, XError
+from Xlib.error import BadAccess, CatchError, DisplayError, XError
 from Xlib.xobject.drawable import Window
 from Xlib.xobject.fontable import GC, Font
 
-from workprint.errors import CaptureError
+from workprint.errors import CaptureError, ConfigError
 
 LABELS = {"recording": "● REC", "paused": "❚❚ PAUSED", "excluded": "EXCLUDED", "not_consented": "NOT CONSENTED"}
 _ASCII = {"recording": "REC", "paused": "PAUSED", "excluded": "EXCLUDED", "not_consented": "NOT CONSENTED"}
@@ -37,6 +40,31 @@ COLORS = {  # RGB of the mark drawn left of the text
 }
 BACKGROUND = (0x20, 0x20, 0x20)
 WM_CLASS = ("workprint-indicator", "Workprint")
+DEFAULT_HOTKEY = "ctrl+alt+Pause"
+_MODIFIERS = {
+    "ctrl": X.ControlMask, "control": X.ControlMask, "shift": X.ShiftMask, "alt": X.Mod1Mask, "mod1": X.Mod1Mask,
+    "super": X.Mod4Mask, "mod4": X.Mod4Mask, "win": X.Mod4Mask,
+}  # fmt: skip
+_LOCKS = (0, X.LockMask, X.Mod2Mask, X.LockMask | X.Mod2Mask)  # CapsLock and NumLock must not defeat the hotkey
+
+
+def parse_hotkey(text: str) -> tuple[int, int]:
+    """``"ctrl+alt+Pause"`` → (modifier mask, keysym); an unknown part raises ``ConfigError`` naming it."""
+    from Xlib import XK
+
+    parts = [p.strip() for p in text.split("+")]
+    if not text.strip() or any(not p for p in parts):
+        raise ConfigError(f"hotkey: expected e.g. 'ctrl+alt+Pause', got {text!r}")
+    mask = 0
+    for mod in parts[:-1]:
+        if mod.lower() not in _MODIFIERS:
+            raise ConfigError(f"hotkey: unknown modifier {mod!r} in {text!r}")
+        mask |= _MODIFIERS[mod.lower()]
+    key = parts[-1]
+    keysym = XK.string_to_keysym(key) or XK.string_to_keysym(key.lower()) if len(key) == 1 else XK.string_to_keysym(key)
+    if not keysym:
+        raise ConfigError(f"hotkey: unknown key {key!r} in {text!r}")
+    return mask, int(keysym)
 
 
 class Indicator:
@@ -51,6 +79,7 @@ class Indicator:
         size: tuple[int, int] = (124, 22),
         margin: int = 8,
         interval: float = 0.1,
+        hotkey: str | None = None,
     ) -> None:
         self.display_name = display
         self.status = status
@@ -58,6 +87,8 @@ class Indicator:
         self.size = size
         self.margin = margin
         self.interval = interval
+        self.hotkey = parse_hotkey(hotkey) if hotkey else None  # bad text fails here, before any window
+        self._hotkey_code = 0
         self.window_id = 0
         self.shown = ""  # the state currently drawn
         self.clicks = 0
@@ -98,6 +129,7 @@ class Indicator:
         try:
             win, gc, font_ascent = self._create(d)
             self._wait_mapped(d, win)
+            self._grab_hotkey(d)
             self._ready.set()
             self._loop(d, win, gc, font_ascent)
         except Exception as exc:  # any X failure ends the indicator; ``alive`` tells the agent
@@ -168,7 +200,7 @@ class Indicator:
                 ev = d.next_event()
                 if ev.type == X.Expose and ev.count == 0:
                     self._draw(d, win, gc, ascent, self.shown)
-                elif ev.type == X.ButtonPress and ev.detail == 1:
+                elif self._is_toggle(ev):
                     self.clicks += 1
                     self.on_click()
                 elif ev.type == X.VisibilityNotify and ev.state != X.VisibilityUnobscured:
@@ -179,6 +211,27 @@ class Indicator:
             select.select([d.fileno()], [], [], self.interval)
         win.destroy()
         d.flush()
+
+    def _is_toggle(self, ev: Any) -> bool:
+        if ev.type == X.ButtonPress:
+            return bool(ev.detail == 1)
+        return bool(ev.type == X.KeyPress and self._hotkey_code and ev.detail == self._hotkey_code)
+
+    def _grab_hotkey(self, d: Display) -> None:
+        if self.hotkey is None:
+            return
+        mask, keysym = self.hotkey
+        code = d.keysym_to_keycode(keysym)
+        if not code:
+            raise CaptureError(f"indicator: hotkey key {keysym:#x} is not on this keyboard")
+        root = d.screen().root
+        caught = CatchError(BadAccess)
+        for lock in _LOCKS:
+            root.grab_key(code, mask | lock, False, X.GrabModeAsync, X.GrabModeAsync, onerror=caught)
+        d.sync()  # a grab already held by another client shows up as BadAccess here, before start() returns
+        if caught.get_error() is not None:
+            raise CaptureError(f"indicator: the pause hotkey is already taken by another program ({keysym:#x})")
+        self._hotkey_code = code
 
     def _set_title(self, d: Display, win: Window, state: str) -> None:
         label = LABELS.get(state, state)
