@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from workprint.errors import ConsentError
 from workprint.models import ALL_SCOPES
-from workprint.privacy.consent import ConsentLedger, refusal_reason
+from workprint.privacy.consent import ConsentLedger, header_refusal, ledger_from_dicts, refusal_reason
 from workprint.privacy.notices import DEFAULT_PROGRAM, Notice, Program
 from workprint.privacy.receipts import ConsentReceipt, make_receipt
 
@@ -100,3 +103,33 @@ def test_refusal_reason_names_the_scope_or_the_notice() -> None:
     assert reason is not None and "screenshots" in reason and "keys" not in reason
     outdated = refusal_reason(ledger, ["keys"], T0, T0 + S, "1", "2")
     assert outdated is not None and "notice_version" in outdated and "'1'" in outdated
+
+
+def test_header_refusal_checks_a_real_segment_header() -> None:
+    from workprint.segment import SegmentHeader
+
+    ledger = ConsentLedger.of([grant(("keys", "mouse"), T0)])
+
+    def header(scopes: tuple[str, ...], notice: str = "1") -> SegmentHeader:
+        return SegmentHeader("p", "d", "s", 0, 0, 10, T0 + S, T0 + 60 * S, scopes, notice, "r1")
+
+    assert header_refusal(ledger, header(("keys", "mouse")), "1") is None
+    refused = header_refusal(ledger, header(("keys", "screenshots")), "1")
+    assert refused is not None and "screenshots" in refused
+    assert header_refusal(ledger, header(("keys",), "0"), "1") is not None
+
+
+def test_ledger_from_stored_dicts_verifies_every_receipt() -> None:
+    import nacl.signing
+
+    from workprint.privacy.receipts import sign_receipt
+
+    server, device = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
+    stored = [
+        sign_receipt(grant(("keys",), T0), server).to_dict(),
+        sign_receipt(grant(("mouse",), T0), device).to_dict(),
+    ]
+    ledger = ledger_from_dicts(stored, [server.verify_key, device.verify_key])
+    assert ledger.active_scopes(T0, "1") == {"keys", "mouse"}
+    with pytest.raises(ConsentError, match="publicKey"):
+        ledger_from_dicts(stored, [server.verify_key])

@@ -20,7 +20,7 @@ from workprint.privacy.state import (
     toggle_pause,
     update_state,
 )
-from workprint.privacy.watcher import Snapshot, StateWatcher, recording_status
+from workprint.privacy.watcher import Snapshot, StateWatcher, recording_status, withdrawn
 
 S = 1_000_000_000
 DAY = 86_400 * S
@@ -167,3 +167,22 @@ def test_state_round_trips_through_json(tmp_path: Path) -> None:
     assert isinstance(state, DeviceState)
     again = json.loads(json.dumps(state.to_dict()))
     assert again == json.loads(state_path(tmp_path).read_text())
+
+
+def test_withdrawn_lists_scopes_that_stopped() -> None:
+    old = Snapshot(frozenset({"keys", "mouse"}), False, None, "1")
+    assert withdrawn(old, Snapshot(frozenset({"mouse"}), False, None, "1")) == {"keys"}
+    assert withdrawn(old, Snapshot(frozenset({"keys", "mouse"}), True, None, "1")) == frozenset()
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["durations", "notices", "receipts", "consent", "pause", "exclusions", "exclusion_step", "state", "watcher"],
+)
+def test_public_api_is_listed_and_importable(module: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(f"workprint.privacy.{module}")
+    assert mod.__all__
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.{name}"

@@ -262,3 +262,12 @@ class Indicator:
     def _pixel(d: Display, rgb: tuple[int, int, int]) -> int:
         cmap = d.screen().default_colormap
         return int(cmap.alloc_color(rgb[0] * 257, rgb[1] * 257, rgb[2] * 257).pixel)
+
+
+__all__ = [
+    "COLORS",
+    "DEFAULT_HOTKEY",
+    "LABELS",
+    "Indicator",
+    "parse_hotkey",
+]

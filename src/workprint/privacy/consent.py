@@ -9,11 +9,13 @@ a segment whose declared scopes were not consented for its whole time range.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+from workprint.errors import ConsentError
 from workprint.models import ALL_SCOPES, Scope
-from workprint.privacy.receipts import ConsentReceipt
+from workprint.privacy.receipts import ConsentReceipt, verify_receipt_dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +129,48 @@ def refusal_reason(
     if missing:
         return f"scopes: no active consent for {', '.join(sorted(missing))} over the segment's time range"
     return None
+
+
+class DeclaresConsent(Protocol):
+    """What a segment header declares (``segment.SegmentHeader`` has these fields)."""
+
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
+    @property
+    def wall_start_ns(self) -> int: ...
+    @property
+    def wall_end_ns(self) -> int: ...
+    @property
+    def notice_version(self) -> str: ...
+
+
+def header_refusal(ledger: ConsentLedger, header: DeclaresConsent, current_notice_version: str) -> str | None:
+    """``refusal_reason`` for a segment header: the server's ingest check in one call."""
+    return refusal_reason(
+        ledger, header.scopes, header.wall_start_ns, header.wall_end_ns, header.notice_version, current_notice_version
+    )
+
+
+def ledger_from_dicts(receipts: Iterable[Mapping[str, Any]], verify_keys: Sequence[Any]) -> ConsentLedger:
+    """Parse stored receipts, each of which must verify under one of ``verify_keys``; else ``ConsentError``."""
+    parsed = []
+    for d in receipts:
+        last: ConsentError | None = None
+        for key in verify_keys:
+            try:
+                parsed.append(verify_receipt_dict(d, key))
+                break
+            except ConsentError as exc:
+                last = exc
+        else:
+            raise last or ConsentError(f"receipt {d.get('consentReceiptID')!r}: signature: no trusted key to verify it")
+    return ConsentLedger.of(parsed)
+
+
+__all__ = [
+    "ConsentLedger",
+    "ScopeStatus",
+    "header_refusal",
+    "ledger_from_dicts",
+    "refusal_reason",
+]

@@ -41,3 +41,9 @@ def format_duration(seconds: float) -> str:
         if n:
             out.append(f"{n}{unit}")
     return "".join(out)
+
+
+__all__ = [
+    "format_duration",
+    "parse_duration",
+]

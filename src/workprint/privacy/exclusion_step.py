@@ -145,3 +145,12 @@ class ExclusionStep:
 
 def _control(event: Event, kind: str, detail: tuple[tuple[str, str], ...] = ()) -> ControlEvent:
     return ControlEvent(t_ns=event.t_ns, wall_ns=event.wall_ns, kind=kind, detail=detail)
+
+
+__all__ = [
+    "DECORATION_PAD",
+    "ExclusionStep",
+    "Rect",
+    "VisibleWindow",
+    "blank_rects",
+]

@@ -190,3 +190,19 @@ class ExclusionRules:
     def excluded(self, app: str, title: str) -> bool:
         """True if any rule excludes the window."""
         return self.match(app, title) is not None
+
+
+__all__ = [
+    "BROWSERS",
+    "DEFAULT_RULES",
+    "LOCK_SCREENS",
+    "PASSWORD_MANAGERS",
+    "RULE_KINDS",
+    "TERMINALS",
+    "ExclusionRule",
+    "ExclusionRules",
+    "RuleKind",
+    "RuleSource",
+    "page_title",
+    "rule_from_dict",
+]

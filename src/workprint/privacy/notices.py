@@ -140,3 +140,13 @@ DEFAULT_PROGRAM = Program(
     retention_days=365,
     notice=DEFAULT_NOTICE,
 )
+
+
+__all__ = [
+    "DEFAULT_NOTICE",
+    "DEFAULT_PROGRAM",
+    "DEFAULT_RECONFIRM_DAYS",
+    "Notice",
+    "Program",
+    "parse_scope",
+]

@@ -57,3 +57,10 @@ def auto_pause_reason(idle_s: float, screen_locked: bool, idle_limit_s: float | 
     if idle_limit_s is not None and idle_limit_s > 0 and idle_s >= idle_limit_s:
         return "idle"
     return None
+
+
+__all__ = [
+    "PauseState",
+    "auto_pause_reason",
+    "pause_for",
+]

@@ -231,3 +231,15 @@ def verify_receipt_dict(d: Mapping[str, Any], verify_key: nacl.signing.VerifyKey
             f"receipt {receipt.receipt_id}: {', '.join(extra) or 'content'}: not covered by the signature"
         )
     return receipt
+
+
+__all__ = [
+    "KANTARA_VERSION",
+    "Action",
+    "ConsentReceipt",
+    "canonical_json",
+    "make_receipt",
+    "sign_receipt",
+    "verify_receipt",
+    "verify_receipt_dict",
+]

@@ -23,11 +23,11 @@ import nacl.signing
 
 from workprint.errors import ConfigError, ConsentError
 from workprint.models import Scope
-from workprint.privacy.consent import ConsentLedger
+from workprint.privacy.consent import ConsentLedger, ledger_from_dicts
 from workprint.privacy.exclusions import ExclusionRules, rule_from_dict
 from workprint.privacy.notices import DEFAULT_PROGRAM, Program
 from workprint.privacy.pause import PauseState, pause_for
-from workprint.privacy.receipts import ConsentReceipt, make_receipt, sign_receipt, verify_receipt_dict
+from workprint.privacy.receipts import ConsentReceipt, make_receipt, sign_receipt
 
 STATE_FILE = "privacy.json"
 KEY_FILE = "consent_key"
@@ -93,22 +93,12 @@ class DeviceState:
         if d.get("version") != STATE_VERSION:
             raise ConfigError(f"privacy state: version: expected {STATE_VERSION}, got {d.get('version')!r}")
         program = Program.from_dict(d["program"]) if "program" in d else DEFAULT_PROGRAM
-        receipts = tuple(_verified(r, verify_keys) for r in d.get("receipts", []))
+        receipts = ledger_from_dicts(d.get("receipts", []), verify_keys).receipts
         pause = PauseState.from_dict(d.get("pause", {}))
         personal = tuple(dict(r) for r in d.get("personal_exclusions", []))
         for r in personal:
             rule_from_dict(r, "personal")
         return cls(program, receipts, pause, personal)
-
-
-def _verified(d: dict[str, Any], keys: Sequence[nacl.signing.VerifyKey]) -> ConsentReceipt:
-    last: ConsentError | None = None
-    for key in keys:
-        try:
-            return verify_receipt_dict(d, key)
-        except ConsentError as exc:
-            last = exc
-    raise last or ConsentError(f"receipt {d.get('consentReceiptID')!r}: signature: no trusted key to verify it")
 
 
 def signing_key(home: Path) -> nacl.signing.SigningKey:
@@ -221,3 +211,19 @@ def record_consent(home: Path, action: str, scopes: Sequence[Scope], now_wall_ns
 def toggle_pause(home: Path, now_wall_ns: int) -> DeviceState:
     """Pause until resumed if recording, resume if paused (the indicator's click)."""
     return update_state(home, lambda s: s.resumed() if s.pause.active(now_wall_ns) else s.paused_for(now_wall_ns, None))
+
+
+__all__ = [
+    "KEY_FILE",
+    "STATE_FILE",
+    "DeviceState",
+    "load_state",
+    "principal_id",
+    "record_consent",
+    "save_state",
+    "signing_key",
+    "state_path",
+    "toggle_pause",
+    "trusted_keys",
+    "update_state",
+]

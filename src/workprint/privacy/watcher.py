@@ -151,3 +151,17 @@ def recording_status(snap: Snapshot, focused_excluded: bool) -> str:
     if focused_excluded:
         return "excluded"
     return "recording"
+
+
+def withdrawn(old: Snapshot, new: Snapshot) -> frozenset[Scope]:
+    """Scopes consented in ``old`` but not in ``new`` (withdrawn, expired or outdated): purge their unsent data."""
+    return old.consented - new.consented
+
+
+__all__ = [
+    "Snapshot",
+    "StateWatcher",
+    "recording_status",
+    "snapshot_of",
+    "withdrawn",
+]
