@@ -4,9 +4,8 @@ Threads (all daemon, all stopped by ``stop()``):
 
 * ``workprint-x11-input`` owns the RECORD data connection; it blocks in ``record_enable_context`` and turns each
   key/button/motion device event into model events. Before every action it emits the pre-action frame.
-* ``workprint-x11-watch`` owns the query connection; it waits (``select``, no busy polling) for PropertyNotify
-  (``_NET_ACTIVE_WINDOW``, the focused window's title), DamageNotify (screen changed -> grab), MappingNotify
-  (keyboard remapped) and a wake pipe, and flushes motion that has gone quiet.
+* ``workprint-x11-watch`` runs ``watch.Watcher`` on the query connection: window focus and titles, DAMAGE-driven
+  screen grabs into the frame ring, keyboard remaps, and the flush of motion that has gone quiet.
 
 Sink calls from both threads are serialised by one lock, so the sink never runs concurrently with itself.
 """
@@ -16,23 +15,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import select
 import threading
 import time
 from typing import Any
 
 from Xlib import X
 from Xlib import display as xdisplay
-from Xlib.error import XError
 from Xlib.ext import record
 from Xlib.protocol import rq
 
 from workprint.capture.base import Sink
 from workprint.capture.clock import ServerClock
-from workprint.capture.frames import FrameRing, Grab, open_mss
+from workprint.capture.frames import FrameRing, open_mss
 from workprint.capture.keys import CHANGE_KEYBOARD_MAPPING, Keyboard, parse_change_keyboard_mapping
 from workprint.capture.motion import MotionCoalescer
-from workprint.capture.window import WindowInfo, WindowQuery
+from workprint.capture.watch import Watcher, WatcherHooks, keymap_of
 from workprint.config import AgentSettings
 from workprint.errors import CaptureError
 from workprint.models import ButtonEvent, Event, KeyEvent, ScrollEvent, WindowEvent
@@ -42,12 +39,6 @@ _EVENT_PARSER = rq.EventField("event")
 
 # Wheel buttons -> (dx, dy), PyAutoGUI's signs: button 4 scrolls up (+1), 7 scrolls right (+1).
 _WHEEL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
-_MOTION_QUIET_S = 0.25  # emit a motion path once the pointer has rested this long
-_FOCUS_POLL_S = 0.5  # only without an EWMH window manager
-_DESKTOP_SETTLE_S = 0.15  # how long "no active window" must last before it is reported
-# Cap DAMAGE-driven grabs at 10/s (the last change is always grabbed, on the trailing edge). Each distinct grab an
-# action refers to costs one encode (WebP ~15 ms, JPEG ~3 ms), so this bounds the encoding CPU of fast typing.
-_GRAB_MIN_INTERVAL_S = 0.1
 
 
 def _open(name: str) -> xdisplay.Display:
@@ -69,7 +60,7 @@ class X11Capture:
         self.sink = sink
         self.settings = settings
         self.ring = FrameRing(size=6)
-        self.stats = {"grabs": 0, "frames": 0, "events": 0, "sink_errors": 0, "event_errors": 0}
+        self._stats = {"frames": 0, "events": 0, "sink_errors": 0, "event_errors": 0}
         self._emit_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -77,11 +68,8 @@ class X11Capture:
         self._wake_r, self._wake_w = -1, -1
         self._ctx = 0
         self._motion = MotionCoalescer(settings.motion_hz)
-        self._last_window: tuple[Any, ...] | None = None
-        self._watched = 0
         #: Why a capture thread died (X server gone, ...); None while healthy. The agent should poll ``alive()``.
         self.error: str | None = None
-        self._desktop_at: tuple[int, float] | None = None  # (t_ns, deadline) of a pending "no window" report
 
     # ----- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -116,17 +104,9 @@ class X11Capture:
         q.set_error_handler(lambda *_: None)
         self._data = _open(name)
         self._conns += [q, self._data]
-        self._win = WindowQuery(q)
         self.clock = self._measure_clock(q)
         mask = int(q.screen().root.query_pointer().mask)
-        self._keyboard = Keyboard(self._keymap(q), mask)
-        self._damage = 0
-        if q.has_extension("DAMAGE"):
-            from Xlib.ext import damage
-
-            q.damage_query_version()
-            self._damage = q.screen().root.damage_create(damage.DamageReportNonEmpty)
-        q.screen().root.change_attributes(event_mask=X.PropertyChangeMask)
+        self._keyboard = Keyboard(keymap_of(q), mask)
         self._wake_r, self._wake_w = os.pipe()
         self._ctx = ctl.record_create_context(
             0,
@@ -146,8 +126,11 @@ class X11Capture:
             ],
         )
         ctl.sync()
-        self._sct = open_mss(name)
-        self._grab_now()
+        hooks = WatcherHooks(self._emit_window, self._flush_quiet_motion, self._set_keymap)
+        self._watcher = Watcher(
+            q, open_mss(name), self.settings, self.ring, self.clock, hooks, self._wake_r, self._stop
+        )
+        self._watcher.grab()  # so the very first action has a frame
 
     def stop(self) -> None:
         """Flush pending motion, stop recording, join the threads and close the connections. Idempotent.
@@ -195,14 +178,20 @@ class X11Capture:
             with contextlib.suppress(Exception):
                 conn.close()
         self._conns.clear()
-        sct = getattr(self, "_sct", None)
-        if sct is not None:
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
             with contextlib.suppress(Exception):
-                sct.close()
+                watcher.sct.close()
         for fd in (self._wake_r, self._wake_w):
             if fd >= 0:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: screen grabs taken, frames emitted, events emitted, sink and event-handling errors."""
+        watcher = getattr(self, "_watcher", None)
+        return {"grabs": watcher.grabs if watcher is not None else 0, **self._stats}
 
     def alive(self) -> bool:
         """True while both capture threads run (False before start, after stop, or after a failure)."""
@@ -216,12 +205,6 @@ class X11Capture:
         self.stop()
 
     # ----- helpers ---------------------------------------------------------------------------------------------
-    @staticmethod
-    def _keymap(q: xdisplay.Display) -> dict[int, list[int]]:
-        first = q.display.info.min_keycode
-        count = q.display.info.max_keycode - first + 1
-        return {first + i: list(syms) for i, syms in enumerate(q.get_keyboard_mapping(first, count))}
-
     @staticmethod
     def _measure_clock(q: xdisplay.Display) -> ServerClock:
         # The server stamps PropertyNotify with its ms clock: a round trip brackets that stamp in monotonic time.
@@ -249,11 +232,11 @@ class X11Capture:
         # capture threads: the next event goes through the sink (and its privacy gate) again.
         if self._stop.is_set():
             return
-        self.stats["events"] += 1
+        self._stats["events"] += 1
         try:
             self.sink(event, data)
         except Exception:
-            self.stats["sink_errors"] += 1
+            self._stats["sink_errors"] += 1
             log.exception("capture sink failed; event dropped")
 
     def _emit_action(self, event: KeyEvent | ButtonEvent | ScrollEvent) -> None:
@@ -263,7 +246,7 @@ class X11Capture:
         grab = self.ring.before(event.t_ns)
         if grab is not None:
             frame, data = grab.frame_event(event.t_ns, self.settings.frame_format, self.settings.frame_quality)
-            self.stats["frames"] += 1
+            self._stats["frames"] += 1
             self._emit(frame, data)
         self._emit(event)
 
@@ -297,7 +280,7 @@ class X11Capture:
             try:
                 self._on_device_event(ev)
             except Exception:  # one odd event must not end the recording
-                self.stats["event_errors"] += 1
+                self._stats["event_errors"] += 1
                 log.exception("capture: could not handle %r", ev)
 
     def _on_device_event(self, ev: Any) -> None:
@@ -336,134 +319,25 @@ class X11Capture:
         if motion is not None:
             self._emit(motion)
 
-    # ----- watcher thread --------------------------------------------------------------------------------------
+    # ----- hooks for the watcher thread ------------------------------------------------------------------------
     def _watch_loop(self) -> None:
         try:
-            self._watch()
+            self._watcher.run()
         except Exception as exc:
             self._fail("watcher", exc)
 
-    def _watch(self) -> None:
-        q = self._query
-        fd = q.fileno()
-        dirty = False
-        last_grab = 0.0
-        motion_since = 0.0
-        poll = self._damage == 0
-        ewmh = self._win.has_ewmh()
-        last_focus_poll = time.monotonic()
-        self._check_window(None)
-        while not self._stop.is_set():
-            now = time.monotonic()
-            timeouts: list[float] = []
-            if dirty:
-                timeouts.append(max(0.0, last_grab + _GRAB_MIN_INTERVAL_S - now))
-            if poll:
-                timeouts.append(max(0.0, last_grab + self.settings.frame_interval_s - now))
-            if motion_since:
-                timeouts.append(max(0.0, motion_since + _MOTION_QUIET_S - now))
-            if self._desktop_at is not None:
-                timeouts.append(max(0.0, self._desktop_at[1] - now))
-            if not ewmh:
-                timeouts.append(max(0.0, last_focus_poll + _FOCUS_POLL_S - now))
-            if not q.pending_events():
-                readable, _, _ = select.select([fd, self._wake_r], [], [], min(timeouts) if timeouts else None)
-                if self._wake_r in readable:
-                    os.read(self._wake_r, 64)
-                    if not motion_since:
-                        motion_since = time.monotonic()
-            while q.pending_events():
-                ev = q.next_event()
-                if ev.type == X.PropertyNotify:
-                    self._check_window(ev)
-                elif ev.type == X.MappingNotify:
-                    keymap = self._keymap(q)
-                    with self._emit_lock:
-                        self._keyboard.set_keymap(keymap)
-                elif self._damage and ev.type == q.extension_event.DamageNotify:
-                    dirty = True
-            now = time.monotonic()
-            if (dirty and now >= last_grab + _GRAB_MIN_INTERVAL_S) or (
-                poll and now >= last_grab + self.settings.frame_interval_s
-            ):
-                if self._damage:
-                    q.damage_subtract(self._damage)
-                    q.flush()
-                self._grab_now(dedup=poll)
-                last_grab, dirty = time.monotonic(), False
-            if self._desktop_at is not None and now >= self._desktop_at[1]:
-                t_desktop, self._desktop_at = self._desktop_at[0], None
-                self._emit_window(WindowInfo("", "", 0, 0, 0, 0, 0), t_desktop)
-            if not ewmh and now >= last_focus_poll + _FOCUS_POLL_S:
-                # Without an EWMH window manager no property announces focus changes: ask for the focus now and then.
-                last_focus_poll = now
-                if self._win.active_window() != self._watched:
-                    self._check_window(None)
-                ewmh = self._win.has_ewmh()
-            if motion_since and now >= motion_since + _MOTION_QUIET_S:
-                motion_since = 0.0
-                with self._emit_lock:
-                    if self._motion.pending:
-                        self._flush_motion()
-
-    def _grab_now(self, dedup: bool = False) -> None:
-        shot = self._sct.grab(self._sct.monitors[0])
-        t_ns, wall_ns = time.monotonic_ns(), time.time_ns()
-        grab = Grab(t_ns, wall_ns, int(shot.width), int(shot.height), shot.raw)
-        if dedup:
-            import hashlib
-
-            grab.digest = hashlib.blake2b(shot.raw, digest_size=16).digest()
-            latest = self.ring.latest()
-            if latest is not None and latest.digest == grab.digest:
-                return
-        self.stats["grabs"] += 1
-        self.ring.add(grab)
-
-    def _check_window(self, ev: Any) -> None:
-        win = self._win
-        if ev is not None:
-            on_root = ev.window.id == win.root.id
-            if on_root and ev.atom != win.NET_ACTIVE_WINDOW:
-                return
-            if not on_root and (ev.window.id != self._watched or ev.atom not in (win.NET_WM_NAME, win.WM_NAME)):
-                return
-        wid = win.active_window()
-        if wid != self._watched:
-            self._watch_window(wid)
-        info = win.info(wid)
-        if info is None:
-            return
-        t_ns = self.clock.to_ns(int(ev.time)) if ev is not None else time.monotonic_ns()
-        if not wid:
-            # WMs pass through "no active window" while switching; report the desktop only if focus stays there.
-            if self._desktop_at is None:
-                self._desktop_at = (t_ns, time.monotonic() + _DESKTOP_SETTLE_S)
-            return
-        self._desktop_at = None
-        self._emit_window(info, t_ns)
-
-    def _emit_window(self, info: WindowInfo, t_ns: int) -> None:
-        sw, sh = self._win.screen_size()
-        key = (info.app, info.title, info.pid, info.x, info.y, info.width, info.height)
-        if key == self._last_window:
-            return
-        self._last_window = key
-        wall_ns = time.time_ns() - (time.monotonic_ns() - t_ns)
-        event = WindowEvent(t_ns, wall_ns, info.app, info.title, info.pid, *key[3:], sw, sh)
+    def _emit_window(self, event: WindowEvent) -> None:
         with self._emit_lock:
             self._flush_motion()
             self._emit(event)
 
-    def _watch_window(self, wid: int) -> None:
-        d = self._query
-        if self._watched:
-            with contextlib.suppress(XError):
-                d.create_resource_object("window", self._watched).change_attributes(event_mask=X.NoEventMask)
-        self._watched = wid
-        if wid:
-            with contextlib.suppress(XError):
-                d.create_resource_object("window", wid).change_attributes(event_mask=X.PropertyChangeMask)
+    def _flush_quiet_motion(self) -> None:
+        with self._emit_lock:
+            self._flush_motion()
+
+    def _set_keymap(self, keymap: dict[int, list[int]]) -> None:
+        with self._emit_lock:
+            self._keyboard.set_keymap(keymap)
 
 
 __all__ = ["X11Capture"]
