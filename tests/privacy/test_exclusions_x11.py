@@ -154,3 +154,22 @@ def test_frames_blank_excluded_windows_that_are_visible_but_not_focused(
     assert _is_black(img, vx + 100, vy + 60)  # the vault's client area
     assert _is_black(img, vx + 100, vy - 10)  # its title bar, which shows its title
     assert not _is_black(img, nx + 100, ny + 60)  # the focused notes window is kept
+
+
+def test_status_command_reports_an_excluded_focused_window(
+    desk: tuple[VirtualDisplay, dict[str, str]], tmp_path: Path
+) -> None:
+    import os
+    import sys
+
+    vd, ids = desk
+    record_consent(tmp_path, "grant", ALL_SCOPES, time.time_ns())
+    workprint = str(Path(sys.executable).parent / "workprint")
+    env = dict(os.environ, WORKPRINT_HOME=str(tmp_path), DISPLAY=vd.display)
+    xdo(vd, "windowactivate", "--sync", ids["vault"])
+    out = subprocess.run([workprint, "status"], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0] == "excluded"
+    assert "keys           excluded" in out
+    xdo(vd, "windowactivate", "--sync", ids["notes"])
+    out = subprocess.run([workprint, "status"], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0] == "recording"
