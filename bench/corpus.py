@@ -71,7 +71,8 @@ class Gen:
     def phone(self) -> Snippet:
         p = self.f().phone_number()
         t = self.pick(["call me at ", (p, "PHONE")], ["Tel: ", (p, "PHONE")], ["mobile ", (p, "PHONE"), " after 5pm"],
-                      ["reach me on ", (p, "PHONE"), " if the build breaks"], ["Phone number: ", (p, "PHONE")])  # fmt: skip
+                      ["reach me on ", (p, "PHONE"), " if the build breaks"],
+                      ["Phone number: ", (p, "PHONE")])  # fmt: skip
         return "phone", t, *self.pick(("Slack", "dm - Slack"), ("firefox", "Checkout - Shop"))
 
     def card(self) -> Snippet:

@@ -43,7 +43,8 @@ def presidio_tool() -> Any:
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
-    engine = AnalyzerEngine(nlp_engine=NoOpNlpEngine(), supported_languages=["en"])
+    engine = AnalyzerEngine(nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "noop"}]),
+                            supported_languages=["en"])  # fmt: skip
 
     def run(text: str, ctx: dict[str, str]) -> Spans:
         return [(r.start, r.end) for r in engine.analyze(text=text, language="en")]
@@ -52,19 +53,26 @@ def presidio_tool() -> Any:
 
 
 def detect_secrets_tool() -> Any:
-    from detect_secrets.core.scan import scan_line
+    from detect_secrets.core.scan import _process_line_based_plugins
     from detect_secrets.settings import default_settings
 
     def run(text: str, ctx: dict[str, str]) -> Spans:
+        # Its normal line scan (default plugins and filters, as for a .txt file). A plugin may report only part of
+        # a token (GitHub's "ghp"); the span is widened to the whole whitespace-delimited token, in its favour.
         spans: Spans = []
         with default_settings():
             pos = 0
             for line in text.split("\n"):
-                for found in scan_line(line):
+                for found in _process_line_based_plugins([(1, line)], "snippet.txt"):
                     value = found.secret_value or ""
                     at = line.find(value) if value else -1
                     if at >= 0:
-                        spans.append((pos + at, pos + at + len(value)))
+                        s, e = at, at + len(value)
+                        while s > 0 and not line[s - 1].isspace():
+                            s -= 1
+                        while e < len(line) and not line[e].isspace():
+                            e += 1
+                        spans.append((pos + s, pos + e))
                 pos += len(line) + 1
         return spans
 

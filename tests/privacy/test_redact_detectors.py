@@ -6,9 +6,10 @@ import pytest
 
 from workprint.privacy.redact import Context, detect, redact_text
 from workprint.privacy.redact.detectors.checksums import card_brand_ok, iban_ok, luhn_ok
+from workprint.privacy.redact.types import NO_CONTEXT
 
 
-def found(text: str, ctx: Context = Context()) -> list[tuple[str, str]]:
+def found(text: str, ctx: Context = NO_CONTEXT) -> list[tuple[str, str]]:
     return [(text[s.start : s.end], s.type) for s in detect(text, ctx)]
 
 
@@ -34,7 +35,8 @@ def found(text: str, ctx: Context = Context()) -> list[tuple[str, str]]:
         ("mac 00:1A:2B:3C:4D:5E", "00:1A:2B:3C:4D:5E", "MAC"),
         ("DOB: 03/12/1985", "03/12/1985", "DATE_OF_BIRTH"),
         ("I was born on August 24, 1995", "August 24, 1995", "DATE_OF_BIRTH"),
-        ("ship to 1600 Pennsylvania Avenue NW, Washington, DC 20500", "1600 Pennsylvania Avenue NW, Washington, DC 20500", "ADDRESS"),
+        ("ship to 1600 Pennsylvania Avenue NW, Washington, DC 20500",
+         "1600 Pennsylvania Avenue NW, Washington, DC 20500", "ADDRESS"),
         ("Adresse: Löfflerstr. 62, 92246 Fürstenwalde", "Löfflerstr. 62, 92246 Fürstenwalde", "ADDRESS"),
         ("32, rue Vallet\n52786 Fernandez-les-Bains", "32, rue Vallet\n52786 Fernandez-les-Bains", "ADDRESS"),
         ("Dear Margaret Thompson,", "Margaret Thompson", "NAME"),
@@ -50,11 +52,13 @@ def test_detector_finds_value_in_context(text: str, value: str, kind: str) -> No
     ("text", "value"),
     [
         ("key AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
-        ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
         ("token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"),
         ("github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV",
          "github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV"),
-        ("SLACK=xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"),
+        ("SLACK=xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+         "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"),
         ("sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh", "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh"),
         ("sk-ant-api03-" + "Ab3d_Ef6h-Ij9k" * 7 + "AA", "sk-ant-api03-" + "Ab3d_Ef6h-Ij9k" * 7 + "AA"),
         ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
@@ -69,7 +73,10 @@ def test_credentials_are_found_whole(text: str, value: str) -> None:
 
 
 def test_private_key_block_is_one_secret_even_unterminated() -> None:
-    block = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----"
+    block = (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n"
+        "-----END OPENSSH PRIVATE KEY-----"
+    )
     assert found(f"key:\n{block}\nthanks") == [(block, "SECRET")]
     partial = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA1c7+"
     assert found(partial) == [(partial, "SECRET")]

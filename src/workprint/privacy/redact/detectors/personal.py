@@ -112,14 +112,16 @@ def _address_res() -> tuple[re.Pattern[str], ...]:
         r"|(?:\n[A-ZÀ-Þ][\w'’ .-]{1,40})?\n[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})"
     )
     city_line = city_core + "?"
-    lead = r"(?:(?:Flat|Studio|Apartment|Unit|Suite)[ \t]+\d{1,5}[A-Za-z]?,?[ \t]*\n?[ \t]*(?:\d{1,6}[ \t]+)?|\d{1,6}[A-Za-z]?[ \t]+)"
+    lead = (
+        r"(?:(?:Flat|Studio|Apartment|Unit|Suite)[ \t]+\d{1,5}[A-Za-z]?,?[ \t]*\n?[ \t]*(?:\d{1,6}[ \t]+)?"
+        r"|\d{1,6}[A-Za-z]?[ \t]+)"
+    )
+    compass = r"(?:[ \t]+(?:[NS][EW]?|[EW])\b\.?)?"
     number = r",?[ \t]*\d{1,5}[a-zA-Z]?(?:-\d{1,4})?"
     particle = r"(?:(?:de|del|de la|des|du|dos|da|di|della|de los|de las)[ \t]+)?"
     return (
         # 123 North Main Street Apt. 4, Springfield, IL 62704 / Flat 5\nLaura Estate\nEast Jasmine\nPE68 4BJ
-        re.compile(
-            rf"(?<![\w.]){lead}(?:{word}[ \t]+){{0,4}}(?i:{suf})\b\.?(?:[ \t]+(?:[NS][EW]?|[EW])\b\.?)?{unit}?{city_line}"
-        ),
+        re.compile(rf"(?<![\w.]){lead}(?:{word}[ \t]+){{0,4}}(?i:{suf})\b\.?{compass}{unit}?{city_line}"),
         # 32, rue Vallet / 66, boulevard Colette Bouvier
         re.compile(
             rf"(?<![\w.])\d{{1,5}}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:{pre})[ \t]+{particle}(?:{word}[ \t]+){{0,3}}"
@@ -139,7 +141,8 @@ def _address_res() -> tuple[re.Pattern[str], ...]:
         ),
         # PSC 1695, Box 8194\nAPO AP 92955 / USNS Smith\nFPO AE 12345 / Unit 1234 Box 5678\nDPO AA 12345
         re.compile(
-            r"(?:PSC \d{4}, Box \d{4}|(?:USNS|USNV|USS|USCGC) [A-Z]\w+|Unit \d{4} Box \d{4}),?\s*\n?\s*[AFD]PO A[AEP] \d{5}"
+            r"(?:PSC \d{4}, Box \d{4}|(?:USNS|USNV|USS|USCGC) [A-Z]\w+|Unit \d{4} Box \d{4}),?\s*\n?\s*"
+            r"[AFD]PO A[AEP] \d{5}"
         ),
     )
 
