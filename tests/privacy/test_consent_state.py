@@ -186,3 +186,28 @@ def test_public_api_is_listed_and_importable(module: str) -> None:
     assert mod.__all__
     for name in mod.__all__:
         assert hasattr(mod, name), f"{module}.{name}"
+
+
+def test_watcher_reports_changes_only_and_survives_a_failing_hook(tmp_path: Path) -> None:
+    record_consent(tmp_path, "grant", ("keys",), time.time_ns())
+    calls: list[Snapshot] = []
+
+    def hook(old: Snapshot, new: Snapshot) -> None:
+        calls.append(new)
+        raise RuntimeError("agent bug")
+
+    watcher = StateWatcher(tmp_path, interval=0.01, on_change=hook).start()
+    try:
+        time.sleep(0.05)
+        assert calls == []  # the first reading is not a change
+        update_state(tmp_path, lambda s: s.paused_for(time.time_ns(), None))
+        deadline = time.monotonic() + 1
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        update_state(tmp_path, lambda s: s.resumed())
+        deadline = time.monotonic() + 1
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [c.paused for c in calls] == [True, False]
+    finally:
+        watcher.stop()

@@ -12,6 +12,7 @@ until the file is good again; the previous exclusion rules stay in force (rules 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,8 @@ from workprint.errors import WorkprintError
 from workprint.models import Scope
 from workprint.privacy.exclusions import ExclusionRules
 from workprint.privacy.state import DeviceState, load_state, state_path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,7 @@ class StateWatcher:
     ) -> None:
         self.home = home
         self.interval = interval
-        self.on_change = on_change
+        self.on_change: Callable[[Snapshot, Snapshot], None] | None = None
         self._clock = clock
         self._sig: tuple[int, int, int] | None = None
         self._state: DeviceState | None = None
@@ -67,7 +70,8 @@ class StateWatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.poll()
+        self.poll()  # the first reading is the starting point, not a change
+        self.on_change = on_change
 
     def consented(self) -> frozenset[Scope]:
         """Scopes with active consent now (for ``PrivacyGate.consented``)."""
@@ -134,8 +138,8 @@ class StateWatcher:
         while not self._stop.wait(self.interval):
             try:
                 self.poll()
-            except Exception:  # a broken hook must not stop the watcher; the gate keeps the last snapshot
-                continue
+            except Exception:  # a broken hook must not stop the watcher; the gate already has the new snapshot
+                log.exception("privacy state watcher: on_change failed")
 
 
 def recording_status(snap: Snapshot, focused_excluded: bool) -> str:
