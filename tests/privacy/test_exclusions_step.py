@@ -204,3 +204,14 @@ def test_events_and_order_are_untouched_when_nothing_is_excluded() -> None:
     out = run(s.items, ExclusionStep(ExclusionRules()))
     expect: list[Event] = [e for e, _ in s.items]
     assert [e for e, _ in out] == expect
+
+
+def test_remembered_rects_are_bounded_and_forget_the_oldest() -> None:
+    from workprint.privacy.exclusion_step import MAX_REMEMBERED
+
+    step = ExclusionStep(ExclusionRules(), pad=(0, 0, 0, 0))
+    for i in range(MAX_REMEMBERED + 5):
+        step.feed((WindowEvent(i, i, "KeePassXC", "v", 1, i, 0, 10, 10, 1280, 800), None))
+    rects = step.excluded_rects()
+    assert len(rects) == MAX_REMEMBERED
+    assert (0, 0, 10, 10) not in rects and (MAX_REMEMBERED + 4, 0, 10, 10) in rects

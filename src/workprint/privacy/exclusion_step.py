@@ -32,6 +32,7 @@ Rect = tuple[int, int, int, int]  # x, y, width, height in screen pixels
 # WindowEvent geometry is the client area; the window manager's frame around it shows the title too, so blanking
 # grows each rectangle by this much (left, top, right, bottom) to cover ordinary title bars and borders.
 DECORATION_PAD = (8, 32, 8, 8)
+MAX_REMEMBERED = 64
 VisibleWindow = tuple[str, str, Rect]  # app (WM_CLASS class), title, rect
 
 
@@ -109,7 +110,10 @@ class ExclusionStep:
         rect: Rect = (event.x, event.y, event.width, event.height)
         key = (event.app, event.pid, rect)
         if self._rules().excluded(event.app, event.title):
+            self._remembered.pop(key, None)
             self._remembered[key] = rect
+            while len(self._remembered) > MAX_REMEMBERED:  # bounded memory: forget the longest-unseen first
+                del self._remembered[next(iter(self._remembered))]
             if self._entered is not None:
                 return []
             self._entered = event
