@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import pytest
 
@@ -45,7 +46,7 @@ class Keys:
 def run(step: KeyRedactor, events: list[Event], flush: bool = True) -> list[Item]:
     out: list[Item] = []
     for e in events:
-        out += step.feed((e, None))
+        out += step.feed((e, b"png" if isinstance(e, FrameEvent) else None))
     return out + (step.flush() if flush else [])
 
 
@@ -132,7 +133,7 @@ def test_release_after_boundary_of_a_replaced_key_is_dropped() -> None:
 
 
 def test_failure_drops_held_keys_and_gate_drops_the_record() -> None:
-    def broken(frame: FrameEvent, data: bytes, title: str) -> bytes:
+    def broken(frame: FrameEvent, data: bytes, title: str, known: Sequence[str]) -> bytes:
         raise RuntimeError("ocr crashed")
 
     k = Keys()
@@ -160,3 +161,20 @@ def test_every_boundary_releases_redacted(boundary: str) -> None:
     else:
         out += step.flush()
     assert typed_text(out) == "<CARD>"
+
+
+def test_held_frames_get_the_typed_values_to_blank_half_typed_text() -> None:
+    seen: list[tuple[str, list[str]]] = []
+
+    def frames(frame: FrameEvent, data: bytes, title: str, known: Sequence[str]) -> bytes:
+        seen.append((title, list(known)))
+        return b"redacted:" + data
+
+    k = Keys()
+    events: list[Event] = [k.window("Thunderbird", "Write")]
+    for ch in "to jo@x.io":
+        t = next(k.t)
+        events += [FrameEvent(t, t, "f", 10, 10, "png", "0" * 64, t), *k.type(ch)]
+    out = run(KeyRedactor(frame_redactor=frames), [*events, *k.type("\n")])
+    assert seen and all(title == "Write" and "jo@x.io" in known for title, known in seen)
+    assert all(d is not None and d.startswith(b"redacted:") for e, d in out if isinstance(e, FrameEvent))

@@ -8,6 +8,7 @@ into one image, one tesseract call); boxes found earlier outside those bands are
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +45,12 @@ class ImageResult:
     bands: tuple[tuple[int, int], ...]
 
 
-def boxes_for(words: list[Word], title: str) -> list[Box]:
-    """Detect values in OCR'd words (lines joined by newlines) and return the boxes of every word they touch."""
+def boxes_for(words: list[Word], title: str, known: Sequence[str] = ()) -> list[Box]:
+    """Detect values in OCR'd words (lines joined by newlines) and return the boxes of every word they touch.
+
+    ``known`` holds values the key redactor found in what was typed: a frame taken while the value was half typed
+    shows only a prefix no detector recognises, so any word of 3+ characters inside a known value is filled too.
+    """
     lines: dict[tuple[int, int, int], list[Word]] = {}
     for w in words:
         lines.setdefault(w.line, []).append(w)
@@ -64,6 +69,9 @@ def boxes_for(words: list[Word], title: str) -> list[Box]:
         pos += 1
     text = "".join(parts)
     out: list[Box] = []
+    for w in words:
+        if len(w.text) >= 3 and any(w.text in value for value in known):
+            out.append(Box(w.x - _PAD, w.y - _PAD, w.w + 2 * _PAD, w.h + 2 * _PAD, "TYPED"))
     for span in detect(text, Context(title=title)):
         for s, e, w in where:
             if s < span.end and e > span.start:
@@ -101,7 +109,7 @@ class ImageRedactor:
         self._prev: NDArray[np.uint8] | None = None
         self._boxes: list[Box] = []
 
-    def redact(self, data: bytes, title: str = "") -> ImageResult:
+    def redact(self, data: bytes, title: str = "", known: Sequence[str] = ()) -> ImageResult:
         """Redact one encoded image (PNG/JPEG/WebP); raises ``RedactionError`` (drop the frame) on failure."""
         try:
             img = Image.open(io.BytesIO(data))
@@ -112,7 +120,7 @@ class ImageRedactor:
         gray = np.asarray(rgb.convert("L"), dtype=np.uint8)
         bands = changed_bands(self._prev, gray)
         kept = [b for b in self._boxes if not any(b.y < y1 and b.y + b.h > y0 for y0, y1 in bands)]
-        new = self._read(gray, bands, title) if bands else []
+        new = self._read(gray, bands, title, known) if bands else []
         boxes = kept + new
         self._prev, self._boxes = None, []  # fail closed: state only advances once the output exists
         draw = ImageDraw.Draw(rgb)
@@ -126,11 +134,13 @@ class ImageRedactor:
         self._prev, self._boxes = gray, boxes
         return ImageResult(out.getvalue(), tuple(boxes), tuple(bands))
 
-    def __call__(self, frame: FrameEvent, data: bytes, title: str) -> bytes:
+    def __call__(self, frame: FrameEvent, data: bytes, title: str, known: Sequence[str] = ()) -> bytes:
         """The ``KeyRedactor`` frame hook."""
-        return self.redact(data, title).image
+        return self.redact(data, title, known).image
 
-    def _read(self, gray: NDArray[np.uint8], bands: list[tuple[int, int]], title: str) -> list[Box]:
+    def _read(
+        self, gray: NDArray[np.uint8], bands: list[tuple[int, int]], title: str, known: Sequence[str]
+    ) -> list[Box]:
         norm = normalise(gray)
         # Stack the changed bands into one image so one tesseract run reads them all.
         height = sum(y1 - y0 for y0, y1 in bands) + _GAP * (len(bands) - 1)
@@ -148,7 +158,7 @@ class ImageRedactor:
                 if s0 <= w.y < s1:
                     placed.append(Word(w.text, w.x, w.y - s0 + f0, w.w, w.h, w.line))
                     break
-        return boxes_for(placed, title)
+        return boxes_for(placed, title, known)
 
 
 __all__ = ["Box", "ImageRedactor", "ImageResult", "boxes_for", "changed_bands"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from workprint.models import ButtonEvent, ControlEvent, FrameEvent, KeyEvent, MotionEvent, WindowEvent
 from workprint.privacy.gate import Item
@@ -55,7 +55,8 @@ _MOVES = {
     "KP_Down": END,
 }
 _BOUNDARY_KEYS = {"Return": "Return", "KP_Enter": "Return", "Tab": "Tab", "ISO_Left_Tab": "Tab", "KP_Tab": "Tab"}
-FrameRedactor = Callable[[FrameEvent, bytes, str], bytes]
+# (frame, image bytes, window title, values typed in the field being released) -> redacted image bytes
+FrameRedactor = Callable[[FrameEvent, bytes, str, Sequence[str]], bytes]
 
 
 def key_op(event: KeyEvent) -> tuple[str, str] | None:
@@ -161,6 +162,7 @@ class KeyRedactor:
             kinds.setdefault(target, kind)
             for i in strokes:
                 owner[i] = target
+        known = _typed_values(held, values)
         out: list[Item] = []
         for i, (event, data) in enumerate(held):
             if isinstance(event, KeyEvent) and not event.press and event.keycode in self._suppressed:
@@ -174,7 +176,7 @@ class KeyRedactor:
                     self.redacted += 1
                 continue
             if isinstance(event, FrameEvent) and self._frames is not None and data is not None:
-                red = self._frames(event, data, self._title)
+                red = self._frames(event, data, self._title, known)
                 out.append((dataclasses.replace(event, sha256=hashlib.sha256(red).hexdigest()), red))
                 continue
             out.append((event, data))
@@ -182,6 +184,17 @@ class KeyRedactor:
             self._prev_field, self._prev_boundary = rebuilt.text, boundary
         self._held, self._builder = [], TextBuilder()
         return out
+
+
+def _typed_values(held: list[Item], values: list[tuple[str, frozenset[int]]]) -> list[str]:
+    """The text each value's strokes typed (typos included), for finding half-typed values in held frames."""
+    out: list[str] = []
+    for _, strokes in values:
+        chars = [held[i][0] for i in sorted(strokes)]
+        text = "".join(e.text for e in chars if isinstance(e, KeyEvent) and e.press and key_op(e) == (CHAR, e.text))
+        if text:
+            out.append(text)
+    return out
 
 
 def _placeholder_pair(first: KeyEvent, kind: str) -> list[Item]:
