@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 from workprint.errors import SpoolError
+from workprint.spool.faults import fault_point
 
 TMP_PREFIX = ".tmp-"
 
@@ -25,8 +26,9 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that it is either absent or complete: tmp file, fsync, rename, fsync dir."""
+def write_atomic(path: Path, data: bytes, *, fault: str = "") -> None:
+    """Write ``data`` to ``path`` so that it is either absent or complete: tmp file, fsync, rename, fsync dir.
+    ``fault`` names the test-only fault point passed just before the fsync (see ``spool.faults``)."""
     tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -35,6 +37,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
+            if fault:
+                fault_point(fault)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -33,6 +33,7 @@ from workprint.errors import ConfigError, SpoolError
 from workprint.models import Event, FrameEvent
 from workprint.privacy.scopes import scopes_of_event
 from workprint.spool import files
+from workprint.spool.faults import fault_point
 from workprint.spool.queue import CLOSED_PREFIX, JOURNAL, SegmentQueueDir, read_status
 from workprint.spool.records import event_record, meta_record, scan
 from workprint.spool.sealing import seal_events
@@ -151,6 +152,7 @@ class Spool:
                 result = scan(self._read(path))
                 if result.meta is not None and result.events and result.meta.seq not in self.queue.seqs():
                     last = self.queue.write(result.meta.seq, seal_events(result.meta, result.events, result.frames))
+                    fault_point("seal.unlink")
                 # else: empty, or sealed already by a run killed before it could delete the journal
                 self._unlink(path)
         return last
@@ -267,6 +269,7 @@ class Spool:
         if self._fd is None:
             return
         self._close_fd()
+        fault_point("journal.rotate")
         if self._events == 0:
             self._unlink(self.journal_path)
         else:

@@ -34,7 +34,7 @@ class SegmentQueueDir:
     def write(self, seq: int, data: bytes) -> Path:
         """Store a sealed segment atomically; returns its path."""
         path = self.sealed_dir / sealed_name(seq, data)
-        files.write_atomic(path, data)
+        files.write_atomic(path, data, fault="seal.fsync")
         return path
 
     def pending(self) -> list[Path]:

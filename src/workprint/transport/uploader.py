@@ -18,6 +18,7 @@ from typing import Protocol
 
 from workprint.errors import TransportError, WorkprintError
 from workprint.segment import segment_id
+from workprint.spool.faults import fault_point
 from workprint.transport.base import Transport, UploadResult
 
 
@@ -110,6 +111,7 @@ class Uploader:
                     continue  # purged (withdrawal) while queued
                 result = self.transport.put_segment(segment_id(data), data)
                 if result.acknowledged:
+                    fault_point("upload.ack")  # test-only: a kill here loses the acknowledgement, not the segment
                     self.spool.mark_uploaded(path)
                     acked += 1
                     if result.outcome == "stored":
