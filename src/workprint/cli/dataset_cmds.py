@@ -42,11 +42,7 @@ def build(
 
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out: {str(out_dir)!r} exists and is not a directory")
-    try:
-        segments = open_segments(server_home)
-        report = build_dataset(segments, out_dir)
-    except NotImplementedError as exc:
-        raise ConfigError(str(exc)) from None
+    report = build_dataset(open_segments(server_home), out_dir)
     table = Table(title="dataset build", show_header=False)
     for name, value in (
         ("segments", report.segments),

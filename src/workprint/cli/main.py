@@ -29,9 +29,9 @@ def main() -> None:
     """Entry point: expected errors become one line on stderr and exit status 1, never a traceback."""
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except WorkprintError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except typer.Abort:
         sys.exit(130)
@@ -43,6 +43,9 @@ def main() -> None:
         show = getattr(exc, "show", None)
         if callable(show):
             show()
+        sys.exit(code)
+    # Without standalone mode click returns the code of ``typer.Exit`` instead of exiting with it.
+    if isinstance(code, int) and code:
         sys.exit(code)
 
 
