@@ -7,9 +7,11 @@ from collections.abc import Sequence
 
 import pytest
 
+from workprint.errors import RedactionError
 from workprint.models import ButtonEvent, ControlEvent, Event, FrameEvent, KeyEvent, MotionEvent, WindowEvent
 from workprint.privacy.gate import Item, PrivacyGate
 from workprint.privacy.redact import KeyRedactor
+from workprint.privacy.redact import step as step_module
 
 CANARY = "canary.7f3a@example.org"
 
@@ -132,21 +134,35 @@ def test_release_after_boundary_of_a_replaced_key_is_dropped() -> None:
     assert not any(isinstance(e, KeyEvent) and e.keycode == 58 for e, _ in out)
 
 
-def test_failure_drops_held_keys_and_gate_drops_the_record() -> None:
+def test_frame_whose_redaction_fails_is_dropped_alone() -> None:
     def broken(frame: FrameEvent, data: bytes, title: str, known: Sequence[str]) -> bytes:
-        raise RuntimeError("ocr crashed")
+        raise RedactionError("frame: OCR timed out after 2.0 s")
 
     k = Keys()
     step = KeyRedactor(frame_redactor=broken)
+    t = next(k.t)
+    out = run(step, [FrameEvent(t, t, "f", 10, 10, "png", "0" * 64, t), *k.type("bob@example.com\n")])
+    assert not any(isinstance(e, FrameEvent) for e, _ in out)
+    assert typed_text(out) == "<EMAIL>\n" and step.frames_dropped == 1
+
+
+def test_failure_in_detection_drops_held_keys_and_gate_drops_the_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    k = Keys()
+    step = KeyRedactor()
     gate = PrivacyGate(steps=[step])
     admitted: list[Item] = []
-    for e in k.type("secret stuff"):
+    for e in k.type("bob@example.com"):
         admitted += gate.admit(e)
-    t = next(k.t)
-    admitted += gate.admit(FrameEvent(t, t, "f", 10, 10, "png", "0" * 64, t), b"png")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("detector crashed")
+
+    monkeypatch.setattr(step_module, "sources_of_values", broken)
     admitted += gate.admit(ButtonEvent(next(k.t), 0, True, 1, 1, 1))
-    assert [e for e, _ in admitted if isinstance(e, KeyEvent)] == []
-    assert gate.dropped == 1
+    assert admitted == [] and gate.dropped == 1
+    monkeypatch.undo()
+    later = k.type("ok\n")
+    assert [e for e, _ in run(step, later)] == later  # nothing of the dropped field comes back later
 
 
 @pytest.mark.parametrize("boundary", ["click", "control", "flush"])

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from workprint.privacy.redact.types import Span
 
+MIN_ERASED_VALUE = 4
+
 # Edit operations a stroke can perform.
 CHAR, BACKSPACE, DELETE, WORD_BACKSPACE, WORD_DELETE = "char", "bs", "del", "wbs", "wdel"
 LEFT, RIGHT, WORD_LEFT, WORD_RIGHT, HOME, END = "left", "right", "wleft", "wright", "home", "end"
@@ -29,6 +31,7 @@ class Rebuilt:
     raw_text: str
     raw_sources: tuple[int, ...]
     deleted_by: dict[int, int] = field(default_factory=dict)
+    erased: int = 0
 
 
 @dataclass(slots=True)
@@ -109,6 +112,7 @@ class TextBuilder:
             raw_text="".join(c for c, _ in self.raw),
             raw_sources=tuple(i for _, i in self.raw),
             deleted_by=dict(self.deleted_by),
+            erased=len(self.deleted_by),
         )
 
 
@@ -163,7 +167,9 @@ def sources_of_values(rebuilt: Rebuilt, detect: Callable[[str], list[Span]]) -> 
     for span in detect(rebuilt.text):
         strokes = {i for cell in rebuilt.sources[span.start : span.end] for i in cell}
         values.append((span.type, frozenset(strokes)))
-    if rebuilt.raw_text != rebuilt.text:
+    # Fewer than 4 erased characters cannot have held a whole value on their own, and the rebuilt text already
+    # covers the strokes of typos fixed in place; skipping the second pass keeps key-logger text fast.
+    if rebuilt.raw_text != rebuilt.text and rebuilt.erased >= MIN_ERASED_VALUE:
         for span in detect(rebuilt.raw_text):
             typed = set(rebuilt.raw_sources[span.start : span.end])
             deleters = {rebuilt.deleted_by[i] for i in typed if i in rebuilt.deleted_by}

@@ -8,8 +8,9 @@ the Backspaces that fixed them included) replaced by ONE placeholder press and r
 so they would cut every value into single characters): they are held in order with the keys, frames redacted by the
 image redactor when one is configured. Window titles pass through the same detectors.
 
-Fail closed: if anything raises, every held record is discarded and the exception propagates, so the gate drops the
-record too; nothing partially redacted is ever returned.
+Fail closed: a frame whose redaction fails or times out is dropped (``frames_dropped``); if anything else raises,
+every held record is discarded and the exception propagates, so the gate drops the record too; nothing partially
+redacted is ever returned.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class KeyRedactor:
         self._last_key_ns: int | None = None
         self._suppressed: set[int] = set()  # keycodes whose press was replaced: their release goes too
         self.redacted = 0
+        self.frames_dropped = 0
 
     def feed(self, item: Item) -> list[Item]:
         """Take one record; return what may be stored now, in order."""
@@ -176,7 +178,11 @@ class KeyRedactor:
                     self.redacted += 1
                 continue
             if isinstance(event, FrameEvent) and self._frames is not None and data is not None:
-                red = self._frames(event, data, self._title, known)
+                try:
+                    red = self._frames(event, data, self._title, known)
+                except Exception:  # fail closed for this frame only: the keys around it are redacted already
+                    self.frames_dropped += 1
+                    continue
                 out.append((dataclasses.replace(event, sha256=hashlib.sha256(red).hexdigest()), red))
                 continue
             out.append((event, data))
