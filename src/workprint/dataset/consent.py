@@ -1,0 +1,61 @@
+"""Consent at build time: keep only what was consented for the segment's scopes, time range and notice (pure).
+
+The server already refuses segments whose header declares an unconsented scope, and opening quarantines a segment
+whose events exceed its header. At build time consent may have changed since: ``Consented`` asks the consent
+ledger (the lead wires it; the default allows all) whether ``participant`` consented to ``scope`` for the whole
+wall-clock range under ``notice``. A scope that is not consented drops its records: no ``screenshots`` -> no frame
+records and no image bytes; no ``window_titles`` / ``app_names`` -> blank titles / app names. A withdrawn
+participant is not consented to anything and contributes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from workprint.models import ALL_SCOPES, SCOPE_OF_KIND, Event, FrameEvent, WindowEvent
+from workprint.segment import Segment
+
+Consented = Callable[[str, str, int, int, str], bool]
+"""``consented(participant, scope, wall_start_ns, wall_end_ns, notice_version) -> bool``."""
+
+
+def allow_all(participant: str, scope: str, wall_start_ns: int, wall_end_ns: int, notice: str) -> bool:
+    """The default consent check: everything the header declares is consented."""
+    return True
+
+
+def consented_scopes(seg: Segment, consented: Consented) -> frozenset[str]:
+    """The header's scopes that are consented for the segment's whole time range and notice."""
+    h = seg.header
+    return frozenset(
+        s for s in h.scopes if s in ALL_SCOPES and consented(h.participant, s, h.wall_start_ns, h.wall_end_ns,
+                                                             h.notice_version)
+    )  # fmt: skip
+
+
+def _keep(e: Event, scopes: frozenset[str]) -> Event | None:
+    if isinstance(e, WindowEvent):
+        app = e.app if "app_names" in scopes else ""
+        title = e.title if "window_titles" in scopes else ""
+        return e if (app, title) == (e.app, e.title) else replace(e, app=app, title=title)
+    scope = SCOPE_OF_KIND.get(e.KIND)
+    return e if scope is None or scope in scopes else None
+
+
+def filter_consented(seg: Segment, consented: Consented) -> Segment | None:
+    """The segment with unconsented records removed; None when no recorded scope is consented."""
+    scopes = consented_scopes(seg, consented)
+    if not scopes:
+        return None
+    if scopes == frozenset(seg.header.scopes):
+        return seg
+    events = tuple(k for k in (_keep(e, scopes) for e in seg.events) if k is not None)
+    frames = seg.frames if "screenshots" in scopes else {}
+    if frames:
+        kept = {e.frame_id for e in events if isinstance(e, FrameEvent)}
+        frames = {k: v for k, v in frames.items() if k in kept}
+    return Segment(header=replace(seg.header, scopes=tuple(sorted(scopes))), events=events, frames=frames)
+
+
+__all__ = ["Consented", "allow_all", "consented_scopes", "filter_consented"]
