@@ -31,16 +31,25 @@ _COMMON_WORDS = (
 _CUE_WORDS = "Dear Hi Hey Hello Hallo Bonjour Hola Ciao Thanks Cheers Regards Best Sincerely Attn Contact Name Signed"
 _CUE_WORDS += " Owner Assignee Reviewer Author Customer Patient Employee Candidate Meeting Assigned Call Ask Ping Tell"
 _COMMON = frozenset(_COMMON_WORDS.split()) | frozenset(_CUE_WORDS.split())
-_NAME_TOKEN = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿß'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿß'’]+)?"
-_PARTICLE = r"(?:(?:van|von|de|der|den|del|della|di|da|du|dos|das|le|la|y|ter|zu|St\.)\s+)"
+_UP, _LO = "A-ZÀ-ÖØ-Þ", "a-zà-öø-ÿß"
+# Smith, O'Sullivan, Duffy-O'Sullivan, Müller-Lüdenscheidt (at least two letters, so "I" is never a name)
+_PART = rf"[{_UP}](?:[{_LO}]+(?:['’][{_UP}]?[{_LO}]+)*|['’][{_UP}]?[{_LO}]+)"
+_NAME_TOKEN = rf"{_PART}(?:-{_PART})?"
+_PARTICLE = r"(?:(?:van|von|de|der|den|del|della|di|da|du|dos|das|le|la|y|ter|zu|St\.|Le|La|De|Van|Von|Di|Da)\s+)"
 _SEQ = re.compile(rf"{_NAME_TOKEN}(?:\s+{_PARTICLE}*{_NAME_TOKEN}){{0,3}}")
-_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Mme|Mlle|M|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Ing)\.?"
+_TITLE = (
+    r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Mme|Mlle|M|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Ing|Dipl\.-Ing|Dipl\.-Kfm|"
+    r"Univ\.Prof|Univ\.-Prof|Prof\. Dr|Dr\. med|B\.Sc|M\.Sc|MBA)\.?"
+)
 _CUE = re.compile(
     rf"(?:\b(?:Dear|Hi|Hey|Hello|Hallo|Bonjour|Hola|Ciao|Thanks|Thank you|Cheers|Regards|Best|Sincerely|cc|CC|Cc|"
     rf"From|To|Attn|Contact|Name|Signed|Owner|Assignee|Reviewer|Author|Customer|Patient|Employee|Candidate)"
     rf"[,:]?\s+|\b{_TITLE}\s+|@)$"
 )
-_SUFFIX = re.compile(r"^,?\s+(?:Jr\.?|Sr\.?|II|III|IV|MD|PhD|DDS|DVM|MBA)\b")
+_SUFFIX = re.compile(
+    r",?[ \t]+(?:(?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM|MBA|B\.Sc|B\.A|B\.Eng|M\.Sc|M\.A|M\.Eng|LL\.M|Dipl\.-\w+)"
+    r"(?![\w-])\.?)+"
+)
 
 
 def _first() -> frozenset[str]:
@@ -55,13 +64,29 @@ def _cued_first(text: str, at: int, word: str, first: frozenset[str]) -> bool:
     return word in first and word not in _CUE_WORDS and bool(_CUE.search(text, max(0, at - 24), at))
 
 
+def _with_surname(toks: list[tuple[int, int, str]], first: frozenset[str], last: frozenset[str]) -> bool:
+    # "Will Smith", "Mark Johnson": an ordinary-looking first name is a name when a listed surname follows.
+    return (
+        len(toks) > 1
+        and toks[0][2] in first
+        and toks[0][2] not in _CUE_WORDS
+        and toks[1][2] in last
+        and toks[1][2] not in _COMMON
+    )
+
+
 def names(text: str, ctx: Context) -> Iterator[Span]:
     """Person names: runs of capitalised words holding a listed first name or surname, or following a cue."""
     first, last = _first(), _last()
     for m in _SEQ.finditer(text):
         toks = [(t.start(), t.end(), t.group()) for t in re.finditer(_NAME_TOKEN, m.group())]
         # "Dear", "Thanks": cues and ordinary words are not the name, unless a cue makes them one ("Hi Guy,")
-        while toks and toks[0][2] in _COMMON and not _cued_first(text, m.start() + toks[0][0], toks[0][2], first):
+        while (
+            toks
+            and toks[0][2] in _COMMON
+            and not _cued_first(text, m.start() + toks[0][0], toks[0][2], first)
+            and not _with_surname(toks, first, last)
+        ):
             toks.pop(0)
         if not toks:
             continue
@@ -69,12 +94,14 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
         base = m.start() + off
         toks = [(a - off, b - off, w) for a, b, w in toks]
         cue = bool(_CUE.search(text, max(0, base - 24), base))
-        title = re.search(rf"\b{_TITLE}\s+$", text[max(0, base - 8) : base])
+        title = re.search(rf"(?<![\w.-]){_TITLE}\s+$", text[max(0, base - 16) : base])
         known = [w in first or w in last or any(p in first or p in last for p in w.split("-")) for _, _, w in toks]
         strong = [k and w not in _COMMON for k, (_, _, w) in zip(known, toks, strict=True)]
         pair = len(toks) >= 2 and (toks[0][2] in first or cue) and (known[1] or strong[0])
         hit = pair or (len(toks) >= 2 and sum(strong) >= 2) or (cue and (known[0] or bool(title)))
-        hit = hit and (toks[0][2] not in _COMMON or _cued_first(text, base, toks[0][2], first))
+        hit = hit and (
+            toks[0][2] not in _COMMON or _cued_first(text, base, toks[0][2], first) or _with_surname(toks, first, last)
+        )
         if not hit:
             continue
         # Keep the run only through its last name-like word (drops "John Smith Said"-style trailing words).
@@ -117,7 +144,7 @@ def _address_res() -> tuple[re.Pattern[str], ...]:
         r"|\d{1,6}[A-Za-z]?[ \t]+)"
     )
     compass = r"(?:[ \t]+(?:[NS][EW]?|[EW])\b\.?)?"
-    number = r",?[ \t]*\d{1,5}[a-zA-Z]?(?:-\d{1,4})?"
+    number = r",?[ \t]*\d{1,5}[a-zA-Z]?(?:[-/]\d{1,4})?"
     particle = r"(?:(?:de|del|de la|des|du|dos|da|di|della|de los|de las)[ \t]+)?"
     return (
         # 123 North Main Street Apt. 4, Springfield, IL 62704 / Flat 5\nLaura Estate\nEast Jasmine\nPE68 4BJ
@@ -136,7 +163,7 @@ def _address_res() -> tuple[re.Pattern[str], ...]:
         # Löfflerstr. 62-36 / Ehrhard-Metz-Gasse 86 / Am Markt 3, 31392 Wetzlar
         re.compile(
             rf"(?<![\w.])[A-ZÄÖÜ][\w.-]*(?:straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|"
-            rf"pfad|chaussee|Straße|Gasse|Weg|Allee|Platz|Ring)(?:[ \t]+\d{{1,4}}[a-z]?(?:-\d{{1,4}})?)"
+            rf"pfad|chaussee|Straße|Gasse|Weg|Allee|Platz|Ring)(?:[ \t]+\d{{1,4}}[a-z]?(?:[-/]\d{{1,4}})?)"
             rf"{city_line}"
         ),
         # PSC 1695, Box 8194\nAPO AP 92955 / USNS Smith\nFPO AE 12345 / Unit 1234 Box 5678\nDPO AA 12345

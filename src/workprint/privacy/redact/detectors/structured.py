@@ -117,6 +117,7 @@ _PHONE_CUE = re.compile(
     r"(?i)(?:phone|tel|mobile|cell|fax|call|ring|whatsapp|sms|text|contact|number|no\.|reach|dial)"
     r"(?:\s+(?:me|us|him|her|them))?(?:\s+(?:at|on))?\W*$"
 )
+_NOT_PHONE_CUE = re.compile(r"(?i)\b(?:isbn|issn|doi|order|invoice|ticket|case|ref|id)\b\W*$")
 _DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$|^\d{4}-\d{2}-\d{2}")
 _EXT = re.compile(r"[ \t]?(?:x|ext\.?|#)[ \t]?\d{1,6}$")
 
@@ -132,6 +133,8 @@ def phones(text: str, ctx: Context) -> Iterator[Span]:
         intl = raw.startswith("+") or (raw.startswith("00") and raw[2:3] in "123456789" and digits >= 10)
         has_sep = any(c in " -.()/\t" for c in body.strip("()"))
         cue = bool(_PHONE_CUE.search(text, max(0, m.start() - 24), m.start()))
+        if _NOT_PHONE_CUE.search(text, max(0, m.start() - 12), m.start()):
+            continue
         if body.count(".") == 3 and not cue and "-" not in body and " " not in body:
             continue  # four dotted groups: an IP or a version, not a phone
         if (intl and digits >= 8) or (has_sep and digits >= 9) or cue:
