@@ -1,8 +1,8 @@
-"""CLI commands of the dataset pipeline: ``workprint dataset build``."""
+"""CLI commands of the dataset pipeline: ``workprint dataset build``, ``request-purge`` and ``purge-pending``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,57 +11,125 @@ from rich.console import Console
 from rich.table import Table
 
 from workprint.cli.main import app
+from workprint.dataset.executors import EXECUTORS, Executor
+from workprint.dataset.source import SegmentSource
 from workprint.errors import ConfigError
-from workprint.segment import Segment
+from workprint.store.lineage_tables import LineageStore
 
 out = Console()
-dataset_app = typer.Typer(no_args_is_help=True, help="Build training datasets from recorded segments.")
+err = Console(stderr=True)
+dataset_app = typer.Typer(no_args_is_help=True, help="Build training dataset releases from recorded segments.")
 app.add_typer(dataset_app, name="dataset")
 
+HomeOpt = Annotated[
+    Path | None, typer.Option("--server-home", help="The collection server's home (default: $WORKPRINT_HOME)")
+]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (in process) or ray (Ray Data)")]
 
-def open_segments(home: Path | None) -> Iterable[Segment]:
-    """The opened segments of the collection server under ``home``, each decryption an audited read."""
+
+def open_source(home: Path | None, actor: str) -> tuple[SegmentSource, LineageStore | None]:
+    """The collection server's segments (each decryption an audited read by ``actor``) and its lineage tables."""
     from workprint.config import ServerSettings
-    from workprint.server.serve import build_api
+    from workprint.dataset.source import ServerSource
 
     settings = ServerSettings.from_env()
     if home is not None:
         settings = ServerSettings(home=home, db_url=settings.db_url, blob_url=settings.blob_url)
-    return build_api(settings).iter_segments("steward:cli")
+    source = ServerSource(settings, actor)
+    return source, LineageStore(source.api.metadata.engine)
+
+
+def _executor(name: str) -> Executor:
+    for e in EXECUTORS:
+        if e == name:
+            return e
+    raise ConfigError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {name!r}")
+
+
+def _default_out(home: Path | None) -> str:
+    from workprint.config import ServerSettings
+
+    return str((home or ServerSettings.from_env().home) / "releases")
 
 
 @dataset_app.command("build")
 def build(
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write agentnet.jsonl and images/ into")],
-    server_home: Annotated[
-        Path | None, typer.Option("--server-home", help="The collection server's home (default: $WORKPRINT_HOME)")
+    release: Annotated[str, typer.Option("--release", help="Release id (a new version is built each time)")],
+    out_dir: Annotated[
+        str | None, typer.Option("--out", help="Directory or s3:// URL of releases (default: HOME/releases)")
     ] = None,
+    server_home: HomeOpt = None,
+    executor: ExecutorOpt = "local",
+    k: Annotated[int, typer.Option("--k", help="Keep titles and app names shared by at least k participants")] = 5,
+    min_actions: Annotated[int, typer.Option("--min-actions", help="Drop episodes with fewer actions")] = 2,
+    actor: Annotated[str, typer.Option("--actor", help="Who reads the segments (audited)")] = "steward:cli",
 ) -> None:
-    """Reduce every recorded session to PyAutoGUI actions and write AgentNet-style JSONL with its frames."""
-    from workprint.dataset.build import build_dataset
+    """Build a new version of a release: Parquet, WebDataset shards, AgentNet JSONL, datasheet and manifest."""
+    from dataclasses import replace
 
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out: {str(out_dir)!r} exists and is not a directory")
-    report = build_dataset(open_segments(server_home), out_dir)
-    table = Table(title="dataset build", show_header=False)
-    for name, value in (
-        ("segments", report.segments),
-        ("sessions", report.sessions),
-        ("events", report.events),
-        ("actions", report.actions),
-        ("frames", report.frames),
-        ("missing frames", report.missing_frames),
-        ("episodes", report.episodes),
-    ):
-        table.add_row(name, str(value))
+    from workprint.dataset.release import ReleaseOptions, build_release
+
+    location = out_dir or _default_out(server_home)
+    if not location.startswith("s3://") and Path(location).exists() and not Path(location).is_dir():
+        raise ConfigError(f"--out: {location!r} exists and is not a directory")
+    base = ReleaseOptions()
+    opts = ReleaseOptions(
+        replace(base.episodes, min_actions=min_actions), k=k, executor=_executor(executor), progress=out.is_terminal
+    )
+    source, lineage = open_source(server_home, actor)
+    report = build_release(source, location, release, options=opts, lineage=lineage)
+    table = Table(title=f"release {report.release_id} v{report.version}", show_header=False)
+    for name in ("segments", "sessions", "events", "actions", "episodes", "steps", "frames", "participants"):
+        table.add_row(name, str(getattr(report, name)))
+    table.add_row("duplicates removed", str(report.duplicates))
+    table.add_row("segments skipped", str(len(report.skipped)))
     out.print(table)
-    # Paths on their own lines, unwrapped, so they can be copied.
-    out.print(f"jsonl:  {report.jsonl_path}", soft_wrap=True, markup=False, highlight=False)
-    out.print(f"images: {report.images_dir}", soft_wrap=True, markup=False, highlight=False)
-    if report.first_actions:
-        out.print("first actions:")
-        for a in report.first_actions:
-            out.print(f"  {a.to_pyautogui()}", soft_wrap=True, markup=False, highlight=False)
+    out.print(f"release: {report.location}", soft_wrap=True, markup=False, highlight=False)
+    for s in report.skipped:
+        err.print(f"skipped segment {s.segment_id}: {s.error}", soft_wrap=True, markup=False, highlight=False)
+    if report.skipped:
+        raise typer.Exit(code=2)
 
 
-__all__ = ["dataset_app", "open_segments"]
+@dataset_app.command("request-purge")
+def request_purge(
+    participant: Annotated[str, typer.Argument(help="Participant id whose examples must leave every release")],
+    server_home: HomeOpt = None,
+) -> None:
+    """Record a withdrawal: the participant's examples leave every release at the next purge-pending."""
+    import time
+
+    _, lineage = open_source(server_home, "steward:cli")
+    assert lineage is not None
+    lineage.request_purge(participant, time.time_ns())
+    out.print(f"purge requested for {participant}", markup=False, highlight=False)
+
+
+@dataset_app.command("purge-pending")
+def purge_pending_cmd(
+    server_home: HomeOpt = None,
+    deadline_days: Annotated[
+        float | None, typer.Option("--deadline-days", help="Deadline (default $WORKPRINT_PURGE_DEADLINE_DAYS or 7)")
+    ] = None,
+    executor: ExecutorOpt = "local",
+) -> None:
+    """Rebuild every release holding erased or withdrawn participants without them, and purge the old files."""
+    from workprint.dataset.purge import purge_pending
+
+    days = deadline_days if deadline_days is not None else float(os.environ.get("WORKPRINT_PURGE_DEADLINE_DAYS", 7))
+    if days <= 0:
+        raise ConfigError(f"--deadline-days: expected a positive number, got {days!r}")
+    source, lineage = open_source(server_home, "steward:purge")
+    assert lineage is not None
+    results = purge_pending(lineage, source, deadline_ns=int(days * 86_400e9), executor=_executor(executor))
+    for r in results:
+        state = "OVERDUE" if r.overdue else "in time"
+        versions = ", ".join(f"{rid} v{v}" for rid, v in r.purged) or "none held"
+        rebuilt = ", ".join(f"{x.release_id} v{x.version}" for x in r.rebuilt) or "-"
+        out.print(f"{r.participant_id}: purged {versions}; rebuilt {rebuilt} ({state})", markup=False, soft_wrap=True)
+    out.print(f"{len(results)} purge request(s) processed", markup=False)
+    if any(r.overdue for r in results):
+        raise typer.Exit(code=3)
+
+
+__all__ = ["dataset_app", "open_source"]
