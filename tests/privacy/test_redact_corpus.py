@@ -13,8 +13,8 @@ from workprint.privacy.redact import Context, KeyRedactor, redact_logged
 from workprint.privacy.redact.keytext import BACKSPACE, CHAR, DELETE, END, HOME, LEFT, RIGHT, rebuild
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from corpus import generate  # noqa: E402
-from redaction import score  # noqa: E402
+from corpus import generate
+from redaction import score
 
 STRUCTURED = ("EMAIL", "CARD", "SSN", "IBAN", "IP", "MAC", "SECRET")
 
