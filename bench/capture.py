@@ -10,6 +10,9 @@ serialise it (msgpack of ``to_record``) and keep a running byte count. Phases, e
 * actions: 5 actions/s in an xterm running cat, alternating a typed key and a click, each changing the screen,
   once with WebP and once with JPEG frames.
 
+With ``--agent`` the child runs the whole agent instead (privacy gate with exclusions and redaction, the indicator,
+the encrypted spool and the uploader, against a collection server in the parent), as ``workprint record`` does.
+
 Prints the median of ``--runs`` runs per phase. Targets: idle <= 0.5 %, typing <= 3 %, actions <= 25 %, RSS <= 150 MB.
 """
 
@@ -25,6 +28,41 @@ import time
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+def agent_child(display: str, fmt: str, home: str) -> None:
+    """Run the whole agent until stdin closes; print capture stats as JSON."""
+    from workprint.agent import Agent
+    from workprint.config import AgentSettings
+    from workprint.device import DeviceRecord
+
+    settings = AgentSettings(home=Path(home), frame_format=fmt)
+    agent = Agent(settings, DeviceRecord.load(settings.device_file), display=display)
+    agent.start()
+    print("ready", flush=True)
+    sys.stdin.read()
+    agent.stop()
+    print(json.dumps({**agent.capture.stats, "admitted": agent.stats.admitted}), flush=True)
+
+
+def enrolled_home(root: Path) -> tuple[str, object]:
+    """A collection server in this process and an enrolled, consenting device home for the agent child."""
+    from workprint.config import ServerSettings
+    from workprint.device import DeviceRecord
+    from workprint.models import ALL_SCOPES
+    from workprint.privacy.state import record_consent
+    from workprint.server.serve import build_api, serve_in_thread
+    from workprint.transport import enroll
+
+    api = build_api(ServerSettings(home=root / "server"))
+    server, _thread, url = serve_in_thread(api)
+    home = root / "device"
+    e = enroll(url, api.create_enrolment_code(api.create_participant("bench")), "bench")
+    DeviceRecord(url, e.participant_id, e.device_id, e.device_token, e.public_key, e.notice_version).save(
+        home / "device.json"
+    )
+    record_consent(home, "grant", ALL_SCOPES, time.time_ns())
+    return str(home), server
 
 
 def child(display: str, fmt: str) -> None:
@@ -84,7 +122,7 @@ def phase(pid: int, seconds: float, work: list[list[str]] | None, env: dict[str,
     return 100.0 * (cpu_ticks(pid) - start_c) / TICK / elapsed
 
 
-def one_run(seconds: float, fmt: str, with_idle: bool) -> dict[str, float]:
+def one_run(seconds: float, fmt: str, with_idle: bool, agent_home: str = "") -> dict[str, float]:
     from workprint.capture.xvfb import VirtualDisplay
 
     results: dict[str, float] = {}
@@ -100,7 +138,8 @@ def one_run(seconds: float, fmt: str, with_idle: bool) -> dict[str, float]:
             ["xdotool", "search", "--sync", "--name", "bench"], env=env, capture_output=True, text=True
         ).stdout.split()[0]
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--child", vd.display, "--format", fmt],
+            [sys.executable, __file__, "--child", vd.display, "--format", fmt]
+            + (["--agent-home", agent_home] if agent_home else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -171,16 +210,28 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--child", metavar="DISPLAY")
     parser.add_argument("--format", default="webp")
+    parser.add_argument("--agent", action="store_true", help="measure the whole agent, not capture alone")
+    parser.add_argument("--agent-home", default="")
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.format)
+        if args.agent_home:
+            agent_child(args.child, args.format, args.agent_home)
+        else:
+            child(args.child, args.format)
         return
     for fmt, (ms, size) in encode_costs().items():
         print(f"encode {fmt:5s} one 1280x800 xterm desktop: {ms:6.1f} ms, {size / 1024:6.1f} KiB")
     runs: list[dict[str, float]] = []
-    for _ in range(args.runs):
-        r = one_run(args.seconds, "webp", with_idle=True)
-        r.update(one_run(args.seconds, "jpeg", with_idle=False))
+    for i in range(args.runs):
+        home = ""
+        if args.agent:
+            import tempfile
+
+            home, _server = enrolled_home(Path(tempfile.mkdtemp(prefix=f"wp-bench-{i}-")))
+        r = one_run(args.seconds, "webp", with_idle=True, agent_home=home)
+        if args.agent:
+            home, _server = enrolled_home(Path(tempfile.mkdtemp(prefix=f"wp-bench-{i}-jpeg-")))
+        r.update(one_run(args.seconds, "jpeg", with_idle=False, agent_home=home))
         runs.append(r)
         print("run:", {k: round(v, 2) for k, v in r.items()}, flush=True)
     print(f"median of {args.runs} runs, {args.seconds:.0f} s per phase (CPU % of one core):")
