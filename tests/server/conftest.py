@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import MAX_SEGMENT
+from server_helpers import FAST_HASHER, MAX_SEGMENT, Cast, Clock, cast
 
 from workprint.config import ServerSettings
 from workprint.server.api import Enrollment, ServerAPI
@@ -18,17 +18,24 @@ from workprint.store.metadata import MetadataStore
 
 
 @pytest.fixture
-def api(db_url: str, tmp_path: Path) -> Iterator[ServerAPI]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def api(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[ServerAPI]:
     settings = ServerSettings(home=tmp_path, db_url=db_url, max_segment_bytes=MAX_SEGMENT)
     store = MetadataStore(db_url)
-    api = ServerAPI(store, LocalBlobStore(tmp_path / "blobs"), MasterKeyFile(tmp_path / "master.key"), settings)
+    keys = MasterKeyFile(tmp_path / "master.key")
+    api = ServerAPI(store, LocalBlobStore(tmp_path / "blobs"), keys, settings, clock=clock, password_hasher=FAST_HASHER)
     yield api
     store.close()
 
 
 @pytest.fixture
 def client(api: ServerAPI) -> Iterator[TestClient]:
-    with TestClient(create_app(api)) as c:
+    # https, so that the client sends the Secure session cookie back.
+    with TestClient(create_app(api), base_url="https://testserver") as c:
         yield c
 
 
@@ -36,3 +43,8 @@ def client(api: ServerAPI) -> Iterator[TestClient]:
 def enrolled(api: ServerAPI) -> Enrollment:
     pid = api.create_participant("Ada")
     return api.enroll(api.create_enrolment_code(pid), "laptop")
+
+
+@pytest.fixture
+def people(api: ServerAPI) -> Cast:
+    return cast(api)

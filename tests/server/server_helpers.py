@@ -1,9 +1,17 @@
-"""Helpers for the server tests: sealed segments for an enrolled device."""
+"""Helpers for the server tests: sealed segments for an enrolled device, a settable clock, a cast of accounts."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+
 from workprint.models import ButtonEvent, Event, KeyEvent, WindowEvent
-from workprint.segment import SegmentHeader, count_kinds, seal, segment_id
+from workprint.segment import SegmentHeader, count_kinds, read_header, seal, segment_id
+from workprint.server.api import ServerAPI, blob_key
+from workprint.server.identity import Principal
+from workprint.store.records import SegmentRecord
 
 MAX_SEGMENT = 256 * 1024
 
@@ -38,3 +46,74 @@ def sealed(
     )
     data = seal(header, evs, {}, public_key)
     return segment_id(data), data, evs
+
+
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # still argon2id, cheap for tests
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    """A settable clock in nanoseconds, starting at the real time."""
+
+    def __init__(self) -> None:
+        self.now = time.time_ns()
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += int(seconds * 1_000_000_000)
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Two participants with one stored segment each, and one account per role (two stewards)."""
+
+    ada: Principal
+    bob: Principal
+    ada_segment: str
+    bob_segment: str
+    steward: Principal
+    steward2: Principal
+    researcher: Principal
+    auditor: Principal
+    admin: Principal
+    usernames: dict[str, str]
+
+
+def store_sealed(api: ServerAPI, participant_id: str, device_id: str, sid: str, data: bytes) -> None:
+    """Store a sealed segment as ingest does, without ingest's consent check (these tests are about reads)."""
+    header, _, _ = read_header(data)
+    key = blob_key(sid)
+    api.blobs.put(key, data)
+    rec = SegmentRecord(
+        sid, participant_id, device_id, header.session, header.seq, header.t_start_ns, header.t_end_ns,
+        header.wall_start_ns, header.wall_end_ns, tuple(sorted(header.scopes)), header.notice_version,
+        header.redactor_version, len(data), dict(header.counts), key, api.now(),
+    )  # fmt: skip
+    assert api.metadata.add_segment(rec)
+
+
+def cast(api: ServerAPI) -> Cast:
+    """Create the cast through the domain API, signing each account in for real."""
+    root = Principal.system("test", "admin")
+    made: dict[str, Principal] = {}
+    segs: dict[str, str] = {}
+    for name in ("ada", "bob"):
+        pid = api.create_participant(name)
+        e = api.enroll(api.create_enrolment_code(pid), f"{name}-laptop")
+        sid, data, _ = sealed(pid, e.device_id, e.public_key)
+        store_sealed(api, pid, e.device_id, sid, data)
+        segs[name] = sid
+        api.identity.add_user(root, name, PASSWORD, ["participant"], pid)
+    for name, role in (
+        ("steward", "steward"), ("steward2", "steward"), ("researcher", "researcher"), ("auditor", "auditor"),
+        ("admin", "admin"),
+    ):  # fmt: skip
+        api.identity.add_user(root, name, PASSWORD, [role])
+    for name in ("ada", "bob", "steward", "steward2", "researcher", "auditor", "admin"):
+        made[name] = api.identity.principal_from_session(api.identity.login(name, PASSWORD).token)
+    return Cast(
+        made["ada"], made["bob"], segs["ada"], segs["bob"], made["steward"], made["steward2"], made["researcher"],
+        made["auditor"], made["admin"], {k: k for k in made},
+    )  # fmt: skip

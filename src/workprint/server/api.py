@@ -22,9 +22,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from argon2 import PasswordHasher
+from nacl.signing import SigningKey
 from sqlalchemy.exc import SQLAlchemyError
 
 from workprint import segment as seg
+from workprint.audit.log import AuditLog
+from workprint.audit.signing import load_signing_key
 from workprint.config import ServerSettings
 from workprint.errors import (
     AuditUnavailable,
@@ -87,12 +91,25 @@ class ServerAPI:
         settings: ServerSettings,
         *,
         clock: Callable[[], int] = time.time_ns,
+        signing_key: SigningKey | None = None,
+        password_hasher: PasswordHasher | None = None,
     ) -> None:
+        from workprint.server.access import Access
+        from workprint.server.identity import Identity
+
         self.metadata = metadata
         self.blobs = blobs
         self.keys = keys
         self.settings = settings
         self._clock = clock
+        key = signing_key or load_signing_key(settings.server_dir / "audit-signing.key")
+        self.audit_log = AuditLog(metadata, key, clock=clock)
+        self.identity = Identity(metadata, self.audit_log, clock=clock, hasher=password_hasher)
+        self.access = Access(self)
+
+    def now(self) -> int:
+        """The service's clock, in nanoseconds since the epoch."""
+        return self._clock()
 
     # -- participants and enrolment -------------------------------------------------------------------------------
 
@@ -190,8 +207,11 @@ class ServerAPI:
 
     # -- audited reads --------------------------------------------------------------------------------------------
 
-    def read_segment(self, actor: str, segment_id: str) -> seg.Segment:
-        """Decrypt one segment for ``actor``; the audit entry is written first, and its failure refuses the read."""
+    def read_segment(self, actor: str, segment_id: str, *, grant_id: str | None = None) -> seg.Segment:
+        """Decrypt one segment for ``actor``; the audit entry is written first, and its failure refuses the read.
+
+        Callers decide whether ``actor`` may read it (``server.access``); this is the one place reads happen.
+        """
         if not actor:
             raise BadRequest("actor: expected who is reading, got ''")
         rec = self.metadata.segment(segment_id)
@@ -200,7 +220,9 @@ class ServerAPI:
         p = self.participant(rec.participant_id)
         if p.wrapped_private_key is None:
             raise Gone(f"segment {segment_id}: participant {p.id} was erased and their key destroyed; unreadable")
-        detail = {"participant_id": p.id, "session": rec.session, "seq": rec.seq}
+        detail: dict[str, object] = {"participant_id": p.id, "session": rec.session, "seq": rec.seq}
+        if grant_id is not None:
+            detail["grant_id"] = grant_id
         try:
             self.metadata.append_audit(
                 AuditEvent(actor, "segment.read", f"segment:{segment_id}", detail), self._clock()

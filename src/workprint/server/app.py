@@ -22,6 +22,8 @@ from workprint.errors import HTTPError
 from workprint.server.api import ServerAPI
 from workprint.server.auth import Principal, api_of, device_access, public_access
 from workprint.server.middleware import HardenResponses, LimitBody, error_body
+from workprint.server.ratelimit import RateLimiter, RateLimits
+from workprint.server.routes import router as domain_router
 
 __all__ = ["JSON_BODY_LIMIT", "EnrollRequest", "create_app"]
 
@@ -58,6 +60,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPError)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers = {"Retry-After": str(retry_after)}
         return _error(exc.status, exc.code, exc.message, headers)
 
     async def on_validation(_: Request, exc: Exception) -> Response:
@@ -74,10 +79,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_starlette)
 
 
-def create_app(api: ServerAPI) -> FastAPI:
-    """The collection service's ASGI app over ``api``."""
+def create_app(api: ServerAPI, *, limits: RateLimits | None = None) -> FastAPI:
+    """The collection service's ASGI app over ``api``, rate-limited by ``limits`` (defaults when None)."""
     app = FastAPI(title="workprint collection service", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.api = api
+    app.state.limiter = RateLimiter()
+    app.state.limits = limits or RateLimits()
+    # Flat APIRoutes (not an included router), so the route table lists every route for the auth tests.
+    app.router.routes.extend(domain_router.routes)
     _install_error_handlers(app)
 
     def limit_for(path: str) -> int:

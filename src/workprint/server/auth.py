@@ -1,34 +1,37 @@
-"""Who is calling: every route depends on exactly one of the dependencies in ``AUTH_DEPENDENCIES``.
+"""Who is calling, for HTTP: every route depends on exactly one of the dependencies in ``AUTH_DEPENDENCIES``.
 
-Roles (steward, auditor, admin, participant sessions) will add dependencies here; a test checks that no route is
-left without one.
+- ``public_access``: anyone (health, enrolment and login, which carry their own secrets);
+- ``device_access``: ``Authorization: Bearer wpd_…`` of an enrolled, unrevoked device;
+- ``user_access``: an account, by the ``wp_session`` cookie or ``Authorization: Bearer wpt_…`` (an API token).
+  A cookie-authenticated request that changes state must carry the session's CSRF token in ``X-CSRF-Token``.
+
+Authenticated callers are rate-limited per device or per account. What a caller may do is decided by the domain
+(``server.access``), never here.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Literal
 
 from fastapi import Request
 
 from workprint.errors import Unauthorized
 from workprint.server.api import ServerAPI
-from workprint.store.records import Device
+from workprint.server.identity import Principal
+from workprint.server.ratelimit import RateLimiter, RateLimits
 
-__all__ = ["AUTH_DEPENDENCIES", "Principal", "device_access", "public_access"]
+__all__ = [
+    "AUTH_DEPENDENCIES",
+    "SESSION_COOKIE",
+    "Principal",
+    "api_of",
+    "device_access",
+    "limiter_of",
+    "public_access",
+    "user_access",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The authenticated caller: nobody in particular (``public``) or an enrolled device."""
-
-    kind: Literal["public", "device"]
-    device: Device | None = None
-
-    @property
-    def actor(self) -> str:
-        """How the audit log names the caller."""
-        return f"device:{self.device.id}" if self.device else "public"
+SESSION_COOKIE = "wp_session"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def api_of(request: Request) -> ServerAPI:
@@ -37,17 +40,48 @@ def api_of(request: Request) -> ServerAPI:
     return api
 
 
+def limiter_of(request: Request) -> tuple[RateLimiter, RateLimits]:
+    """The app's rate limiter and its limits."""
+    return request.app.state.limiter, request.app.state.limits
+
+
+def _bearer(request: Request, what: str) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(f"authorization: expected 'Bearer <{what}>'")
+    return token.strip()
+
+
 def public_access() -> Principal:
-    """Routes anyone may call (health, enrolment, which carries its own secret)."""
+    """Routes anyone may call (health, enrolment and login, which carry their own secret)."""
     return Principal("public")
 
 
 def device_access(request: Request) -> Principal:
     """``Authorization: Bearer <device token>`` of an enrolled, unrevoked device."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("authorization: expected 'Bearer <device token>'")
-    return Principal("device", api_of(request).authenticate_device(token.strip()))
+    device = api_of(request).authenticate_device(_bearer(request, "device token"))
+    limiter, limits = limiter_of(request)
+    limiter.take(f"device:{device.id}", limits.device_rate, limits.device_burst)
+    return Principal("device", device.id, frozenset(), device.participant_id, device)
 
 
-AUTH_DEPENDENCIES = frozenset({public_access, device_access})
+def user_access(request: Request) -> Principal:
+    """An account signed in by session cookie (CSRF-checked when changing state) or by API token."""
+    identity = api_of(request).identity
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    if request.headers.get("authorization"):
+        who = identity.principal_from_api_token(_bearer(request, "api token"))
+    elif cookie:
+        if request.method in _SAFE_METHODS:
+            who = identity.principal_from_session(cookie)
+        else:
+            identity.check_csrf(cookie, request.headers.get(CSRF_HEADER, ""))
+            who = identity.principal_from_session(cookie)
+    else:
+        raise Unauthorized("authorization: sign in, or send 'Bearer <api token>'")
+    limiter, limits = limiter_of(request)
+    limiter.take(f"account:{who.id}", limits.account_rate, limits.account_burst)
+    return who
+
+
+AUTH_DEPENDENCIES = frozenset({public_access, device_access, user_access})

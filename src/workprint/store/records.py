@@ -93,3 +93,70 @@ class AuditEvent:
     action: str
     subject: str
     detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An account. ``roles`` are among participant, steward, researcher, auditor, admin; a participant account is
+    linked to exactly one ``participant_id``."""
+
+    id: str
+    username: str
+    password_hash: str | None
+    roles: tuple[str, ...]
+    participant_id: str | None
+    created_at: int
+    disabled_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A stored web session (by the hash of its token)."""
+
+    token_hash: str
+    user_id: str
+    csrf_token: str
+    created_at: int
+    expires_at: int
+    ended_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokenRow:
+    """A stored API token for a non-browser client (by the hash of its secret)."""
+
+    token_hash: str
+    id: str
+    user_id: str
+    name: str
+    created_at: int
+    expires_at: int
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Access to raw data of others: requested by one steward with a purpose, approved by another, time-limited.
+
+    ``scope`` is ``program`` (every participant) or ``participants`` (those in ``participant_ids``).
+    """
+
+    id: str
+    requester_id: str
+    purpose: str
+    scope: str
+    participant_ids: tuple[str, ...]
+    duration_s: int
+    created_at: int
+    approver_id: str | None = None
+    approved_at: int | None = None
+    expires_at: int | None = None
+    revoked_at: int | None = None
+
+    def covers(self, participant_id: str) -> bool:
+        """True when the grant's scope includes ``participant_id``."""
+        return self.scope == "program" or participant_id in self.participant_ids
+
+    def active(self, now: int) -> bool:
+        """Approved, not revoked and not expired at ``now``."""
+        return self.expires_at is not None and self.revoked_at is None and now < self.expires_at

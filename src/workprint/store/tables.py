@@ -95,21 +95,98 @@ audit_log = Table(
     sqlite_autoincrement=True,  # never reuse a sequence number, even after the last row is gone
 )
 
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(200), nullable=False, unique=True),
+    # argon2id PHC string; NULL for accounts that only sign in through single sign-on.
+    Column("password_hash", Text, nullable=True),
+    Column("roles", JSON, nullable=False),
+    Column("participant_id", String(32), ForeignKey("participants.id"), nullable=True, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("disabled_at", BigInteger, nullable=True),
+)
 
-_APPEND_ONLY = {
-    "sqlite": [
-        "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
-        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
-        "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
-        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
-    ],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$",
-        "CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log "
-        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
-    ],
-}
+# Web sessions and API tokens are stored by the SHA-256 of their secret, never the secret itself.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("requester_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("purpose", Text, nullable=False),
+    # ``program`` (every participant) or ``participants`` (the ids in ``participant_ids``).
+    Column("scope", String(20), nullable=False),
+    Column("participant_ids", JSON, nullable=False),
+    Column("duration_s", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("approver_id", String(32), ForeignKey("users.id"), nullable=True),
+    Column("approved_at", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", _SEQ, primary_key=True, autoincrement=True),
+    Column("size", BigInteger, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("signature", String(128), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+
+APPEND_ONLY_TABLES = ("audit_log", "audit_checkpoints")
+
+
+def append_only_statements(dialect: str, table: str) -> list[str]:
+    """Triggers that make ``table`` refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) in the database."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            for op in ("UPDATE", "DELETE")
+        ]
+    if dialect == "postgresql":
+        return [
+            f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{table} is append-only'; END $$",
+            f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()",
+        ]
+    return []
+
+
+def drop_append_only_statements(dialect: str, table: str) -> list[str]:
+    """The inverse of ``append_only_statements`` (tests use it to act as an attacker with database access)."""
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+    return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"]
 
 
 def create_schema(engine: Engine) -> None:
@@ -120,5 +197,6 @@ def create_schema(engine: Engine) -> None:
     """
     metadata.create_all(engine)
     with engine.begin() as conn:
-        for statement in _APPEND_ONLY.get(engine.dialect.name, []):
-            conn.exec_driver_sql(statement)
+        for table in APPEND_ONLY_TABLES:
+            for statement in append_only_statements(engine.dialect.name, table):
+                conn.exec_driver_sql(statement)

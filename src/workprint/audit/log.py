@@ -1,0 +1,153 @@
+"""The audit log as a Merkle log over the metadata database: append, signed checkpoints, proofs, verification.
+
+Entries live in the append-only ``audit_log`` table; leaf ``i`` is ``H(0x00 ‖ entry_bytes(entry i))`` in ``seq``
+order. Checkpoints (signed tree heads) live in the append-only ``audit_checkpoints`` table. Nothing here trusts the
+database: ``verify`` recomputes every root from the entries and checks signatures with the public key alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nacl.signing import SigningKey, VerifyKey
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import SQLAlchemyError
+
+from workprint.audit import merkle
+from workprint.audit.checkpoint import (
+    Checkpoint,
+    Verification,
+    entry_bytes,
+    make_checkpoint,
+    signature_ok,
+    verify_log,
+)
+from workprint.errors import AuditUnavailable
+from workprint.store import tables as t
+from workprint.store.metadata import MetadataStore, _audit
+from workprint.store.records import AuditEntry, AuditEvent
+
+__all__ = ["AuditLog", "ProvenEntry", "start_checkpointer"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenEntry:
+    """An entry with its inclusion proof in the tree of ``checkpoint``: verifiable with the public key alone."""
+
+    entry: AuditEntry
+    index: int
+    proof: tuple[str, ...]
+    checkpoint: Checkpoint
+
+    def verifies(self, key: VerifyKey) -> bool:
+        """True when the proof places this exact entry in the signed checkpoint's tree."""
+        leaf = merkle.leaf_hash(entry_bytes(self.entry.to_dict()))
+        proof = [bytes.fromhex(p) for p in self.proof]
+        root = bytes.fromhex(self.checkpoint.root)
+        return signature_ok(self.checkpoint, key) and merkle.verify_inclusion(
+            leaf, self.index, self.checkpoint.size, proof, root
+        )
+
+
+def _checkpoint(r: RowMapping) -> Checkpoint:
+    return Checkpoint(int(r["size"]), str(r["root"]), int(r["at_ns"]), str(r["signature"]))
+
+
+class AuditLog:
+    """The Merkle audit log of one metadata store, signing checkpoints with ``key``."""
+
+    def __init__(self, store: MetadataStore, key: SigningKey, *, clock: Callable[[], int] = time.time_ns) -> None:
+        self.store = store
+        self.key = key
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    @property
+    def verify_key(self) -> VerifyKey:
+        """The public key that verifies this log's checkpoints."""
+        return self.key.verify_key
+
+    def append(self, event: AuditEvent) -> int:
+        """Append one entry now; ``AuditUnavailable`` when it cannot be written (the caller's request then fails)."""
+        try:
+            return self.store.append_audit(event, self._clock())
+        except SQLAlchemyError as exc:
+            raise AuditUnavailable(
+                f"audit log: cannot append {event.action} of {event.subject} ({type(exc).__name__}); request refused"
+            ) from None
+
+    def entries(self) -> list[AuditEntry]:
+        """Every entry, oldest first."""
+        return self.store.audit_entries()
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint in the order they were made."""
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id)).mappings().all()
+        return [_checkpoint(r) for r in rows]
+
+    def latest(self) -> Checkpoint | None:
+        """The newest checkpoint, or None before the first."""
+        cps = self.checkpoints()
+        return cps[-1] if cps else None
+
+    def checkpoint(self, *, only_if_new: bool = False) -> Checkpoint | None:
+        """Sign and store the tree head of every entry so far; with ``only_if_new``, None when nothing was added."""
+
+        def fn(conn: Connection) -> Checkpoint | None:
+            # Inside the write transaction, so no entry can land between reading the log and storing its head.
+            rows = conn.execute(select(t.audit_log).order_by(t.audit_log.c.seq)).mappings().all()
+            last = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id.desc()).limit(1)).mappings().first()
+            prev = None if last is None else _checkpoint(last)
+            if only_if_new and prev is not None and prev.size == len(rows):
+                return None
+            leaves = [merkle.leaf_hash(entry_bytes(_audit(r).to_dict())) for r in rows]
+            at = max(self._clock(), prev.at_ns + 1 if prev else 0)  # checkpoint times never go backwards
+            cp = make_checkpoint(leaves, at, self.key)
+            conn.execute(insert(t.checkpoints).values(**cp.to_dict()))
+            return cp
+
+        with self._lock:
+            try:
+                return self.store.write(fn)
+            except SQLAlchemyError as exc:
+                raise AuditUnavailable(f"audit log: cannot store a checkpoint ({type(exc).__name__})") from None
+
+    def prove(self, entries: list[AuditEntry], wanted: Callable[[AuditEntry], bool]) -> list[ProvenEntry]:
+        """The wanted entries, each with its inclusion proof in a checkpoint covering them (made now if needed)."""
+        cp = self.latest()
+        if cp is None or cp.size < len(entries):
+            cp = self.checkpoint()
+            assert cp is not None
+        entries = self.entries()[: cp.size]
+        leaves = [merkle.leaf_hash(entry_bytes(e.to_dict())) for e in entries]
+        out = []
+        for i, e in enumerate(entries):
+            if wanted(e):
+                proof = tuple(p.hex() for p in merkle.inclusion_proof(i, leaves))
+                out.append(ProvenEntry(e, i, proof, cp))
+        return out
+
+    def verify(self, key: VerifyKey | None = None) -> Verification:
+        """Check every entry against every checkpoint, and each checkpoint against the one before."""
+        entries = [entry_bytes(e.to_dict()) for e in self.entries()]
+        return verify_log(entries, self.checkpoints(), key or self.verify_key)
+
+
+def start_checkpointer(log: AuditLog, interval_s: float = 300.0) -> threading.Event:
+    """Checkpoint every ``interval_s`` seconds (when something was appended) in a daemon thread; set to stop."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(interval_s):
+            # A failed tick is retried at the next one; verification reports the gap if it persists.
+            with contextlib.suppress(AuditUnavailable):
+                log.checkpoint(only_if_new=True)
+
+    threading.Thread(target=run, name="audit-checkpointer", daemon=True).start()
+    return stop

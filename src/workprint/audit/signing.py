@@ -1,0 +1,59 @@
+"""The server's Ed25519 checkpoint-signing key: a 32-byte seed in a file of mode 0600, created on first use.
+
+Only its public half is needed to verify the log, so auditors can check checkpoints without any secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+from nacl.signing import SigningKey, VerifyKey
+
+from workprint.errors import ConfigError
+
+__all__ = ["load_signing_key", "load_verify_key"]
+
+
+def _create(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process won the race; use theirs
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, bytes(SigningKey.generate()))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        os.fsync(dfd)
+        os.close(dfd)
+
+
+def load_signing_key(path: str | os.PathLike[str], *, create: bool = True) -> SigningKey:
+    """The signing key in ``path`` (created mode 0600 when missing and ``create``); refuses looser modes."""
+    p = Path(path)
+    if not p.exists():
+        if not create:
+            raise ConfigError(f"audit signing key {p}: not found")
+        _create(p)
+    mode = stat.S_IMODE(p.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(f"audit signing key {p}: mode {mode:04o} is looser than 0600 (chmod 600 it)")
+    seed = p.read_bytes()
+    if len(seed) != 32:
+        raise ConfigError(f"audit signing key {p}: expected 32 bytes, got {len(seed)}")
+    return SigningKey(seed)
+
+
+def load_verify_key(hex_or_path: str) -> VerifyKey:
+    """A verify key from 64 hex digits, or the public half of the signing key file at that path."""
+    text = hex_or_path.strip()
+    if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+        return VerifyKey(bytes.fromhex(text))
+    return load_signing_key(text, create=False).verify_key

@@ -1,0 +1,211 @@
+"""Who is calling: accounts with roles, argon2id passwords, web sessions, API tokens, and the ``Principal``.
+
+No web framework here. ``login`` returns a ``Session`` whose token the web layer puts in an HttpOnly, Secure,
+SameSite=Lax cookie, and whose CSRF token form posts must echo; ``principal_from_session`` and
+``principal_from_api_token`` turn secrets back into a ``Principal``. Only SHA-256 hashes of session and API tokens
+are stored, and only argon2id hashes of passwords.
+
+Logins, successful or not, are audited under the account's random id, never its username, so that the audit log
+(which auditors read) does not say who uses the system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from workprint.audit.log import AuditLog
+from workprint.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from workprint.store.accounts import AccountStore
+from workprint.store.metadata import MetadataStore
+from workprint.store.records import ApiTokenRow, AuditEvent, Device, SessionRow, User
+
+__all__ = ["ROLES", "Identity", "Principal", "Session"]
+
+ROLES = ("participant", "steward", "researcher", "auditor", "admin")
+SESSION_TTL_S = 12 * 3600
+API_TOKEN_TTL_S = 90 * 86400
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,99}")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller, passed to every domain call.
+
+    ``kind`` is ``public`` (nobody in particular), ``device`` (an enrolled device, acting for ``participant_id``),
+    ``user`` (an account with ``roles``) or ``system`` (a local operator command holding the database, e.g. the CLI).
+    """
+
+    kind: Literal["public", "device", "user", "system"]
+    id: str = ""
+    roles: frozenset[str] = field(default_factory=frozenset)
+    participant_id: str | None = None
+    device: Device | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names the caller."""
+        return "public" if self.kind == "public" else f"{self.kind}:{self.id}"
+
+    def has(self, role: str) -> bool:
+        """True when the caller holds ``role``."""
+        return role in self.roles
+
+    @classmethod
+    def system(cls, name: str, *roles: str) -> Principal:
+        """A local operator command (``workprint admin …``) acting with ``roles``."""
+        return cls("system", name, frozenset(roles))
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A web session: ``token`` goes in the cookie, ``csrf_token`` in every form post. Shown once."""
+
+    token: str
+    csrf_token: str
+    user_id: str
+    expires_at: int
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _principal(user: User) -> Principal:
+    return Principal("user", user.id, frozenset(user.roles), user.participant_id)
+
+
+class Identity:
+    """Accounts, sessions and API tokens over the metadata store; every security event goes to ``audit``."""
+
+    def __init__(
+        self, store: MetadataStore, audit: AuditLog, *, clock: Callable[[], int] = time.time_ns,
+        session_ttl_s: int = SESSION_TTL_S, hasher: PasswordHasher | None = None,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.accounts = AccountStore(store)
+        self.audit = audit
+        self._clock = clock
+        self.session_ttl_s = session_ttl_s
+        self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+
+    # -- accounts -------------------------------------------------------------------------------------------------
+
+    def add_user(
+        self, actor: Principal, username: str, password: str | None, roles: Iterable[str],
+        participant_id: str | None = None,
+    ) -> User:  # fmt: skip
+        """Create an account (admins only). A ``participant`` account must link to an existing participant."""
+        if not actor.has("admin"):
+            raise Forbidden("accounts: only an admin may create accounts")
+        username = username.strip().lower()
+        if not _USERNAME.fullmatch(username):
+            raise BadRequest(f"username: expected 1 to 100 of a-z 0-9 . _ @ -, got {username!r}")
+        wanted = tuple(sorted(set(roles)))
+        unknown = [r for r in wanted if r not in ROLES]
+        if not wanted or unknown:
+            raise BadRequest(f"roles: expected some of {', '.join(ROLES)}, got {', '.join(wanted) or 'none'}")
+        if ("participant" in wanted) != (participant_id is not None):
+            raise BadRequest(f"participant_id: a participant account needs exactly one, got {participant_id!r}")
+        if participant_id is not None:
+            p = self.store.participant(participant_id)
+            if p is None or p.erased:
+                raise NotFound(f"participant {participant_id!r}: not found")
+        if password is not None and not 12 <= len(password) <= 1024:
+            raise BadRequest(f"password: expected 12 to 1024 characters, got {len(password)}")
+        pw_hash = None if password is None else self._hasher.hash(password)
+        user = User(uuid.uuid4().hex, username, pw_hash, wanted, participant_id, self._clock())
+        detail = {"roles": list(wanted)}
+        self.accounts.add_user(user, AuditEvent(actor.actor, "account.create", f"user:{user.id}", detail))
+        return user
+
+    # -- sessions -------------------------------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> Session:
+        """Check a password and open a session; any failure is the same ``Unauthorized`` (and is audited)."""
+        user = self.accounts.user_by_name(username.strip().lower())
+        ok = False
+        if user is None or user.password_hash is None:
+            with contextlib.suppress(VerificationError):
+                self._hasher.verify(self._dummy_hash, password)  # same cost as a real check: no username oracle
+        else:
+            try:
+                ok = self._hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                ok = False
+        if user is None or not ok or user.disabled_at is not None:
+            reason = "unknown account" if user is None else "disabled" if user.disabled_at else "bad password"
+            subject = "user:unknown" if user is None else f"user:{user.id}"
+            self.audit.append(AuditEvent("public", "login.failure", subject, {"reason": reason}))
+            raise Unauthorized("login: unknown username or wrong password")
+        if self._hasher.check_needs_rehash(user.password_hash or ""):
+            self.accounts.set_password_hash(user.id, self._hasher.hash(password))
+        now = self._clock()
+        token, csrf = "wps_" + secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        expires = now + self.session_ttl_s * 1_000_000_000
+        row = SessionRow(_sha256(token), user.id, csrf, now, expires)
+        self.accounts.add_session(row, AuditEvent(f"user:{user.id}", "login.success", f"user:{user.id}"))
+        return Session(token, csrf, user.id, expires)
+
+    def _open_session(self, token: str) -> tuple[SessionRow, User]:
+        row = self.accounts.session(_sha256(token)) if token else None
+        if row is None or row.ended_at is not None or row.expires_at <= self._clock():
+            raise Unauthorized("session: unknown, expired or ended; sign in again")
+        user = self.accounts.user(row.user_id)
+        if user is None or user.disabled_at is not None:
+            raise Unauthorized("session: the account is disabled")
+        return row, user
+
+    def principal_from_session(self, token: str) -> Principal:
+        """The account behind a session token; ``Unauthorized`` when unknown, expired or ended."""
+        return _principal(self._open_session(token)[1])
+
+    def check_csrf(self, token: str, csrf_token: str) -> None:
+        """Refuse a form post whose CSRF token is not the session's (compared in constant time)."""
+        row, _ = self._open_session(token)
+        if not csrf_token or not hmac.compare_digest(row.csrf_token.encode(), csrf_token.encode()):
+            raise Forbidden("csrf_token: missing or not this session's")
+
+    def logout(self, token: str) -> None:
+        """End a session (idempotent)."""
+        row = self.accounts.session(_sha256(token)) if token else None
+        if row is not None:
+            audit = AuditEvent(f"user:{row.user_id}", "logout", f"user:{row.user_id}")
+            self.accounts.end_session(row.token_hash, self._clock(), audit)
+
+    # -- API tokens -----------------------------------------------------------------------------------------------
+
+    def create_api_token(self, actor: Principal, name: str, ttl_s: int = API_TOKEN_TTL_S) -> str:
+        """A bearer token acting as ``actor``'s account for non-browser clients; shown once, stored hashed."""
+        if actor.kind != "user":
+            raise Forbidden("api token: only a signed-in account may create one")
+        if not 1 <= len(name.strip()) <= 200:
+            raise BadRequest(f"name: expected 1 to 200 characters, got {name!r}")
+        if not 0 < ttl_s <= API_TOKEN_TTL_S:
+            raise BadRequest(f"ttl_s: expected 1 to {API_TOKEN_TTL_S} seconds, got {ttl_s!r}")
+        token, now = "wpt_" + secrets.token_urlsafe(32), self._clock()
+        row = ApiTokenRow(_sha256(token), uuid.uuid4().hex, actor.id, name.strip(), now, now + ttl_s * 1_000_000_000)
+        self.accounts.add_api_token(row, AuditEvent(actor.actor, "api_token.create", f"api_token:{row.id}"))
+        return token
+
+    def principal_from_api_token(self, token: str) -> Principal:
+        """The account behind an API token; ``Unauthorized`` when unknown, expired or revoked."""
+        row = self.accounts.api_token(_sha256(token)) if token else None
+        if row is None or row.revoked_at is not None or row.expires_at <= self._clock():
+            raise Unauthorized("api token: unknown, expired or revoked")
+        user = self.accounts.user(row.user_id)
+        if user is None or user.disabled_at is not None:
+            raise Unauthorized("api token: the account is disabled")
+        return _principal(user)

@@ -1,0 +1,289 @@
+"""HTTP routes for accounts, participants' own data, grants, releases, the audit log and administration.
+
+Each route is thin: authenticate (one dependency from ``auth``), validate a strict body, call ``Access`` or
+``Identity`` with the ``Principal``, translate the result to JSON. Deciding who may do what is the domain's job.
+Blocking calls run in the thread pool because the domain talks to the database synchronously.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from workprint.audit.checkpoint import Checkpoint
+from workprint.audit.log import ProvenEntry
+from workprint.models import to_record
+from workprint.segment import Segment
+from workprint.server.auth import SESSION_COOKIE, Principal, api_of, limiter_of, public_access, user_access
+from workprint.server.identity import ROLES
+from workprint.store.records import AuditEntry, Grant, SegmentRecord
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1")
+User = Annotated[Principal, Depends(user_access)]
+Public = Annotated[Principal, Depends(public_access)]
+_ID = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]{1,64}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class LoginRequest(_Strict):
+    """``POST /v1/login``."""
+
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenRequest(_Strict):
+    """``POST /v1/tokens``."""
+
+    name: str = Field(min_length=1, max_length=200)
+    ttl_s: int = Field(default=30 * 86400, ge=1, le=90 * 86400)
+
+
+class GrantRequest(_Strict):
+    """``POST /v1/grants``."""
+
+    purpose: str = Field(min_length=10, max_length=2000)
+    scope: Literal["program", "participants"]
+    participant_ids: list[Annotated[str, _ID]] = Field(default_factory=list, max_length=1000)
+    duration_s: int = Field(default=3600, ge=60, le=4 * 3600)
+
+
+class UserRequest(_Strict):
+    """``POST /v1/admin/users``."""
+
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=12, max_length=1024)
+    roles: list[Literal["participant", "steward", "researcher", "auditor", "admin"]] = Field(
+        min_length=1, max_length=len(ROLES)
+    )
+    participant_id: Annotated[str, _ID] | None = None
+
+
+class ParticipantRequest(_Strict):
+    """``POST /v1/admin/participants``."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class CodeRequest(_Strict):
+    """``POST /v1/admin/participants/{participant_id}/enrolment-codes``."""
+
+    ttl_s: int = Field(default=86400, ge=60, le=30 * 86400)
+
+
+# -- JSON views ---------------------------------------------------------------------------------------------------
+
+
+def _segment_manifest(r: SegmentRecord) -> dict[str, Any]:
+    return {
+        "id": r.id, "session": r.session, "seq": r.seq, "wall_start_ns": r.wall_start_ns, "wall_end_ns": r.wall_end_ns,
+        "scopes": list(r.scopes), "size": r.size, "counts": dict(r.counts), "received_at": r.received_at,
+    }  # fmt: skip
+
+
+def _segment(s: Segment) -> dict[str, Any]:
+    h = s.header
+    return {
+        "header": {
+            "participant": h.participant, "device": h.device, "session": h.session, "seq": h.seq,
+            "wall_start_ns": h.wall_start_ns, "wall_end_ns": h.wall_end_ns, "scopes": list(h.scopes),
+            "notice_version": h.notice_version, "redactor_version": h.redactor_version, "counts": dict(h.counts),
+        },
+        "events": [to_record(e) for e in s.events],
+        "frames": {k: base64.b64encode(v).decode() for k, v in s.frames.items()},
+    }  # fmt: skip
+
+
+def _grant(g: Grant) -> dict[str, Any]:
+    return {
+        "id": g.id, "requester_id": g.requester_id, "purpose": g.purpose, "scope": g.scope,
+        "participant_ids": list(g.participant_ids), "duration_s": g.duration_s, "created_at": g.created_at,
+        "approver_id": g.approver_id, "approved_at": g.approved_at, "expires_at": g.expires_at,
+        "revoked_at": g.revoked_at,
+    }  # fmt: skip
+
+
+def _entry(e: AuditEntry) -> dict[str, Any]:
+    return e.to_dict()
+
+
+def _proven(p: ProvenEntry) -> dict[str, Any]:
+    return {"entry": _entry(p.entry), "index": p.index, "proof": list(p.proof), "checkpoint": p.checkpoint.to_dict()}
+
+
+def _checkpoint(c: Checkpoint) -> dict[str, Any]:
+    return c.to_dict()
+
+
+# -- accounts -----------------------------------------------------------------------------------------------------
+
+
+@router.post("/login")
+async def login(body: LoginRequest, _: Public, request: Request, response: Response) -> dict[str, Any]:
+    """Sign in: sets the session cookie and returns the CSRF token for state-changing requests."""
+    limiter, limits = limiter_of(request)
+    limiter.take(f"login:{body.username.strip().lower()}", limits.login_rate, limits.login_burst)
+    s = await run_in_threadpool(api_of(request).identity.login, body.username, body.password)
+    max_age = max(1, (s.expires_at - api_of(request).now()) // 1_000_000_000)
+    response.set_cookie(SESSION_COOKIE, s.token, max_age=max_age, httponly=True, secure=True, samesite="lax", path="/")
+    return {"user_id": s.user_id, "csrf_token": s.csrf_token, "expires_at": s.expires_at}
+
+
+@router.post("/logout", status_code=204)
+async def logout(_: User, request: Request, response: Response) -> None:
+    """End the cookie's session."""
+    await run_in_threadpool(api_of(request).identity.logout, request.cookies.get(SESSION_COOKIE, ""))
+    response.delete_cookie(SESSION_COOKIE, httponly=True, secure=True, samesite="lax", path="/")
+
+
+@router.get("/me")
+def me(who: User) -> dict[str, Any]:
+    """The caller's account id, roles and participant id (if any)."""
+    return {"user_id": who.id, "roles": sorted(who.roles), "participant_id": who.participant_id}
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: TokenRequest, who: User, request: Request) -> dict[str, str]:
+    """An API token for a non-browser client, shown once."""
+    return {"token": api_of(request).identity.create_api_token(who, body.name, body.ttl_s)}
+
+
+# -- participants: their own data ---------------------------------------------------------------------------------
+
+
+@router.get("/me/segments")
+def my_segments(who: User, request: Request) -> dict[str, Any]:
+    """The caller's own segments."""
+    return {"segments": [_segment_manifest(r) for r in api_of(request).access.my_segments(who)]}
+
+
+@router.get("/me/segments/{segment_id}")
+def my_segment(segment_id: str, who: User, request: Request) -> dict[str, Any]:
+    """One of the caller's segments, decrypted (the read is audited)."""
+    return _segment(api_of(request).access.read_my_segment(who, segment_id))
+
+
+@router.get("/me/accesses")
+def my_accesses(who: User, request: Request) -> dict[str, Any]:
+    """Every access to the caller's data, each with its inclusion proof and checkpoint."""
+    api = api_of(request)
+    proven = api.access.my_accesses(who)
+    return {"public_key": bytes(api.audit_log.verify_key).hex(), "accesses": [_proven(p) for p in proven]}
+
+
+@router.get("/me/grants")
+def my_grants(who: User, request: Request) -> dict[str, Any]:
+    """Every grant whose scope includes the caller."""
+    return {"grants": [_grant(g) for g in api_of(request).access.my_grants(who)]}
+
+
+# -- stewards: grants ---------------------------------------------------------------------------------------------
+
+
+@router.post("/grants", status_code=201)
+def request_grant(body: GrantRequest, who: User, request: Request) -> dict[str, Any]:
+    """Request raw access with a purpose, scope and duration; a second steward must approve it."""
+    access = api_of(request).access
+    g = access.request_grant(who, body.purpose, body.scope, tuple(body.participant_ids), body.duration_s)
+    return _grant(g)
+
+
+@router.get("/grants")
+def list_grants(who: User, request: Request) -> dict[str, Any]:
+    """Every grant."""
+    return {"grants": [_grant(g) for g in api_of(request).access.grants(who)]}
+
+
+@router.post("/grants/{grant_id}/approve")
+def approve_grant(grant_id: str, who: User, request: Request) -> dict[str, Any]:
+    """Approve another steward's grant."""
+    return _grant(api_of(request).access.approve_grant(who, grant_id))
+
+
+@router.get("/grants/{grant_id}/segments")
+def grant_segments(grant_id: str, who: User, request: Request) -> dict[str, Any]:
+    """Segments an active grant of the caller's covers."""
+    return {"segments": [_segment_manifest(r) for r in api_of(request).access.grant_segments(who, grant_id)]}
+
+
+@router.get("/grants/{grant_id}/segments/{segment_id}")
+def grant_segment(grant_id: str, segment_id: str, who: User, request: Request) -> dict[str, Any]:
+    """A segment decrypted under an active grant (audited with the grant)."""
+    return _segment(api_of(request).access.read_with_grant(who, grant_id, segment_id))
+
+
+# -- researchers, auditors ----------------------------------------------------------------------------------------
+
+
+@router.get("/releases")
+def releases(who: User, request: Request) -> dict[str, Any]:
+    """Dataset releases."""
+    return {"releases": api_of(request).access.releases(who)}
+
+
+@router.get("/audit/public-key")
+def audit_public_key(_: Public, request: Request) -> dict[str, str]:
+    """The Ed25519 key that verifies checkpoints (anyone may check a proof)."""
+    return {"public_key": bytes(api_of(request).audit_log.verify_key).hex()}
+
+
+@router.get("/audit/entries")
+def audit_entries(who: User, request: Request, after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> dict[str, Any]:
+    """Audit entries after ``after``."""
+    return {"entries": [_entry(e) for e in api_of(request).access.audit_entries(who, after)]}
+
+
+@router.get("/audit/checkpoints")
+def audit_checkpoints(who: User, request: Request) -> dict[str, Any]:
+    """Every signed checkpoint."""
+    return {"checkpoints": [_checkpoint(c) for c in api_of(request).access.checkpoints(who)]}
+
+
+@router.post("/audit/checkpoints", status_code=201)
+def audit_checkpoint_now(who: User, request: Request) -> dict[str, Any]:
+    """Sign a checkpoint now."""
+    return _checkpoint(api_of(request).access.checkpoint_now(who))
+
+
+@router.get("/audit/verify")
+def audit_verify(who: User, request: Request) -> dict[str, Any]:
+    """Verify the whole log against every checkpoint."""
+    v = api_of(request).access.verify(who)
+    return {"ok": v.ok, "entries": v.entries, "checkpoints": v.checkpoints, "problems": list(v.problems)}
+
+
+# -- admins -------------------------------------------------------------------------------------------------------
+
+
+@router.post("/admin/users", status_code=201)
+def add_user(body: UserRequest, who: User, request: Request) -> dict[str, Any]:
+    """Create an account."""
+    u = api_of(request).identity.add_user(who, body.username, body.password, body.roles, body.participant_id)
+    return {"user_id": u.id, "username": u.username, "roles": list(u.roles), "participant_id": u.participant_id}
+
+
+@router.post("/admin/participants", status_code=201)
+def add_participant(body: ParticipantRequest, who: User, request: Request) -> dict[str, str]:
+    """Create a participant."""
+    return {"participant_id": api_of(request).access.create_participant(who, body.name)}
+
+
+@router.post("/admin/participants/{participant_id}/enrolment-codes", status_code=201)
+def add_code(participant_id: str, body: CodeRequest, who: User, request: Request) -> dict[str, str]:
+    """A one-time enrolment code for a participant's device."""
+    return {"code": api_of(request).access.create_enrolment_code(who, participant_id, body.ttl_s)}
+
+
+@router.post("/admin/devices/{device_id}/revoke", status_code=204)
+def revoke_device(device_id: str, who: User, request: Request) -> None:
+    """Revoke a device's token."""
+    api_of(request).access.revoke_device(who, device_id)
