@@ -9,6 +9,8 @@ hand makes the state unreadable (fail closed) instead of granting anything.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import fcntl
 import json
@@ -31,6 +33,7 @@ from workprint.privacy.receipts import ConsentReceipt, make_receipt, sign_receip
 
 STATE_FILE = "privacy.json"
 KEY_FILE = "consent_key"
+SERVER_KEY_FILE = "consent_server_key"  # the server's consent key (base64), trusted at its first countersignature
 STATE_VERSION = 1
 
 
@@ -126,9 +129,22 @@ def signing_key(home: Path) -> nacl.signing.SigningKey:
     return nacl.signing.SigningKey(path.read_bytes())
 
 
+def server_verify_key(home: Path) -> nacl.signing.VerifyKey | None:
+    """The server's consent key once it countersigned a receipt of this device, else None."""
+    try:
+        raw = (home / SERVER_KEY_FILE).read_text().strip()
+    except FileNotFoundError:
+        return None
+    try:
+        return nacl.signing.VerifyKey(base64.b64decode(raw, validate=True))
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{SERVER_KEY_FILE}: not a base64 Ed25519 key ({raw[:60]!r})") from None
+
+
 def trusted_keys(home: Path) -> list[nacl.signing.VerifyKey]:
-    """Keys whose receipts the device accepts: its own (a server key is added when the server countersigns)."""
-    return [signing_key(home).verify_key]
+    """Keys whose receipts the device accepts: its own, and the server's once it countersigned."""
+    server = server_verify_key(home)
+    return [signing_key(home).verify_key, *([server] if server is not None else [])]
 
 
 def load_state(home: Path) -> DeviceState:
@@ -215,12 +231,14 @@ def toggle_pause(home: Path, now_wall_ns: int) -> DeviceState:
 
 __all__ = [
     "KEY_FILE",
+    "SERVER_KEY_FILE",
     "STATE_FILE",
     "DeviceState",
     "load_state",
     "principal_id",
     "record_consent",
     "save_state",
+    "server_verify_key",
     "signing_key",
     "state_path",
     "toggle_pause",

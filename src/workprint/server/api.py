@@ -193,7 +193,10 @@ class ServerAPI:
             raise Forbidden(f"header.device: {header.device!r} is not this device")
         if self.participant(device.participant_id).erased:
             raise Forbidden(f"participant {device.participant_id!r}: erased; uploads are refused")
-        # Seam for invariant 1: check header.scopes against the participant's consent for [wall_start, wall_end].
+        # Invariant 1: every declared scope consented over [wall_start, wall_end], on the current notice (403).
+        from workprint.server.consent import consent_of
+
+        consent_of(self).check_segment(device.participant_id, header)
         if self.metadata.segment(segment_id) is not None:
             return "duplicate"
         key = blob_key(segment_id)

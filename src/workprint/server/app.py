@@ -125,4 +125,14 @@ def create_app(api: ServerAPI, *, limits: RateLimits | None = None) -> FastAPI:
         status = await run_in_threadpool(api_of(request).ingest, who.device, segment_id, data)
         return JSONResponse({"id": segment_id, "status": status}, status_code=201 if status == "stored" else 200)
 
+    @app.post("/v1/consents", status_code=201)
+    def post_consent(
+        body: dict[str, Any], who: Annotated[Principal, Depends(device_access)], request: Request
+    ) -> dict[str, Any]:
+        from workprint.server.consent import consent_of  # consent receipts: domain in server.consent
+
+        assert who.device is not None
+        service = consent_of(api_of(request))
+        return {"receipt": service.receive(who.device, body), "server_key": service.public_key}
+
     return app

@@ -1,0 +1,159 @@
+"""Send the device's consent receipts to its collection server and keep the server's countersigned copies.
+
+Every receipt is made and signed on the device (``state.record_consent``), so consent and withdrawal act at once
+and offline. ``ReceiptSync.run`` then posts each receipt the server has not countersigned yet (``POST /v1/consents``
+with the device token), verifies the answer under the server's consent key (trusted on first use and kept in
+``$WORKPRINT_HOME/consent_server_key``) and swaps the device's copy for the countersigned one. The agent runs it
+before every segment upload: the server refuses segments whose consent it has not seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nacl.signing
+
+from workprint.device import DeviceRecord
+from workprint.errors import ConsentError
+from workprint.privacy.receipts import ConsentReceipt, verify_receipt_dict
+from workprint.privacy.state import (
+    SERVER_KEY_FILE,
+    DeviceState,
+    load_state,
+    server_verify_key,
+    signing_key,
+    update_state,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What one round did: receipts countersigned, refused for good (4xx), and why it stopped early (if it did)."""
+
+    sent: int = 0
+    refused: tuple[str, ...] = ()
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every receipt the server can take is countersigned (segments may go now)."""
+        return not self.error
+
+
+def pending(state: DeviceState, home: Path) -> list[ConsentReceipt]:
+    """Receipts still signed by the device only (not countersigned yet), in decision order."""
+    own = base64.b64encode(bytes(signing_key(home).verify_key)).decode()
+    return [r for r in state.receipts if r.public_key == own]
+
+
+def _error_text(r: httpx.Response) -> str:
+    try:
+        err = r.json()["error"]
+        return f"{err['code']}: {err['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {r.status_code}"
+
+
+class ReceiptSync:
+    """Posts pending receipts to the device's server. Receipts refused with a 4xx are not retried by this object."""
+
+    def __init__(self, home: Path, device: DeviceRecord, *, timeout: float = 10.0) -> None:
+        self.home = home
+        self.device = device
+        self._client = httpx.Client(
+            base_url=device.server_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {device.device_token}"},
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,  # the device talks to its configured server and nothing else
+        )
+        self._refused: set[str] = set()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def run(self) -> SyncResult:
+        """Send what is pending, oldest first; stops at the first transient failure (offline, 5xx)."""
+        try:
+            todo = [r for r in pending(load_state(self.home), self.home) if r.receipt_id not in self._refused]
+        except ConsentError as exc:
+            return SyncResult(error=str(exc))
+        except Exception as exc:  # a broken state file: the watcher already fails closed; nothing to send
+            return SyncResult(error=f"privacy state: {exc}")
+        sent, refused = 0, list[str]()
+        for receipt in todo:
+            try:
+                r = self._client.post("/v1/consents", json=receipt.to_dict())
+            except httpx.HTTPError as exc:
+                return SyncResult(sent, tuple(refused), f"server: cannot reach {self.device.server_url} ({exc})")
+            if r.status_code in (200, 201):
+                try:
+                    self._store(r.json())
+                except (ConsentError, ValueError, KeyError, TypeError) as exc:
+                    return SyncResult(sent, tuple(refused), f"server: bad consent answer ({exc})")
+                sent += 1
+            elif 400 <= r.status_code < 500 and r.status_code not in (401, 408, 429):
+                self._refused.add(receipt.receipt_id)
+                refused.append(f"receipt {receipt.receipt_id}: {_error_text(r)}")
+                log.warning("consent receipt refused by the server: %s", refused[-1])
+            else:
+                return SyncResult(sent, tuple(refused), f"server: answered {r.status_code} ({_error_text(r)})")
+        return SyncResult(sent, tuple(refused))
+
+    def _store(self, body: dict[str, Any]) -> None:
+        key_b64 = str(body["server_key"])
+        try:
+            key = nacl.signing.VerifyKey(base64.b64decode(key_b64, validate=True))
+        except (binascii.Error, ValueError):
+            raise ConsentError(f"server_key: not a base64 Ed25519 key ({key_b64[:60]!r})") from None
+        known = server_verify_key(self.home)
+        if known is not None and bytes(known) != bytes(key):
+            raise ConsentError("server_key: differs from the consent key this device already trusts")
+        signed = verify_receipt_dict(body["receipt"], key)
+        if known is None:
+            _save_server_key(self.home, key_b64)
+
+        def swap(state: DeviceState) -> DeviceState:
+            mine = next((r for r in state.receipts if r.receipt_id == signed.receipt_id), None)
+            if mine is None or replace(mine, public_key="", signature="") != replace(
+                signed, public_key="", signature=""
+            ):
+                raise ConsentError(f"receipt {signed.receipt_id}: the server countersigned other content")
+            return replace(state, receipts=tuple(signed if r is mine else r for r in state.receipts))
+
+        update_state(self.home, swap)
+
+    def __enter__(self) -> ReceiptSync:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _save_server_key(home: Path, key_b64: str) -> None:
+    path = home / SERVER_KEY_FILE
+    tmp = path.with_name(f".{SERVER_KEY_FILE}.tmp")
+    tmp.write_text(key_b64 + "\n")
+    tmp.replace(path)
+
+
+def sync_now(home: Path, *, timeout: float = 5.0) -> SyncResult | None:
+    """Send pending receipts once if this device is enrolled (None when it is not); never raises for the network."""
+    try:
+        device = DeviceRecord.load(home / "device.json")
+    except Exception:
+        return None
+    with ReceiptSync(home, device, timeout=timeout) as sync:
+        return sync.run()
+
+
+__all__ = ["ReceiptSync", "SyncResult", "pending", "sync_now"]

@@ -1,0 +1,191 @@
+"""Consent on the collection service: receive receipts, countersign them, keep each participant's ledger, and check
+every segment header against it (invariant 1). No web framework here.
+
+- A device uploads each receipt it signed (``receive``). The server checks the device's signature, that the receipt
+  is the device's participant's, and that the device signs with the same consent key as before (bound at its first
+  receipt); then it countersigns the receipt with its own Ed25519 key (``consent-signing.key``, mode 0600, under the
+  server directory) and stores both copies. The countersigned copy is what the device keeps and the ledger reads.
+- A withdrawal also records an erasure request for those scopes (``erasure_requests``), processed by the dataset
+  pipeline; the ledger then refuses further data of those scopes.
+- ``check_segment`` refuses (403) a segment whose header declares a scope without active consent over its whole time
+  range (``consent_missing``) or cites another notice than the current one (``notice_outdated``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from nacl.signing import SigningKey, VerifyKey
+from sqlalchemy.engine import Connection
+
+from workprint.audit.signing import load_signing_key
+from workprint.errors import BadRequest, Conflict, ConsentError, Forbidden
+from workprint.privacy.consent import ConsentLedger, DeclaresConsent, header_refusal, ledger_from_dicts
+from workprint.privacy.receipts import ConsentReceipt, canonical_json, sign_receipt, verify_receipt_dict
+from workprint.store import consent_tables as ct
+from workprint.store.metadata import MetadataStore, append_audit
+from workprint.store.records import AuditEvent, Device
+
+KEY_FILE = "consent-signing.key"
+DEFAULT_NOTICE_VERSION = "1"  # the notice in force until a steward publishes another one (``api.NOTICE_VERSION``)
+
+
+def _utc(wall_ns: int) -> str:
+    return dt.datetime.fromtimestamp(wall_ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _verify_key(b64: str, where: str) -> VerifyKey:
+    try:
+        raw = base64.b64decode(b64, validate=True)
+        return VerifyKey(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise BadRequest(f"{where}: publicKey: not a base64 Ed25519 key ({b64[:60]!r})") from None
+
+
+class ConsentService:
+    """Receipts, ledgers, the current notice and erasure requests over a ``MetadataStore``."""
+
+    def __init__(self, metadata: MetadataStore, server_dir: Path, *, clock: Callable[[], int] = time.time_ns) -> None:
+        self.metadata = metadata
+        self._clock = clock
+        self.signing_key: SigningKey = load_signing_key(Path(server_dir) / KEY_FILE)
+        ct.create_consent_schema(metadata.engine)
+
+    @property
+    def public_key(self) -> str:
+        """The server's consent key, base64 (devices trust receipts it signed)."""
+        return base64.b64encode(bytes(self.signing_key.verify_key)).decode()
+
+    def _read(self) -> Connection:
+        return self.metadata.engine.connect()
+
+    # -- notices --------------------------------------------------------------------------------------------------
+
+    def current_notice(self) -> str:
+        """The notice version consent must cite now."""
+        with self._read() as conn:
+            return ct.current_notice(conn) or DEFAULT_NOTICE_VERSION
+
+    def publish_notice(self, version: str, text: str, *, actor: str = "steward") -> None:
+        """Make ``version`` the current notice: consent under earlier versions no longer covers new segments."""
+        if not version.strip():
+            raise BadRequest(f"notice.version: must not be empty, got {version!r}")
+        now = self._clock()
+
+        def fn(conn: Connection) -> None:
+            ct.add_notice(conn, version, text, actor, now)
+            append_audit(conn, AuditEvent(actor, "notice.publish", f"notice:{version}"), now)
+
+        self.metadata.write(fn)
+
+    # -- receipts -------------------------------------------------------------------------------------------------
+
+    def receive(self, device: Device, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Verify a device-signed receipt, store it, countersign it; returns the countersigned receipt (idempotent)."""
+        if not isinstance(body, Mapping):
+            raise BadRequest(f"receipt: expected a JSON object, got {type(body).__name__}")
+        try:
+            parsed = ConsentReceipt.from_dict(body)
+            where = f"receipt {parsed.receipt_id}"
+            receipt = verify_receipt_dict(body, _verify_key(parsed.public_key, where))
+        except ConsentError as exc:
+            raise BadRequest(str(exc)) from None
+        if receipt.principal_id != device.participant_id:
+            raise Forbidden(f"{where}: piiPrincipalId: {receipt.principal_id!r} is not this device's participant")
+        signed = sign_receipt(receipt, self.signing_key).to_dict()
+        now = self._clock()
+
+        def fn(conn: Connection) -> dict[str, Any]:
+            held = ct.receipt(conn, receipt.receipt_id)
+            if held is not None:
+                if canonical_json(held.device_receipt) != canonical_json(dict(body)):
+                    raise Conflict(f"{where}: consentReceiptID: already used for another receipt")
+                return held.countersigned
+            bound = ct.device_key(conn, device.id)
+            if bound is None:
+                ct.bind_device_key(conn, device.id, receipt.public_key, now)
+            elif bound != receipt.public_key:
+                raise Forbidden(f"{where}: publicKey: not the consent key this device signs with")
+            ct.insert_receipt(conn, {
+                "receipt_id": receipt.receipt_id, "participant_id": device.participant_id, "device_id": device.id,
+                "action": receipt.action, "scopes": list(receipt.scopes), "notice_version": receipt.notice_version,
+                "timestamp_ns": receipt.timestamp_ns, "expires_ns": receipt.expires_ns,
+                "device_receipt": dict(body), "countersigned": signed, "received_at": now,
+            })  # fmt: skip
+            subject = f"participant:{device.participant_id}"
+            detail = {"receipt_id": receipt.receipt_id, "scopes": list(receipt.scopes),
+                      "notice_version": receipt.notice_version}  # fmt: skip
+            append_audit(conn, AuditEvent(f"device:{device.id}", f"consent.{receipt.action}", subject, detail), now)
+            if receipt.action == "withdraw":
+                rid = ct.add_erasure_request(conn, device.participant_id, receipt.scopes, receipt.receipt_id, now)
+                append_audit(conn, AuditEvent(f"device:{device.id}", "erasure.request", subject,
+                                              {**detail, "request_id": rid}), now)  # fmt: skip
+            return signed
+
+        return self.metadata.write(fn)
+
+    def ledger(self, participant_id: str) -> ConsentLedger:
+        """The participant's ledger, from the receipts this server countersigned."""
+        with self._read() as conn:
+            receipts = ct.countersigned_receipts(conn, participant_id)
+        return ledger_from_dicts(receipts, [self.signing_key.verify_key])
+
+    def check_segment(self, participant_id: str, header: DeclaresConsent) -> None:
+        """Raise ``Forbidden`` (``consent_missing`` / ``notice_outdated``) unless the header is covered by consent."""
+        reason = header_refusal(self.ledger(participant_id), header, self.current_notice())
+        if reason is None:
+            return
+        span = f"from {_utc(header.wall_start_ns)} to {_utc(header.wall_end_ns)}"
+        code = "notice_outdated" if reason.startswith("notice_version") else "consent_missing"
+        raise Forbidden(f"segment refused: {reason} ({span})", code=code)
+
+    # -- erasure requests -----------------------------------------------------------------------------------------
+
+    def erasure_requests(self, participant_id: str | None = None) -> list[ct.ErasureRequest]:
+        """Erasure requests recorded from withdrawals, oldest first."""
+        with self._read() as conn:
+            return ct.list_erasure_requests(conn, participant_id)
+
+    def mark_erasure_done(self, request_id: int, *, actor: str = "dataset") -> bool:
+        """Mark an erasure request processed (the dataset pipeline calls this); False if unknown or done already."""
+        now = self._clock()
+
+        def fn(conn: Connection) -> bool:
+            done = ct.mark_erasure_done(conn, request_id, now)
+            if done:
+                append_audit(conn, AuditEvent(actor, "erasure.done", f"erasure:{request_id}"), now)
+            return done
+
+        return self.metadata.write(fn)
+
+
+_MAKE_LOCK = threading.Lock()
+
+
+def consent_of(api: object) -> ConsentService:
+    """The ``ConsentService`` of a ``ServerAPI`` (made on first use, then kept on the api object)."""
+    service = getattr(api, "_consent_service", None)
+    if service is not None:
+        assert isinstance(service, ConsentService)
+        return service
+    with _MAKE_LOCK:
+        service = getattr(api, "_consent_service", None)
+        if service is not None:
+            assert isinstance(service, ConsentService)
+            return service
+        metadata: MetadataStore = getattr(api, "metadata")  # noqa: B009 - no import of server.api (cycle)
+        settings = getattr(api, "settings")  # noqa: B009
+        clock = getattr(api, "_clock", time.time_ns)
+        service = ConsentService(metadata, settings.server_dir, clock=clock)
+        setattr(api, "_consent_service", service)  # noqa: B010
+        return service
+
+
+__all__ = ["DEFAULT_NOTICE_VERSION", "KEY_FILE", "ConsentService", "consent_of"]

@@ -1,0 +1,197 @@
+"""Consent on the server, in the metadata database: receipts, device consent keys, the notice, erasure requests.
+
+Tables live on their own ``MetaData`` (created with ``create_consent_schema``) beside the server's tables, on the
+same SQLite or PostgreSQL database. ``consent_receipts`` keeps every receipt twice: as the device signed it and as
+the server countersigned it; the ledger is rebuilt from the countersigned copies. ``erasure_requests`` is where a
+withdrawal starts erasure of a participant's data for some scopes (the dataset pipeline processes the rows).
+Writes take a ``Connection`` so that the caller can append the audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+consent_metadata = MetaData()
+_SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+consent_receipts = Table(
+    "consent_receipts",
+    consent_metadata,
+    Column("receipt_id", String(100), primary_key=True),
+    Column("participant_id", String(200), nullable=False),
+    Column("device_id", String(200), nullable=False),
+    Column("action", String(20), nullable=False),  # grant | withdraw
+    Column("scopes", JSON, nullable=False),
+    Column("notice_version", String(64), nullable=False),
+    Column("timestamp_ns", BigInteger, nullable=False),
+    Column("expires_ns", BigInteger, nullable=True),
+    Column("device_receipt", JSON, nullable=False),
+    Column("countersigned", JSON, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Index("ix_consent_receipts_participant", "participant_id", "timestamp_ns"),
+)
+
+consent_device_keys = Table(
+    "consent_device_keys",
+    consent_metadata,
+    Column("device_id", String(200), primary_key=True),
+    Column("public_key", String(100), nullable=False),  # base64 Ed25519, bound at the device's first receipt
+    Column("first_seen", BigInteger, nullable=False),
+)
+
+consent_notices = Table(
+    "consent_notices",
+    consent_metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("version", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("published_at", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+)
+
+erasure_requests = Table(
+    "erasure_requests",
+    consent_metadata,
+    Column("id", _SEQ, primary_key=True, autoincrement=True),
+    Column("participant_id", String(200), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("receipt_id", String(100), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("done_at", BigInteger, nullable=True),
+    Index("ix_erasure_requests_participant", "participant_id"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReceipt:
+    """One receipt row: the countersigned dict is what the ledger reads."""
+
+    receipt_id: str
+    participant_id: str
+    device_id: str
+    device_receipt: dict[str, Any]
+    countersigned: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureRequest:
+    """A participant's request to erase their data of ``scopes`` (from a withdrawal)."""
+
+    id: int
+    participant_id: str
+    scopes: tuple[str, ...]
+    receipt_id: str
+    requested_at: int
+    done_at: int | None
+
+
+def create_consent_schema(engine: Engine) -> None:
+    """Create the consent tables if missing."""
+    consent_metadata.create_all(engine)
+
+
+def insert_receipt(conn: Connection, values: Mapping[str, Any]) -> None:
+    """Insert one receipt row (``values`` holds every column)."""
+    conn.execute(insert(consent_receipts).values(**values))
+
+
+def receipt(conn: Connection, receipt_id: str) -> StoredReceipt | None:
+    """The stored receipt ``receipt_id``, or None."""
+    r = conn.execute(select(consent_receipts).where(consent_receipts.c.receipt_id == receipt_id)).mappings().first()
+    if r is None:
+        return None
+    return StoredReceipt(r["receipt_id"], r["participant_id"], r["device_id"], r["device_receipt"], r["countersigned"])
+
+
+def countersigned_receipts(conn: Connection, participant_id: str) -> list[dict[str, Any]]:
+    """Every countersigned receipt of a participant, oldest first."""
+    c = consent_receipts.c
+    rows = conn.execute(
+        select(c.countersigned).where(c.participant_id == participant_id).order_by(c.timestamp_ns, c.received_at)
+    ).all()
+    return [dict(r[0]) for r in rows]
+
+
+def device_key(conn: Connection, device_id: str) -> str | None:
+    """The consent key bound to ``device_id`` (base64), or None before its first receipt."""
+    return conn.execute(
+        select(consent_device_keys.c.public_key).where(consent_device_keys.c.device_id == device_id)
+    ).scalar_one_or_none()
+
+
+def bind_device_key(conn: Connection, device_id: str, public_key: str, now: int) -> None:
+    """Bind a device's consent key (first receipt)."""
+    conn.execute(insert(consent_device_keys).values(device_id=device_id, public_key=public_key, first_seen=now))
+
+
+def current_notice(conn: Connection) -> str | None:
+    """The last published notice version, or None when none was published here."""
+    n = consent_notices.c
+    return conn.execute(select(n.version).order_by(n.seq.desc()).limit(1)).scalar_one_or_none()
+
+
+def add_notice(conn: Connection, version: str, text: str, actor: str, now: int) -> None:
+    """Publish a notice version."""
+    conn.execute(insert(consent_notices).values(version=version, text=text, published_at=now, actor=actor))
+
+
+def add_erasure_request(
+    conn: Connection, participant_id: str, scopes: tuple[str, ...], receipt_id: str, now: int
+) -> int:
+    """Record an erasure request; returns its id."""
+    result = conn.execute(
+        insert(erasure_requests).values(
+            participant_id=participant_id, scopes=list(scopes), receipt_id=receipt_id, requested_at=now
+        )
+    )
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def list_erasure_requests(conn: Connection, participant_id: str | None = None) -> list[ErasureRequest]:
+    """Erasure requests (of one participant, or all), oldest first."""
+    e = erasure_requests.c
+    q = select(erasure_requests).order_by(e.id)
+    if participant_id is not None:
+        q = q.where(e.participant_id == participant_id)
+    return [
+        ErasureRequest(
+            int(r["id"]), r["participant_id"], tuple(r["scopes"]), r["receipt_id"], r["requested_at"], r["done_at"]
+        )
+        for r in conn.execute(q).mappings()
+    ]
+
+
+def mark_erasure_done(conn: Connection, request_id: int, now: int) -> bool:
+    """Mark an erasure request processed; False when it was unknown or already done."""
+    e = erasure_requests.c
+    result = conn.execute(update(erasure_requests).where(e.id == request_id, e.done_at.is_(None)).values(done_at=now))
+    return bool(result.rowcount)
+
+
+__all__ = [
+    "ErasureRequest",
+    "StoredReceipt",
+    "add_erasure_request",
+    "add_notice",
+    "bind_device_key",
+    "consent_device_keys",
+    "consent_metadata",
+    "consent_notices",
+    "consent_receipts",
+    "countersigned_receipts",
+    "create_consent_schema",
+    "current_notice",
+    "device_key",
+    "erasure_requests",
+    "insert_receipt",
+    "list_erasure_requests",
+    "mark_erasure_done",
+    "receipt",
+]
