@@ -9,12 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from dataset_helpers import MS, Tape, png_bytes
+from nacl.signing import SigningKey
 from PIL import Image
 
 from workprint.config import ServerSettings
 from workprint.models import ALL_SCOPES, Event, FrameEvent
+from workprint.privacy.notices import DEFAULT_PROGRAM
+from workprint.privacy.receipts import make_receipt, sign_receipt
 from workprint.segment import Segment, SegmentHeader, count_kinds, generate_keypair, open_sealed, seal, segment_id
 from workprint.server.api import ServerAPI
+from workprint.server.consent import consent_of
 from workprint.server.serve import build_api
 
 WALL0 = 1_780_000_000_000_000_000
@@ -74,6 +78,8 @@ def upload(api: ServerAPI, name: str, sessions: list[tuple[str, Tape]]) -> str:
     pid = api.create_participant(name)
     enrol = api.enroll(api.create_enrolment_code(pid), f"{name}-laptop")
     device = api.authenticate_device(enrol.device_token)
+    receipt = make_receipt(DEFAULT_PROGRAM, "grant", ALL_SCOPES, pid, WALL0 - 10**9)
+    consent_of(api).receive(device, sign_receipt(receipt, SigningKey.generate()).to_dict())
     for session, tape in sessions:
         cut = len(tape.events) // 2
         for i, part in enumerate((tape.events[:cut], tape.events[cut:])):

@@ -1,0 +1,123 @@
+"""Lineage and erasure: every example is traced to its participant and segment; erasing someone rebuilds every
+release that held them and leaves no byte of their typed data under the data directory or the blob store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from release_helpers import jsonl, server, session_tape, upload
+
+from workprint.cli.main import main
+from workprint.config import ServerSettings
+from workprint.dataset.purge import pending, purge_pending
+from workprint.dataset.release import ReleaseOptions, build_release
+from workprint.dataset.source import ServerSource
+from workprint.store.lineage_tables import LineageStore
+
+MARKER = "zqxmarkerjv"
+OPTS = ReleaseOptions(k=1)
+
+
+def every_file_holding(root: Path, needle: bytes) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def corpus_on_server(home: Path) -> tuple[ServerSource, LineageStore, str, str]:
+    api = server(home)
+    alice = upload(api, "alice", [("s1", session_tape(0, word=MARKER)), ("s2", session_tape(1, word="plain"))])
+    bob = upload(api, "bob", [("s1", session_tape(2, word="bobword"))])
+    source = ServerSource(api.settings, "steward:test", api=api)
+    return source, LineageStore(api.metadata.engine), alice, bob
+
+
+def test_lineage_maps_every_example_to_participant_segment_and_notice(tmp_path: Path) -> None:
+    source, lineage, alice, bob = corpus_on_server(tmp_path / "home")
+    report = build_release(source, tmp_path / "home" / "releases", "rel", options=OPTS, lineage=lineage,
+                           receipt_of=lambda p, n: f"receipt-{p[:4]}-{n}")  # fmt: skip
+    rows = lineage.examples("rel", 1)
+    task_ids = {e["task_id"] for e in jsonl(tmp_path / "home" / "releases" / "rel" / "v0001" / "agentnet.jsonl")}
+    assert {r.example_id for r in rows} == task_ids and report.episodes == 6
+    segs = {r.id: r.participant_id for r in source.api.metadata.segments()}
+    assert all(segs[r.segment_id] == r.participant_id for r in rows)
+    assert {r.participant_id for r in rows} == {alice, bob}
+    assert {(r.consent_receipt, r.notice_version) for r in rows if r.participant_id == bob} == {
+        (f"receipt-{bob[:4]}-1", "1")
+    }
+    reads = [e for e in source.api.metadata.audit_entries() if e.action == "segment.read"]
+    assert len(reads) == 6 and {e.actor for e in reads} == {"steward:test"}
+
+
+def test_erasure_rebuilds_the_release_and_leaves_no_byte_of_the_marker(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    source, lineage, alice, bob = corpus_on_server(home)
+    out = home / "releases"
+    build_release(source, out, "rel", options=OPTS, lineage=lineage)
+    build_release(source, out, "other", options=OPTS, lineage=lineage)
+    assert every_file_holding(out, MARKER.encode())  # the marker is really in the releases
+    source.api.erase_participant(alice)
+    assert [p for p, _ in pending(lineage)] == [alice]
+    results = purge_pending(lineage, source)
+    assert [(r.participant_id, r.overdue) for r in results] == [(alice, False)]
+    assert results[0].purged == (("other", 1), ("rel", 1))
+    assert [(x.release_id, x.version, x.participants) for x in results[0].rebuilt] == [("other", 2, 1), ("rel", 2, 1)]
+    assert every_file_holding(tmp_path, MARKER.encode()) == []
+    assert not (out / "rel" / "v0001").exists()
+    assert {r.participant_id for r in lineage.examples("rel", 2)} == {bob}
+    assert [r.status for r in lineage.releases_of("rel")] == ["purged", "active"]
+    assert pending(lineage) == []
+
+
+def test_a_withdrawal_request_is_purged_and_late_ones_are_flagged(tmp_path: Path) -> None:
+    source, lineage, _alice, bob = corpus_on_server(tmp_path / "home")
+    build_release(source, tmp_path / "rel", "rel", options=OPTS, lineage=lineage)
+    lineage.request_purge(bob, 0)
+    results = purge_pending(lineage, source, deadline_ns=10, clock=lambda: 1_000)
+    assert [(r.participant_id, r.overdue) for r in results] == [(bob, True)]
+    eps = jsonl(tmp_path / "rel" / "rel" / "v0002" / "agentnet.jsonl")
+    assert "bobword" not in str(eps) and len(eps) == 4
+
+
+def run(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["workprint", *args])
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_cli_builds_a_release_then_purge_pending_processes_an_erasure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    source, _lineage, alice, _bob = corpus_on_server(home)
+    monkeypatch.delenv("WORKPRINT_DB_URL", raising=False)
+    monkeypatch.delenv("WORKPRINT_BLOB_URL", raising=False)
+    assert run(monkeypatch, "dataset", "build", "--release", "r1", "--server-home", str(home), "--k", "1") == 0
+    out = capsys.readouterr().out
+    assert f"release: {home / 'releases' / 'r1' / 'v0001'}" in out and "episodes" in out
+    source.api.erase_participant(alice)
+    assert run(monkeypatch, "dataset", "purge-pending", "--server-home", str(home)) == 0
+    out = capsys.readouterr().out
+    assert f"{alice}: purged r1 v1; rebuilt r1 v2 (in time)" in " ".join(out.split())
+    assert every_file_holding(home, MARKER.encode()) == []
+    assert ServerSettings(home=home).server_dir.exists()
+
+
+def test_cli_build_exits_non_zero_naming_a_corrupt_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    source, _, alice, _ = corpus_on_server(home)
+    bad = source.api.metadata.segments(alice)[0]
+    blob = home / "server" / "blobs" / bad.blob_key
+    blob.write_bytes(blob.read_bytes()[:-40])  # truncated on disk
+    code = run(monkeypatch, "dataset", "build", "--release", "r1", "--server-home", str(home), "--k", "1")
+    captured = capsys.readouterr()
+    assert code == 2
+    assert f"skipped segment {bad.id}: SegmentError: segment {bad.id}: stored blob does not match its hash" in (
+        " ".join(captured.err.split())
+    )
+    assert "episodes" in captured.out
