@@ -32,7 +32,7 @@ from workprint.store import tables as t
 from workprint.store.metadata import MetadataStore, _audit
 from workprint.store.records import AuditEntry, AuditEvent
 
-__all__ = ["AuditLog", "ProvenEntry", "start_checkpointer"]
+__all__ = ["AuditLog", "ProvenEntry", "read_checkpoints", "start_checkpointer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,13 @@ class ProvenEntry:
 
 def _checkpoint(r: RowMapping) -> Checkpoint:
     return Checkpoint(int(r["size"]), str(r["root"]), int(r["at_ns"]), str(r["signature"]))
+
+
+def read_checkpoints(store: MetadataStore) -> list[Checkpoint]:
+    """Every checkpoint stored in ``store``, in the order they were made."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id)).mappings().all()
+    return [_checkpoint(r) for r in rows]
 
 
 class AuditLog:
@@ -87,9 +94,7 @@ class AuditLog:
 
     def checkpoints(self) -> list[Checkpoint]:
         """Every checkpoint in the order they were made."""
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id)).mappings().all()
-        return [_checkpoint(r) for r in rows]
+        return read_checkpoints(self.store)
 
     def latest(self) -> Checkpoint | None:
         """The newest checkpoint, or None before the first."""

@@ -22,7 +22,7 @@ def _root() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from workprint.cli import agent_cmds, consent_cmds, dataset_cmds, redact_cmds, server_cmds  # noqa: F401
+    from workprint.cli import agent_cmds, audit_cmds, consent_cmds, dataset_cmds, redact_cmds, server_cmds  # noqa: F401
 
 
 def main() -> None:

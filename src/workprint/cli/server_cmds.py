@@ -19,6 +19,9 @@ DbOption = Annotated[str, typer.Option("--db", help="SQLAlchemy URL (default: SQ
 BlobsOption = Annotated[str, typer.Option("--blobs", help="Blob directory or s3:// URL (default: local directory)")]
 
 
+CHECKPOINT_INTERVAL_S = 300.0
+
+
 def _settings(db: str, blobs: str) -> ServerSettings:
     s = ServerSettings.from_env()
     return dataclasses.replace(s, db_url=db or s.db_url, blob_url=blobs or s.blob_url)
@@ -42,7 +45,14 @@ def server(
     out.print(
         f"workprint server on http://{host}:{port} (db {api.metadata.backend}, blobs {settings.resolved_blob_url()})"
     )
-    uvicorn.run(create_app(api), host=host, port=port, log_level="info", lifespan="off")
+    from workprint.audit.log import start_checkpointer
+
+    stop = start_checkpointer(api.audit_log, CHECKPOINT_INTERVAL_S)  # signed tree heads at least every 5 minutes
+    try:
+        uvicorn.run(create_app(api), host=host, port=port, log_level="info", lifespan="off")
+    finally:
+        stop.set()
+        api.audit_log.checkpoint(only_if_new=True)
 
 
 @admin.command("add-participant")
@@ -78,3 +88,32 @@ def erase_participant(
     finally:
         api.metadata.close()
     out.print(f"erased participant {participant_id}: key destroyed, {deleted} segment blobs deleted")
+
+
+@admin.command("add-user")
+def add_user(
+    username: Annotated[str, typer.Argument(help="The account's sign-in name")],
+    role: Annotated[list[str], typer.Option("--role", help="participant, steward, researcher, auditor or admin")],
+    participant: Annotated[str, typer.Option("--participant", help="The participant a participant account is")] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+    db: DbOption = "",
+    blobs: BlobsOption = "",
+) -> None:
+    """Create an account with one or more roles; the password is prompted for (or read from stdin)."""
+    import sys
+
+    from workprint.server.identity import Principal
+    from workprint.server.serve import build_api
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    api = build_api(_settings(db, blobs))
+    try:
+        user = api.identity.add_user(
+            Principal.system("admin-cli", "admin"), username, password, role, participant or None
+        )
+    finally:
+        api.metadata.close()
+    out.print(f"user {user.username} ({user.id}): {', '.join(user.roles)}")
