@@ -64,12 +64,14 @@ def run_tasks(
                 bar.advance(job)
     elif executor == "ray":
         import ray.data
+        from ray import cloudpickle
 
         ensure_ray()
         ray.data.DataContext.get_current().enable_progress_bars = progress
         rows = [{"task": pickle.dumps(t)} for t in tasks]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
-        out = ds.map(partial(_ray_row, fn=fn, ctx=pickle.dumps(ctx))).take_all()
+        # cloudpickle: the context may hold functions and classes defined in a script (a consent check, a source).
+        out = ds.map(partial(_ray_row, fn=fn, ctx=cloudpickle.dumps(ctx))).take_all()
         results = [pickle.loads(r["result"]) for r in out]
     else:
         raise ConfigError(f"executor: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
