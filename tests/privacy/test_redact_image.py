@@ -60,18 +60,23 @@ def test_only_changed_bands_are_read_again_and_old_boxes_are_kept() -> None:
     first = red.redact(frame(False))
     second = red.redact(frame(False, extra="reply to jane.doe@example.org"))
     assert first.bands == ((0, 800),)
-    assert len(second.bands) == 1 and second.bands[0][0] > 300 and second.bands[0][1] < 450
+    (band,) = second.bands
+    assert 300 < band[0] < 400 < band[1] < 500 and band[1] - band[0] == 128  # one line, widened to 128 rows
     after = ocr_text(second.image)
     assert "jane.doe" not in after and "acme-corp" not in after
     assert red.redact(frame(False, extra="reply to jane.doe@example.org")).bands == ()
 
 
 def test_changed_bands_of_identical_frames_is_empty() -> None:
-    a = np.zeros((64, 64), dtype=np.uint8)
+    a = np.zeros((800, 64), dtype=np.uint8)
     assert changed_bands(a, a.copy()) == []
     b = a.copy()
+    b[400, 3] = 200
+    b[700, 3] = 200
+    # each change padded by 32 rows and widened to 128 rows; far-apart changes stay separate bands
+    assert changed_bands(a, b) == [(337, 465), (637, 765)]
     b[40, 3] = 200
-    assert changed_bands(a, b) == [(24, 57)]
+    assert changed_bands(a, b)[0] == (0, 128)
 
 
 def test_undecodable_or_failing_ocr_raises_so_the_frame_is_dropped() -> None:

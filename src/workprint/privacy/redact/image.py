@@ -23,6 +23,10 @@ from workprint.privacy.redact.types import Context
 
 _GAP = 24  # white rows between stacked bands, so tesseract never joins their lines
 _PAD = 2
+# Rows of context above and below a change: a glyph that changed may be the middle of a line, and tesseract reads a
+# cropped line worse than one with a margin.
+_BAND_PAD = 2 * TILE
+_MIN_BAND = 8 * TILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +73,27 @@ def boxes_for(words: list[Word], title: str, known: Sequence[str] = ()) -> list[
         pos += 1
     text = "".join(parts)
     out: list[Box] = []
+    lowered = [v.lower() for v in known]
     for w in words:
-        if len(w.text) >= 3 and any(w.text in value for value in known):
+        if lowered and _in_known(w.text.lower(), lowered):
             out.append(Box(w.x - _PAD, w.y - _PAD, w.w + 2 * _PAD, w.h + 2 * _PAD, "TYPED"))
     for span in detect(text, Context(title=title)):
         for s, e, w in where:
             if s < span.end and e > span.start:
                 out.append(Box(w.x - _PAD, w.y - _PAD, w.w + 2 * _PAD, w.h + 2 * _PAD, span.type))
     return out
+
+
+def _in_known(word: str, known: list[str]) -> bool:
+    # OCR glues the text cursor or a neighbouring glyph to a half-typed word ("johs" for "joh" + cursor), so up to
+    # two characters at either end may be extra.
+    n = len(word)
+    for a in range(3):
+        for b in range(3 - a):
+            part = word[a : n - b]
+            if len(part) >= 3 and any(part in v for v in known):
+                return True
+    return False
 
 
 def changed_bands(prev: NDArray[np.uint8] | None, cur: NDArray[np.uint8]) -> list[tuple[int, int]]:
@@ -92,12 +109,27 @@ def changed_bands(prev: NDArray[np.uint8] | None, cur: NDArray[np.uint8]) -> lis
     start = prev_y = int(ys[0])
     for y in ys[1:]:
         y = int(y)
-        if y - prev_y > 2 * TILE:
-            bands.append((max(0, start - TILE), min(h, prev_y + 1 + TILE)))
+        if y - prev_y > 2 * _BAND_PAD:
+            bands.append((max(0, start - _BAND_PAD), min(h, prev_y + 1 + _BAND_PAD)))
             start = y
         prev_y = y
-    bands.append((max(0, start - TILE), min(h, prev_y + 1 + TILE)))
-    return bands
+    bands.append((max(0, start - _BAND_PAD), min(h, prev_y + 1 + _BAND_PAD)))
+    return _widen(bands, h)
+
+
+def _widen(bands: list[tuple[int, int]], h: int) -> list[tuple[int, int]]:
+    # tesseract's layout analysis misreads thin strips (measured: a 64-row strip lost a word a 128-row one kept)
+    out: list[tuple[int, int]] = []
+    for y0, y1 in bands:
+        grow = max(0, _MIN_BAND - (y1 - y0))
+        y0, y1 = max(0, y0 - grow // 2), min(h, y1 + grow - grow // 2)
+        if y1 - y0 < _MIN_BAND:
+            y0, y1 = (0, min(h, _MIN_BAND)) if y0 == 0 else (max(0, h - _MIN_BAND), h)
+        if out and y0 <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], y1))
+        else:
+            out.append((y0, y1))
+    return out
 
 
 class ImageRedactor:

@@ -165,6 +165,9 @@ class KeyRedactor:
             for i in strokes:
                 owner[i] = target
         known = _typed_values(held, values)
+        # and each value as it finally reads, for frames that show the corrected text half typed
+        cells = list(zip(rebuilt.text, rebuilt.sources, strict=True))
+        known += ["".join(c for c, cell in cells if strokes.intersection(cell)) for _, strokes in values]
         out: list[Item] = []
         for i, (event, data) in enumerate(held):
             if isinstance(event, KeyEvent) and not event.press and event.keycode in self._suppressed:
