@@ -108,7 +108,8 @@ def test_kill_9_mid_session_loses_no_sealed_segment_and_uploads_none_twice(rig: 
     assert before <= set(ids)
     assert not _sealed_ids(rig.home), "segments still waiting after the restart"
 
-    first_session = rows[0].session
+    killed = waiting | before  # sealed before the kill: their session is the killed one (session ids are random)
+    first_session = next(r.session for r in rows if r.id in killed)
     text = "".join(
         e.text
         for s in rig.api.iter_segments("test")

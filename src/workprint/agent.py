@@ -3,25 +3,35 @@
 This module only wires the parts. Capture knows neither the spool nor the network; everything it produces goes
 through ``PrivacyGate.admit`` inside its own callback, and only what the gate returns is appended to the spool.
 The privacy state file (consent, pause, exclusions) is followed by a ``StateWatcher``; a withdrawal deletes the
-withdrawn scopes' unsent data from the spool at once.
+withdrawn scopes' unsent data from the spool at once. Any change of the consented scopes seals the open segment, so
+that no segment straddles a consent decision (the server checks each one against the ledger for its time range); a
+new notice version also re-opens the spool under that version, which the segment headers then declare.
+
+Consent receipts go to the server before any segment (``ReceiptSync`` in the upload round). Recording pauses
+automatically while the screen is locked or after ``idle_pause_min`` idle minutes (``ScreenProbe``); clicks on the
+indicator itself are never recorded.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from workprint.capture.indicator import Indicator
+from workprint.capture.lockscreen import ScreenProbe
 from workprint.capture.x11 import X11Capture
 from workprint.config import AgentSettings
 from workprint.device import DeviceRecord
 from workprint.errors import CaptureError
-from workprint.models import ControlEvent, Event
+from workprint.models import ButtonEvent, ControlEvent, Event, ScrollEvent
+from workprint.privacy.consent_sync import ReceiptSync
 from workprint.privacy.exclusion_step import ExclusionStep
 from workprint.privacy.gate import PrivacyGate, Step
+from workprint.privacy.pause import auto_pause_reason
 from workprint.privacy.redact.step import KeyRedactor
 from workprint.privacy.state import toggle_pause
 from workprint.privacy.watcher import Snapshot, StateWatcher, recording_status
@@ -29,6 +39,7 @@ from workprint.spool import Spool, SpoolIdentity
 from workprint.transport import HttpTransport, Transport, Uploader
 
 REDACTOR_VERSION = "workprint-redact-1"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +49,8 @@ class AgentStats:
     admitted: int = 0
     segments_uploaded: int = 0
     purged_segments: int = 0
+    purged_events: int = 0
+    receipts_sent: int = 0
     started_at: float = field(default_factory=time.monotonic)
 
 
@@ -52,6 +65,8 @@ class Agent:
         display: str | None = None,
         transport: Transport | None = None,
         indicator: bool = True,
+        receipts: ReceiptSync | None = None,
+        auto_pause: bool = True,
     ) -> None:
         display = display or os.environ.get("DISPLAY", "")
         if not display:  # checked before anything starts, so the indicator and capture agree on the display
@@ -64,13 +79,14 @@ class Agent:
         self.exclusions = ExclusionStep(self.watcher.rules)
         self.redactor = KeyRedactor()
         steps: list[Step] = [self.exclusions, self.redactor]
-        self.gate = PrivacyGate(consented=self.watcher.consented, paused=self.watcher.paused, steps=steps)
+        self.auto_pause: str | None = None  # why recording is paused automatically (screen locked, idle), if it is
+        self.gate = PrivacyGate(consented=self.watcher.consented, paused=self._paused, steps=steps)
         identity = SpoolIdentity(
             participant=device.participant_id,
             device=device.device_id,
             session=self.session,
             public_key=device.public_key_bytes,
-            notice_version=device.notice_version,
+            notice_version=self.watcher.snapshot.notice_version or device.notice_version,
             redactor_version=REDACTOR_VERSION,
         )
         self.spool = Spool.open(
@@ -78,6 +94,9 @@ class Agent:
         )
         self.transport = transport or HttpTransport(device.server_url, device.device_token)
         self.uploader = Uploader(self.spool, self.transport)
+        self.receipts = receipts or ReceiptSync(settings.home, device)
+        self._display = display
+        self._auto_enabled = auto_pause
         self.capture = X11Capture(display, sink=self._sink, settings=settings)
         self.indicator: Indicator | None = (
             Indicator(display, self.status, lambda: toggle_pause(settings.home, time.time_ns())) if indicator else None
@@ -87,9 +106,18 @@ class Agent:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    def _paused(self) -> bool:
+        return self.watcher.paused() or self.auto_pause is not None
+
     def status(self) -> str:
-        """What the indicator shows: recording, paused, excluded or not consented."""
-        return recording_status(self.watcher.snapshot, self.exclusions.excluded)
+        """What the indicator shows: recording, paused, excluded, not consented, or spool full."""
+        snap = self.watcher.snapshot
+        if self.auto_pause is not None:
+            snap = replace(snap, paused=True)
+        state = recording_status(snap, self.exclusions.excluded)
+        if state in ("recording", "excluded") and getattr(self.spool, "full", False):
+            return "spool_full"  # the participant must know nothing more can be kept
+        return state
 
     def _write(self, items: list[tuple[Event, bytes | None]]) -> None:
         with self._spool_lock:
@@ -97,25 +125,70 @@ class Agent:
                 self.spool.append(ev, blob)
                 self.stats.admitted += 1
 
+    def _on_indicator(self, event: Event) -> bool:
+        # A click on the indicator (pause/resume) is the participant talking to workprint, not work to record.
+        if self.indicator is None or not isinstance(event, (ButtonEvent, ScrollEvent)):
+            return False
+        rect = self.indicator.rect
+        if rect is None:
+            return False
+        x, y, w, h = rect
+        return x <= event.x < x + w and y <= event.y < y + h
+
     def _sink(self, event: Event, data: bytes | None) -> None:
+        if self._on_indicator(event):
+            return
         self._write(self.gate.admit(event, data))
 
     def _control(self, kind: str, detail: tuple[tuple[str, str], ...] = ()) -> None:
-        # Control markers carry no scope, so the gate lets them through even while paused.
-        self._write(self.gate.admit(ControlEvent(time.monotonic_ns(), time.time_ns(), kind, detail), None))
+        # Control markers carry no recorded data and no scope: they go to the spool directly, even while paused.
+        self._write([(ControlEvent(time.monotonic_ns(), time.time_ns(), kind, detail), None)])
+
+    def _seal(self) -> None:
+        with self._spool_lock:
+            self.spool.seal()
 
     def _privacy_changed(self, old: Snapshot, new: Snapshot) -> None:
         # Release what the redactor holds (typed before the change), then mark the change in the stream.
         self._write(self.gate.flush())
-        if new.paused and not old.paused:
-            self._control("pause")
-        elif old.paused and not new.paused:
-            self._control("resume")
-        withdrawn = old.consented - new.consented
-        if withdrawn:
-            self._control("consent", (("withdrawn", ",".join(sorted(withdrawn))),))
+        if new.notice_version and new.notice_version != self.spool.identity.notice_version:
+            with self._spool_lock:  # segments from now on declare the new notice
+                self.spool.seal()
+                self.spool.identity = replace(self.spool.identity, notice_version=new.notice_version)
+        elif new.consented != old.consented:
+            self._seal()  # no segment straddles a consent decision
+        newly_withdrawn = new.withdrawn - old.withdrawn
+        if newly_withdrawn:
             with self._spool_lock:
-                self.stats.purged_segments += self.spool.purge(set(withdrawn)).segments_deleted
+                purged = self.spool.purge(set(newly_withdrawn))
+                self.stats.purged_segments += purged.segments_deleted
+                self.stats.purged_events += purged.events_dropped
+        if new.paused and not old.paused and self.auto_pause is None:
+            self._control("pause", (("reason", "participant"),))
+        elif old.paused and not new.paused and self.auto_pause is None:
+            self._control("resume", (("reason", "participant"),))
+        if new.consented != old.consented:
+            detail = [("consented", ",".join(sorted(new.consented)))]
+            if newly_withdrawn:
+                detail.append(("withdrawn", ",".join(sorted(newly_withdrawn))))
+            self._control("consent", tuple(detail))
+
+    def _set_auto_pause(self, reason: str | None) -> None:
+        if reason == self.auto_pause:
+            return
+        manual = self.watcher.paused()
+        if reason is not None:
+            was_running = self.auto_pause is None and not manual
+            if was_running:
+                self._write(self.gate.flush())
+            self.auto_pause = reason
+            if was_running:
+                self._control("pause", (("reason", reason),))
+        else:
+            why = self.auto_pause or ""
+            self.auto_pause = None
+            if not manual:
+                self._control("resume", (("reason", f"no longer {why}"),))
 
     def start(self) -> None:
         """Show the indicator, start capture, the privacy watcher, the uploader and the segment ticker.
@@ -134,7 +207,10 @@ class Agent:
             self.watcher.stop()
             raise
         self._control("session_start")
-        for target, name in ((self._tick_loop, "wp-tick"), (self._upload_loop, "wp-upload")):
+        loops = [(self._tick_loop, "wp-tick"), (self._upload_loop, "wp-upload")]
+        if self._auto_enabled:
+            loops.append((self._auto_pause_loop, "wp-autopause"))
+        for target, name in loops:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -147,9 +223,42 @@ class Agent:
                 # The participant must always see that recording is on; without the indicator, stop capturing.
                 self.capture.stop()
 
+    def _auto_pause_loop(self) -> None:
+        try:
+            probe = ScreenProbe(self._display)
+        except CaptureError as exc:
+            log.warning("automatic pause unavailable: %s", exc)
+            return
+        idle_limit = self.settings.idle_pause_min * 60.0
+        try:
+            while not self._stop.wait(0.2):
+                try:
+                    reading = probe.read()
+                except Exception as exc:  # the probe's X connection is gone: stop deciding, keep recording rules
+                    log.warning("automatic pause probe failed: %s", exc)
+                    return
+                self._set_auto_pause(auto_pause_reason(reading.idle_s, reading.locked, idle_limit))
+        finally:
+            probe.close()
+
+    def upload_once(self) -> int:
+        """Send pending consent receipts, then (only if they all reached the server) sealed segments."""
+        if self.uploader.wait_s() > 0:
+            return 0
+        result = self.receipts.run()
+        self.stats.receipts_sent += result.sent
+        if not result.ok:
+            return 0  # the server would refuse segments whose consent it has not seen; keep them for later
+        n = self.uploader.run_once()
+        self.stats.segments_uploaded += n
+        return n
+
     def _upload_loop(self) -> None:
         while not self._stop.wait(self.settings.upload_interval_s):
-            self.stats.segments_uploaded += self.uploader.run_once()
+            try:
+                self.upload_once()
+            except Exception:  # keep uploading later; the data stays in the spool
+                log.exception("upload round failed")
 
     def stop(self, *, upload: bool = True) -> None:
         """Stop capture, release what the gate holds, seal the open segment and (by default) upload it."""
@@ -166,4 +275,5 @@ class Agent:
         with self._spool_lock:
             self.spool.seal()
         if upload:
-            self.stats.segments_uploaded += self.uploader.run_once()
+            self.upload_once()
+        self.receipts.close()

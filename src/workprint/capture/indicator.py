@@ -1,7 +1,8 @@
 """The recording indicator: a small always-on-top X11 window that shows whether recording is on.
 
-It shows one of ``● REC`` (red), ``❚❚ PAUSED`` (amber), ``EXCLUDED`` (grey) and ``NOT CONSENTED`` (grey ring) and
-toggles pause when clicked. It is a dock-type window (``_NET_WM_WINDOW_TYPE_DOCK``) with ``_NET_WM_STATE_ABOVE``
+It shows one of ``● REC`` (red), ``❚❚ PAUSED`` (amber), ``EXCLUDED`` (grey), ``NOT CONSENTED`` (grey ring) and
+``SPOOL FULL`` (red) and toggles pause when clicked. ``rect`` is where it is on screen, so the agent can keep clicks
+on it out of the recording. It is a dock-type window (``_NET_WM_WINDOW_TYPE_DOCK``) with ``_NET_WM_STATE_ABOVE``
 and ``STICKY`` so EWMH window managers keep it above normal windows on every desktop; it also re-raises itself
 whenever it is covered (``VisibilityNotify``), which covers window managers that ignore the hints. It never takes
 the keyboard focus (``WM_HINTS.input`` false), so it does not disturb what is being recorded.
@@ -30,10 +31,17 @@ from Xlib.xobject.fontable import GC, Font
 
 from workprint.errors import CaptureError, ConfigError
 
-LABELS = {"recording": "● REC", "paused": "❚❚ PAUSED", "excluded": "EXCLUDED", "not_consented": "NOT CONSENTED"}
-_ASCII = {"recording": "REC", "paused": "PAUSED", "excluded": "EXCLUDED", "not_consented": "NOT CONSENTED"}
+LABELS = {
+    "recording": "● REC", "paused": "❚❚ PAUSED", "excluded": "EXCLUDED", "not_consented": "NOT CONSENTED",
+    "spool_full": "SPOOL FULL",
+}  # fmt: skip
+_ASCII = {
+    "recording": "REC", "paused": "PAUSED", "excluded": "EXCLUDED", "not_consented": "NOT CONSENTED",
+    "spool_full": "SPOOL FULL",
+}  # fmt: skip
 COLORS = {  # RGB of the mark drawn left of the text
     "recording": (0xE0, 0x1B, 0x24),
+    "spool_full": (0xE0, 0x1B, 0x24),
     "paused": (0xF5, 0xA6, 0x23),
     "excluded": (0x9A, 0x9A, 0x9A),
     "not_consented": (0x9A, 0x9A, 0x9A),
@@ -90,6 +98,7 @@ class Indicator:
         self.hotkey = parse_hotkey(hotkey) if hotkey else None  # bad text fails here, before any window
         self._hotkey_code = 0
         self.window_id = 0
+        self.rect: tuple[int, int, int, int] | None = None  # x, y, width, height on the root window, once mapped
         self.shown = ""  # the state currently drawn
         self.clicks = 0
         self._ready = threading.Event()
@@ -129,6 +138,7 @@ class Indicator:
         try:
             win, gc, font_ascent = self._create(d)
             self._wait_mapped(d, win)
+            self._locate(d, win)
             self._grab_hotkey(d)
             self._ready.set()
             self._loop(d, win, gc, font_ascent)
@@ -175,6 +185,12 @@ class Indicator:
         self.window_id = int(win.id)
         return win, gc, ascent
 
+    def _locate(self, d: Display, win: Window) -> None:
+        # Where the window really is on the root (the window manager may have moved or reparented it).
+        pos = win.translate_coords(d.screen().root, 0, 0)
+        geo = win.get_geometry()
+        self.rect = (-int(pos.x), -int(pos.y), int(geo.width), int(geo.height))
+
     def _wait_mapped(self, d: Display, win: Window) -> None:
         # The window manager may reparent first; MapNotify on our window is the proof it is on screen.
         while not self._stop.is_set():
@@ -206,6 +222,8 @@ class Indicator:
                 elif ev.type == X.VisibilityNotify and ev.state != X.VisibilityUnobscured:
                     win.configure(stack_mode=X.Above)  # something covered us: come back on top
                     d.flush()
+                elif ev.type == X.ConfigureNotify and ev.window.id == win.id:
+                    self._locate(d, win)
                 elif ev.type == X.DestroyNotify and ev.window.id == win.id:
                     raise CaptureError("indicator: window destroyed")
             select.select([d.fileno()], [], [], self.interval)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workprint.errors import WorkprintError
-from workprint.models import Scope
+from workprint.models import ALL_SCOPES, Scope
 from workprint.privacy.exclusions import ExclusionRules
 from workprint.privacy.state import DeviceState, load_state, state_path
 
@@ -37,13 +37,22 @@ class Snapshot:
     paused_until_ns: int | None
     notice_version: str
     error: str = ""  # why the state could not be read (then nothing is consented and recording is paused)
+    withdrawn: frozenset[Scope] = frozenset()  # scopes whose latest decision is a withdrawal (purge their data)
 
 
 def snapshot_of(state: DeviceState, now_wall_ns: int) -> Snapshot:
     """Evaluate a state at ``now_wall_ns`` (pure)."""
     paused = state.pause.active(now_wall_ns)
+    ledger = state.ledger
+    withdrawn = frozenset(
+        s for s in ALL_SCOPES if ledger.status(s, now_wall_ns, state.notice_version).reason == "withdrawn"
+    )
     return Snapshot(
-        state.consented(now_wall_ns), paused, state.pause.until_ns if paused else None, state.notice_version
+        ledger.active_scopes(now_wall_ns, state.notice_version),
+        paused,
+        state.pause.until_ns if paused else None,
+        state.notice_version,
+        withdrawn=withdrawn,
     )
 
 
