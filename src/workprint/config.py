@@ -40,6 +40,7 @@ class AgentSettings:
     segment_max_s: float = 60.0
     segment_max_bytes: int = 32 * 1024 * 1024
     upload_interval_s: float = 1.0
+    idle_pause_min: float = 10.0  # pause automatically after this many idle minutes (0: never)
 
     @property
     def spool_dir(self) -> Path:
@@ -56,6 +57,7 @@ class AgentSettings:
             frame_interval_s=_float("WORKPRINT_FRAME_INTERVAL", 0.5),
             segment_max_s=_float("WORKPRINT_SEGMENT_MAX_S", 60.0),
             frame_format=os.environ.get("WORKPRINT_FRAME_FORMAT", "webp"),
+            idle_pause_min=_float("WORKPRINT_IDLE_PAUSE_MIN", 10.0),
         )
         s.validate()
         return s
