@@ -2,61 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import httpx
 import pytest
 
 from workprint.errors import ConfigError
 from workprint.segment import generate_keypair
 from workprint.store.transit import VaultTransitKeys
 
-TOKEN = "root-test-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def vault_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    bao = shutil.which("bao") or str(Path(sys.executable).parent / "bao")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("bao") / "log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [bao, "server", "-dev", f"-dev-root-token-id={TOKEN}", f"-dev-listen-address=127.0.0.1:{port}"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "HOME": str(log.parent)},
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/sys/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"bao did not start: {log.read_text()[-500:]}")
-            time.sleep(0.1)
-        r = httpx.post(f"{url}/v1/sys/mounts/transit", json={"type": "transit"}, headers={"X-Vault-Token": TOKEN})
-        assert r.status_code in (200, 204), r.text
-        yield url
-    finally:
-        proc.kill()
-        proc.wait()
+TOKEN = "root-test-token"  # the token tests/conftest.py starts the dev server with
 
 
 def test_participant_key_round_trips_through_transit(vault_url: str) -> None:

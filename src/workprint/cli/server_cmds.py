@@ -117,3 +117,16 @@ def add_user(
     finally:
         api.metadata.close()
     out.print(f"user {user.username} ({user.id}): {', '.join(user.roles)}")
+
+
+@admin.command("rotate-keys")
+def rotate_keys(db: DbOption = "", blobs: BlobsOption = "") -> None:
+    """Rotate the key-encryption key and re-wrap every participant key (no segment is re-encrypted); audited."""
+    from workprint.server.serve import build_api
+
+    api = build_api(_settings(db, blobs))
+    try:
+        n = api.rotate_keys(actor="system:admin-cli")
+    finally:
+        api.metadata.close()
+    out.print(f"rotated keys: {n} participant keys re-wrapped under {api.keys.key_id}")

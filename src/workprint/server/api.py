@@ -43,7 +43,7 @@ from workprint.errors import (
     Unprocessable,
 )
 from workprint.store.blobs import BlobStore
-from workprint.store.keys import KeyProvider
+from workprint.store.keys import KeyProvider, RotatingKeyProvider
 from workprint.store.metadata import MetadataStore
 from workprint.store.records import AuditEvent, Device, Participant, SegmentRecord
 
@@ -254,6 +254,28 @@ class ServerAPI:
         for key in keys:
             self.blobs.delete(key)
         return len(keys)
+
+    # -- key operations -------------------------------------------------------------------------------------------
+
+    def rotate_keys(self, *, actor: str = "admin") -> int:
+        """Rotate the key-encryption key and re-wrap every participant key under it; blobs are untouched.
+
+        Order matters for crash safety: the new version exists before anything is re-wrapped, and the old one is
+        retired only after the re-wrapped keys are committed (an interrupted rotation is simply run again).
+        """
+        keys = self.keys
+        if not isinstance(keys, RotatingKeyProvider):
+            raise BadRequest(f"keys: {type(keys).__name__} cannot rotate")
+        keys.rotate()
+        rewrapped = {
+            p.id: (keys.rewrap(p.wrapped_private_key), keys.key_id)
+            for p in self.metadata.participants()
+            if p.wrapped_private_key is not None
+        }
+        audit = AuditEvent(actor, "keys.rotate", "keys", {"key_id": keys.key_id, "participants": len(rewrapped)})
+        n = self.metadata.rewrap_keys(rewrapped, self._clock(), audit)
+        keys.retire_old_versions()
+        return n
 
     # -- health ---------------------------------------------------------------------------------------------------
 

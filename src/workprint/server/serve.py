@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
 
 import uvicorn
 
@@ -13,16 +15,30 @@ from workprint.errors import ConfigError
 from workprint.server.api import ServerAPI
 from workprint.server.app import create_app
 from workprint.store.blobs import open_blob_store
-from workprint.store.keys import MasterKeyFile
+from workprint.store.keys import KeyProvider, MasterKeyFile
 from workprint.store.metadata import MetadataStore
 
-__all__ = ["build_api", "serve_in_thread", "stop_server"]
+__all__ = ["build_api", "key_provider", "serve_in_thread", "stop_server"]
 
 
-def build_api(settings: ServerSettings) -> ServerAPI:
-    """The embedded defaults (SQLite, a local blob directory, a master key file) or whatever the URLs select."""
+def key_provider(settings: ServerSettings, env: Mapping[str, str] = os.environ) -> KeyProvider:
+    """Vault Transit when ``WORKPRINT_VAULT_ADDR`` and ``WORKPRINT_VAULT_TOKEN`` are set, else the master key file."""
+    addr, token = env.get("WORKPRINT_VAULT_ADDR", ""), env.get("WORKPRINT_VAULT_TOKEN", "")
+    if addr or token:
+        if not (addr and token):
+            missing = "WORKPRINT_VAULT_TOKEN" if addr else "WORKPRINT_VAULT_ADDR"
+            raise ConfigError(f"{missing}: must be set together with the other Vault setting")
+        from workprint.store.transit import VaultTransitKeys  # hvac is imported only when Vault is configured
+
+        return VaultTransitKeys(addr, token, env.get("WORKPRINT_VAULT_KEY", "workprint"))
     keys = MasterKeyFile(settings.server_dir / "master.key")
     keys.key_id  # noqa: B018 - create or check the key file now, not at the first request
+    return keys
+
+
+def build_api(settings: ServerSettings, env: Mapping[str, str] = os.environ) -> ServerAPI:
+    """The embedded defaults (SQLite, a local blob directory, a master key file) or whatever the URLs select."""
+    keys = key_provider(settings, env)
     return ServerAPI(
         MetadataStore(settings.resolved_db_url()), open_blob_store(settings.resolved_blob_url()), keys, settings
     )

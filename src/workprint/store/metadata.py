@@ -142,6 +142,29 @@ class MetadataStore:
             row = conn.execute(select(t.participants).where(t.participants.c.id == participant_id)).mappings().first()
         return None if row is None else _participant(row)
 
+    def participants(self) -> list[Participant]:
+        """Every participant, erased ones included, by id."""
+        with self._read() as conn:
+            rows = conn.execute(select(t.participants).order_by(t.participants.c.id)).mappings().all()
+        return [_participant(r) for r in rows]
+
+    def rewrap_keys(self, wrapped: dict[str, tuple[bytes, str]], now: int, audit: AuditEvent) -> int:
+        """Replace wrapped private keys (id -> (wrapped, key_id)) in one transaction; erased ones stay destroyed."""
+
+        def fn(conn: Connection) -> int:
+            c = t.participants.c
+            n = 0
+            for pid, (key, key_id) in wrapped.items():
+                n += conn.execute(
+                    update(t.participants)
+                    .where(c.id == pid, c.wrapped_private_key.is_not(None))
+                    .values(wrapped_private_key=key, key_id=key_id)
+                ).rowcount
+            append_audit(conn, audit, now)
+            return n
+
+        return self.write(fn)
+
     def erase_participant(self, participant_id: str, now: int, audit: AuditEvent) -> list[str]:
         """Destroy the wrapped private key, blank the name, void unused codes; returns the segments' blob keys."""
 

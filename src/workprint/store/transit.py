@@ -74,3 +74,8 @@ class VaultTransitKeys:
         self._client.secrets.transit.update_key_configuration(
             name=self.key_name, min_decryption_version=version, mount_point=self.mount
         )
+
+    def retire_old_versions(self) -> None:
+        """Refuse to decrypt anything not wrapped under the newest key version (after every key is re-wrapped)."""
+        info = self._client.secrets.transit.read_key(name=self.key_name, mount_point=self.mount)
+        self.retire_versions_before(int(info["data"]["latest_version"]))
