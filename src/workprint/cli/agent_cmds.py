@@ -64,11 +64,17 @@ def record(
 @app.command()
 def upload() -> None:
     """Upload every sealed segment waiting in the spool, once; exits non-zero if the server cannot be reached."""
+    from workprint.errors import TransportError
+    from workprint.privacy.consent_sync import ReceiptSync
     from workprint.spool import pending_count
     from workprint.transport import HttpTransport, upload_pending
 
     settings = AgentSettings.from_env()
     device = DeviceRecord.load(settings.device_file)
+    with ReceiptSync(settings.home, device) as receipts:
+        result = receipts.run()  # consent first: the server refuses segments whose consent it has not seen
+    if not result.ok:
+        raise TransportError(result.error)
     sent = upload_pending(settings.spool_dir, HttpTransport(device.server_url, device.device_token))
     out.print(f"uploaded {sent} segments; {pending_count(settings.spool_dir)} still waiting")
 

@@ -20,6 +20,7 @@ from workprint.cli.main import app
 from workprint.config import AgentSettings
 from workprint.errors import ConsentError, WorkprintError
 from workprint.models import ALL_SCOPES, Scope
+from workprint.privacy.consent_sync import sync_now
 from workprint.privacy.durations import format_duration, parse_duration
 from workprint.privacy.exclusions import RULE_KINDS
 from workprint.privacy.notices import parse_scope
@@ -42,6 +43,19 @@ def _run(fn: Callable[[], T]) -> T:
     except WorkprintError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def _send_receipts() -> None:
+    # Tell the server at once when enrolled; offline is fine: the agent sends pending receipts before any segment.
+    result = sync_now(AgentSettings().home)
+    if result is None:
+        return
+    if result.sent:
+        print("the server countersigned the receipt")
+    for line in result.refused:
+        print(f"warning: the server refused {line}", file=sys.stderr)
+    if result.error:
+        print(f"not sent to the server yet ({result.error}); it will be sent before any recording")
 
 
 def _when(wall_ns: int) -> str:
@@ -102,6 +116,7 @@ def consent_grant(
         print(f"receipt {r.receipt_id}")
 
     _run(go)
+    _send_receipts()
 
 
 @consent_app.command("withdraw")
@@ -117,6 +132,7 @@ def consent_withdraw(
         print(f"withdrew {', '.join(r.scopes)}; receipt {r.receipt_id}")
 
     _run(go)
+    _send_receipts()
 
 
 @app.command()

@@ -30,6 +30,7 @@ from workprint.privacy.state import (
     signing_key,
     update_state,
 )
+from workprint.transport.http import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class ReceiptSync:
             try:
                 r = self._client.post("/v1/consents", json=receipt.to_dict())
             except httpx.HTTPError as exc:
-                return SyncResult(sent, tuple(refused), f"server: cannot reach {self.device.server_url} ({exc})")
+                return SyncResult(sent, tuple(refused), unreachable(self.device.server_url.rstrip("/"), exc))
             if r.status_code in (200, 201):
                 try:
                     self._store(r.json())

@@ -1,0 +1,159 @@
+"""The server's side of consent over real HTTP: receipts countersigned and stored, segments checked against them."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import nacl.signing
+import pytest
+
+from workprint.config import ServerSettings
+from workprint.device import DeviceRecord
+from workprint.models import ALL_SCOPES, Event, KeyEvent
+from workprint.privacy.consent_sync import pending, sync_now
+from workprint.privacy.receipts import sign_receipt
+from workprint.privacy.state import load_state, record_consent, server_verify_key, state_path
+from workprint.segment import SegmentHeader, count_kinds, seal, segment_id
+from workprint.server.api import ServerAPI
+from workprint.server.consent import consent_of
+from workprint.server.serve import build_api, serve_in_thread, stop_server
+from workprint.transport import enroll
+
+
+@dataclass
+class Site:
+    api: ServerAPI
+    url: str
+    home: Path
+    device: DeviceRecord
+
+    def put(self, scopes: tuple[str, ...], wall_ns: int, *, notice: str = "1") -> httpx.Response:
+        """PUT a one-key segment declaring ``scopes`` at ``wall_ns`` straight to the server."""
+        evs: list[Event] = [KeyEvent(1_000, wall_ns, True, 38, "a", "a")]
+        header = SegmentHeader(
+            self.device.participant_id, self.device.device_id, "s", int(wall_ns % 10**6), 1_000, 1_000, wall_ns,
+            wall_ns, scopes, notice, "test", count_kinds(evs),
+        )  # fmt: skip
+        data = seal(header, evs, {}, self.device.public_key_bytes)
+        return httpx.put(
+            f"{self.url}/v1/segments/{segment_id(data)}",
+            content=data,
+            headers={"Authorization": f"Bearer {self.device.device_token}"},
+        )
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    api = build_api(ServerSettings(home=tmp_path / "server"))
+    server, thread, url = serve_in_thread(api)
+    pid = api.create_participant("p")
+    e = enroll(url, api.create_enrolment_code(pid), "laptop")
+    device = DeviceRecord(url, e.participant_id, e.device_id, e.device_token, e.public_key, e.notice_version)
+    home = tmp_path / "device"
+    device.save(home / "device.json")
+    try:
+        yield Site(api, url, home, device)
+    finally:
+        stop_server(server, thread)
+
+
+def refusal(r: httpx.Response) -> tuple[int, str, str]:
+    err = r.json()["error"]
+    return r.status_code, err["code"], err["message"]
+
+
+def test_a_segment_without_any_consent_is_refused_naming_the_scope_and_time_range(site: Site) -> None:
+    status, code, message = refusal(site.put(("keys",), time.time_ns()))
+    assert (status, code) == (403, "consent_missing")
+    assert "keys" in message and "(from 20" in message and " to 20" in message
+    assert site.api.metadata.segments() == []
+
+
+def test_a_sent_receipt_is_countersigned_kept_on_both_sides_and_lets_segments_in(site: Site) -> None:
+    granted = record_consent(site.home, "grant", ("keys", "mouse"), time.time_ns())
+    result = sync_now(site.home)
+    assert result is not None and result.ok and result.sent == 1
+    state = load_state(site.home)
+    assert pending(state, site.home) == []  # the device copy is now the server's countersigned one
+    server_key = server_verify_key(site.home)
+    assert server_key is not None and base64.b64encode(bytes(server_key)).decode() == consent_of(site.api).public_key
+    assert state.receipts[0].receipt_id == granted.receipt_id
+    assert consent_of(site.api).ledger(site.device.participant_id).active_scopes(time.time_ns(), "1") == {
+        "keys", "mouse"
+    }  # fmt: skip
+    assert site.put(("keys", "mouse"), time.time_ns()).status_code == 201
+    status, code, message = refusal(site.put(("keys", "screenshots"), time.time_ns()))
+    assert (status, code) == (403, "consent_missing") and "screenshots" in message and "keys" not in message
+    assert sync_now(site.home) == type(result)()  # nothing left to send
+
+
+def test_a_segment_from_before_the_grant_is_refused(site: Site) -> None:
+    before = time.time_ns() - 5_000_000_000
+    record_consent(site.home, "grant", ALL_SCOPES, time.time_ns())
+    assert sync_now(site.home) is not None
+    assert refusal(site.put(("keys",), before))[:2] == (403, "consent_missing")
+
+
+def test_withdrawal_records_an_erasure_request_and_refuses_further_data_of_those_scopes(site: Site) -> None:
+    record_consent(site.home, "grant", ALL_SCOPES, time.time_ns())
+    record_consent(site.home, "withdraw", ("keys",), time.time_ns() + 1)
+    result = sync_now(site.home)
+    assert result is not None and result.sent == 2
+    requests = consent_of(site.api).erasure_requests(site.device.participant_id)
+    assert [(r.scopes, r.done_at) for r in requests] == [(("keys",), None)]
+    after = time.time_ns() + 10
+    assert refusal(site.put(("keys",), after))[:2] == (403, "consent_missing")
+    assert site.put(("mouse",), after).status_code == 201
+    actions = [e.action for e in site.api.metadata.audit_entries()]
+    assert {"consent.grant", "consent.withdraw", "erasure.request"} <= set(actions)
+
+
+def test_a_segment_under_an_outdated_notice_is_refused(site: Site) -> None:
+    record_consent(site.home, "grant", ALL_SCOPES, time.time_ns())
+    assert sync_now(site.home) is not None
+    consent_of(site.api).publish_notice("2", "a new notice")
+    status, code, message = refusal(site.put(("keys",), time.time_ns()))
+    assert (status, code) == (403, "notice_outdated") and "'1'" in message and "'2'" in message
+
+
+def _post(site: Site, body: object) -> httpx.Response:
+    return httpx.post(
+        f"{site.url}/v1/consents", json=body, headers={"Authorization": f"Bearer {site.device.device_token}"}
+    )
+
+
+def test_tampered_foreign_and_rekeyed_receipts_are_refused(site: Site) -> None:
+    r = record_consent(site.home, "grant", ("keys",), time.time_ns())
+    tampered = r.to_dict()
+    tampered["services"][0]["purposes"][0]["piiCategory"] = ["keys", "screenshots"]
+    status, code, message = refusal(_post(site, tampered))
+    assert (status, code) == (400, "bad_request") and "signature" in message
+    assert _post(site, r.to_dict()).status_code == 201
+    other_key = nacl.signing.SigningKey.generate()
+    foreign = sign_receipt(replace(r, receipt_id="x-1", principal_id="someone-else"), other_key)
+    assert refusal(_post(site, foreign.to_dict()))[:2] == (403, "forbidden")
+    rekeyed = sign_receipt(replace(r, receipt_id="x-2"), other_key)
+    status, _, message = refusal(_post(site, rekeyed.to_dict()))
+    assert status == 403 and "publicKey" in message
+    assert refusal(_post(site, {"consentReceiptID": 3}))[0] == 400
+    unauth = httpx.post(f"{site.url}/v1/consents", json=r.to_dict())
+    assert unauth.status_code == 401
+
+
+def test_an_offline_grant_is_kept_on_the_device_and_sent_later(site: Site) -> None:
+    offline = replace(site.device, server_url="http://127.0.0.1:9")
+    offline.save(site.home / "device.json")
+    record_consent(site.home, "grant", ("keys",), time.time_ns())
+    result = sync_now(site.home)
+    assert result is not None and not result.ok and "connection refused" in result.error
+    assert load_state(site.home).consented(time.time_ns()) == {"keys"}
+    site.device.save(site.home / "device.json")
+    before = state_path(site.home).read_bytes()
+    result = sync_now(site.home)
+    assert result is not None and result.ok and result.sent == 1
+    assert state_path(site.home).read_bytes() != before
