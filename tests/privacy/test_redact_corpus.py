@@ -10,7 +10,18 @@ from hypothesis import strategies as st
 
 from workprint.models import KeyEvent
 from workprint.privacy.redact import Context, KeyRedactor, redact_logged
-from workprint.privacy.redact.keytext import BACKSPACE, CHAR, DELETE, END, HOME, LEFT, RIGHT, rebuild
+from workprint.privacy.redact.keytext import (
+    BACKSPACE,
+    CHAR,
+    DELETE,
+    END,
+    HOME,
+    LEFT,
+    RIGHT,
+    ops_from_logged_text,
+    rebuild,
+    rebuild_logged,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from corpus import generate
@@ -108,3 +119,9 @@ def test_key_redactor_releases_input_events_in_order_or_placeholders(text: str) 
     it = iter(events)
     assert all(any(k is e for e in it) for k in kept)  # a subsequence of the input, in order
     assert "jo@x.io" not in "".join(e.text for e in kept)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab@.\b", max_size=40))
+def test_fast_logged_rebuild_equals_the_general_one(text: str) -> None:
+    assert rebuild_logged(text) == rebuild(ops_from_logged_text(text))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workprint.privacy.redact.detectors import detect, merge
-from workprint.privacy.redact.keytext import ops_from_logged_text, rebuild, sources_of_values
+from workprint.privacy.redact.keytext import rebuild_logged, sources_of_values
 from workprint.privacy.redact.types import NO_CONTEXT, PRIORITY, Context, RedactionResult, Span, placeholder
 
 # Beyond this a snippet is not typed text; callers refuse it rather than spend seconds on it.
@@ -36,7 +36,7 @@ def redact_logged(text: str, context: Context = NO_CONTEXT) -> RedactionResult:
     """
     if "\b" not in text and "\x7f" not in text:
         return redact_text(text, context)
-    rebuilt = rebuild(ops_from_logged_text(text))
+    rebuilt = rebuild_logged(text)
     spans = [
         Span(min(strokes), max(strokes) + 1, kind)
         for kind, strokes in sources_of_values(rebuilt, lambda t: detect(t, context))
