@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import itertools
 import json
 import random
 import string
@@ -129,8 +130,28 @@ class Gen:
         n, first = f.name(), f.first_name()
         t = self.pick(["Hi ", (first, "NAME"), ", the report is attached."], ["Dear ", (n, "NAME"), ","],
                       [(n, "NAME"), " will join the call at 3"], ["assigned to ", (n, "NAME")],
-                      ["Thanks,\n", (n, "NAME")], ["meeting with ", (n, "NAME"), " tomorrow"])  # fmt: skip
+                      ["Thanks,\n", (n, "NAME")], ["meeting with ", (n, "NAME"), " tomorrow"],
+                      ["From: ", (n, "NAME"), " <", (f.email(), "EMAIL"), ">"])  # fmt: skip
         return "name", t, *self.pick(("Thunderbird", "Write: hello"), ("Slack", "general - Slack"), ("jira", "PROJ-12"))
+
+    def form(self) -> Snippet:
+        """A sign-up or checkout form filled field by field with Tab, as a key logger sees it."""
+        f = self.f()
+        first, last, email, phone = f.first_name(), f.last_name(), f.email(), f.phone_number()
+        t: list[Piece] = [(first, "NAME"), "\t", (last, "NAME"), "\t", (email, "EMAIL"), "\t", (phone, "PHONE"), "\n"]
+        title = self.pick("Create account - Shop", "Contact details", "Registration - Conference 2026",
+                          "Edit profile", "Checkout - Shipping information")  # fmt: skip
+        return "form", t, "firefox", title
+
+    def title(self) -> Snippet:
+        """A window title carrying personal data; the title is its own context."""
+        f = self.f()
+        t = self.pick(["Chat with ", (f.name(), "NAME"), " | Microsoft Teams"],
+                      ["Inbox - ", (f.email(), "EMAIL"), " - Mozilla Thunderbird"],
+                      [(f.name(), "NAME"), " (DM) - Slack"],
+                      ["Re: invoice for ", (f.name(), "NAME"), " - Outlook"],
+                      ["ssh admin@", (f.ipv4_private(), "IP"), " - xterm"])  # fmt: skip
+        return "title", t, *self.pick(("Teams", ""), ("Thunderbird", ""), ("xterm", ""))
 
     def token(self) -> str:
         hdr = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
@@ -244,12 +265,15 @@ def generate(seed: int = 7, n: int = 2000, keylogger: bool = False) -> list[dict
     g = Gen(seed)
     typo = random.Random(seed + 1000) if keylogger else None
     makers: list[Callable[[], Snippet]] = [g.email, g.phone, g.card, g.ssn, g.iban, g.ip, g.mac, g.dob, g.address,
-                                           g.name, g.secret, g.password]  # fmt: skip
+                                           g.name, g.secret, g.password, g.form, g.title]  # fmt: skip
     rows = []
+    positives = itertools.count()
     for i in range(n):
-        maker = g.negative if i % 7 == 6 else makers[i % len(makers)]
+        maker = g.negative if i % 7 == 6 else makers[next(positives) % len(makers)]
         category, pieces, app, title = maker()
         text, labels = assemble(pieces, typo)
+        if category == "title":
+            title = "".join(p if isinstance(p, str) else p[0] for p in pieces)  # a title is typed by no one
         rows.append({"id": i, "category": category, "text": text, "context": {"app": app, "title": title},
                      "labels": labels})  # fmt: skip
     return rows

@@ -30,6 +30,7 @@ _COMMON_WORDS = (
 )
 _CUE_WORDS = "Dear Hi Hey Hello Hallo Bonjour Hola Ciao Thanks Cheers Regards Best Sincerely Attn Contact Name Signed"
 _CUE_WORDS += " Owner Assignee Reviewer Author Customer Patient Employee Candidate Meeting Assigned Call Ask Ping Tell"
+_CUE_WORDS += " Mr Mrs Ms Miss Mx Dr Prof Herr Frau Mme Mlle Sr Sra Srta Sig Dott Ing"  # titles cue the name after
 _COMMON = frozenset(_COMMON_WORDS.split()) | frozenset(_CUE_WORDS.split())
 _UP, _LO = "A-ZÀ-ÖØ-Þ", "a-zà-öø-ÿß"
 # Smith, O'Sullivan, Duffy-O'Sullivan, Müller-Lüdenscheidt (at least two letters, so "I" is never a name)
@@ -201,3 +202,30 @@ def dates_of_birth(text: str, ctx: Context) -> Iterator[Span]:
     if re.search(r"(?i)birth|dob|geburt|naissance|nacimiento", ctx.title + " " + ctx.previous_field):
         for m in re.finditer(rf"(?i)^\s*({_DATE})\s*$", text):
             yield Span(m.start(1), m.end(1), "DATE_OF_BIRTH")
+
+
+_FORM = re.compile(
+    r"(?i)account|contact|regist|profile|checkout|shipping|billing|sign ?up|form|details|address|personal|"
+    r"customer|patient|applica|onboard|kontakt|anmeldung|inscri|coordonn|datos|dati"
+)
+_PHONE_FIELD = re.compile(r"^\+?[\d][\d \t().\-/]{5,20}\d(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,6})?$")
+
+
+def form_context(ctx: Context) -> bool:
+    """True when the window is a form asking for personal details (sign-up, checkout, profile...)."""
+    return bool(_FORM.search(ctx.title) or _FORM.search(ctx.app))
+
+
+def phone_field(field: str) -> bool:
+    """A whole form field holding 7-15 digits written like a phone number."""
+    value = field.strip()
+    return bool(_PHONE_FIELD.match(value)) and 7 <= sum(c.isdigit() for c in value) <= 15
+
+
+def name_field(field: str) -> bool:
+    """A whole form field of one to four capitalised words, one of them a listed first name or surname."""
+    words = field.split()
+    if not 1 <= len(words) <= 4 or not all(re.fullmatch(_NAME_TOKEN, w) for w in words):
+        return False
+    first, last = _first(), _last()
+    return any((w in first or w in last) and w not in _CUE_WORDS for w in words)
