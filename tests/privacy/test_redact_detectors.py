@@ -127,3 +127,10 @@ def test_redact_text_uses_typed_placeholders() -> None:
     res = redact_text("mail bob@example.com, card 4111111111111111, from 10.1.2.3")
     assert res.text == "mail <EMAIL>, card <CARD>, from <IP>"
     assert [s.type for s in res.spans] == ["EMAIL", "CARD", "IP"]
+
+
+def test_whole_form_fields_are_names_and_phones_only_in_forms() -> None:
+    form = Context(app="firefox", title="Checkout - Shipping information")
+    text = "Jules\tChevalier\tSave\t0636867834\n"
+    assert found(text, form) == [("Jules\tChevalier", "NAME"), ("0636867834", "PHONE")]
+    assert found(text, Context(app="code", title="notes.txt")) == [("Jules\tChevalier", "NAME")]

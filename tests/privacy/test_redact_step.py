@@ -194,3 +194,9 @@ def test_held_frames_get_the_typed_values_to_blank_half_typed_text() -> None:
     out = run(KeyRedactor(frame_redactor=frames), [*events, *k.type("\n")])
     assert seen and all(title == "Write" and "jo@x.io" in known for title, known in seen)
     assert all(d is not None and d.startswith(b"redacted:") for e, d in out if isinstance(e, FrameEvent))
+
+
+def test_form_fields_released_one_by_one_are_judged_as_fields() -> None:
+    k = Keys()
+    events = [k.window("firefox", "Create account - Shop"), *k.type("Ettore\tMorosini\tSave\t3396100837\n")]
+    assert typed_text(run(KeyRedactor(), events)) == "<NAME>\t<NAME>\tSave\t<PHONE>\n"
