@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import FAST_HASHER, MAX_SEGMENT, Cast, Clock, cast
+from server_helpers import FAST_HASHER, MAX_SEGMENT, Cast, Clock, cast, consent_all
 
 from workprint.config import ServerSettings
 from workprint.server.api import Enrollment, ServerAPI
@@ -42,7 +42,9 @@ def client(api: ServerAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def enrolled(api: ServerAPI) -> Enrollment:
     pid = api.create_participant("Ada")
-    return api.enroll(api.create_enrolment_code(pid), "laptop")
+    e = api.enroll(api.create_enrolment_code(pid), "laptop")
+    consent_all(api, e.device_token)
+    return e
 
 
 @pytest.fixture

@@ -6,14 +6,21 @@ import time
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
+from nacl.signing import SigningKey
 
-from workprint.models import ButtonEvent, Event, KeyEvent, WindowEvent
+from workprint.models import ALL_SCOPES, ButtonEvent, Event, KeyEvent, WindowEvent
+from workprint.privacy.notices import DEFAULT_PROGRAM
+from workprint.privacy.receipts import make_receipt, sign_receipt
 from workprint.segment import SegmentHeader, count_kinds, read_header, seal, segment_id
 from workprint.server.api import ServerAPI, blob_key
+from workprint.server.consent import consent_of
 from workprint.server.identity import Principal
 from workprint.store.records import SegmentRecord
 
 MAX_SEGMENT = 256 * 1024
+
+
+WALL0 = 1_700_000_000_000_000_000
 
 
 def events(t0: int = 1_000) -> list[Event]:
@@ -79,6 +86,13 @@ class Cast:
     auditor: Principal
     admin: Principal
     usernames: dict[str, str]
+
+
+def consent_all(api: ServerAPI, device_token: str) -> None:
+    """The device's participant consents to every scope from before ``events()``' wall times (as an agent would)."""
+    device = api.authenticate_device(device_token)
+    receipt = make_receipt(DEFAULT_PROGRAM, "grant", ALL_SCOPES, device.participant_id, WALL0 - 10**9)
+    consent_of(api).receive(device, sign_receipt(receipt, SigningKey.generate()).to_dict())
 
 
 def store_sealed(api: ServerAPI, participant_id: str, device_id: str, sid: str, data: bytes) -> None:

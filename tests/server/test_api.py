@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from server_helpers import sealed
+from server_helpers import consent_all, sealed
 from sqlalchemy import text
 
 from workprint.errors import AuditUnavailable, BadRequest, Forbidden, Gone, PayloadTooLarge, Unauthorized
@@ -83,6 +83,7 @@ def test_iter_segments_yields_in_participant_session_seq_order_each_audited(
         sid, data, _ = sealed(enrolled.participant_id, device.id, enrolled.public_key, session=session, seq=seq, t0=i)
         api.ingest(device, sid, data)
     other = api.enroll(api.create_enrolment_code(api.create_participant("Bob")), "desk")
+    consent_all(api, other.device_token)
     sid, data, _ = sealed(other.participant_id, other.device_id, other.public_key)
     api.ingest(api.authenticate_device(other.device_token), sid, data)
     api.erase_participant(other.participant_id)

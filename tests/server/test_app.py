@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from server_helpers import MAX_SEGMENT, sealed
+from server_helpers import MAX_SEGMENT, consent_all, sealed
 from sqlalchemy import func, select
 
 from workprint.server.api import Enrollment, ServerAPI
@@ -49,6 +49,7 @@ def test_enrol_then_upload_is_stored_once_and_a_retry_is_a_duplicate(api: Server
     assert set(body) == {"participant_id", "device_id", "device_token", "public_key", "notice_version"}
     assert body["participant_id"] == pid and body["notice_version"] == "1"
     public_key = base64.b64decode(body["public_key"])
+    consent_all(api, body["device_token"])
     assert public_key == api.participant(pid).public_key
     sid, data, _ = sealed(pid, body["device_id"], public_key)
     headers = {"Authorization": f"Bearer {body['device_token']}"}

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
-from server_helpers import sealed
+from server_helpers import consent_all, sealed
 
 from workprint.config import ServerSettings
 from workprint.server.serve import build_api
@@ -50,6 +50,9 @@ def test_acknowledged_segments_survive_kill_9_of_the_server(tmp_path: Path) -> N
     acked: list[str] = []
     try:
         e = enroll(f"http://127.0.0.1:{port}", code, "laptop")
+        consenting = build_api(settings)
+        consent_all(consenting, e.device_token)
+        consenting.metadata.close()
         with HttpTransport(f"http://127.0.0.1:{port}", e.device_token) as transport:
             for seq in range(20):
                 sid, data, _ = sealed(e.participant_id, e.device_id, e.public_key_bytes, seq=seq, t0=seq * 10)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import MAX_SEGMENT, sealed
+from server_helpers import MAX_SEGMENT, consent_all, sealed
 from typer.testing import CliRunner
 
 from workprint.cli.main import _register, app
@@ -24,6 +24,7 @@ def test_a_device_enrols_and_uploads_over_real_http(api: ServerAPI) -> None:
     server, thread, url = serve_in_thread(api)
     try:
         e = enroll(url, code, "laptop")
+        consent_all(api, e.device_token)
         sid, data, evs = sealed(e.participant_id, e.device_id, e.public_key_bytes)
         with HttpTransport(url, e.device_token) as transport:
             assert transport.put_segment(sid, data).outcome == "stored"
