@@ -182,9 +182,7 @@ def frames_bench() -> dict[str, Any]:
         t0 = time.perf_counter()
         out2 = red.redact(buf2.getvalue(), title="Inbox")
         changed_s = time.perf_counter() - t0
-        import numpy as np
-
-        gray = np.asarray(Image.open(io.BytesIO(out2.image)).convert("L"), dtype=np.uint8)
+        gray = Image.open(io.BytesIO(out2.image)).convert("L")
         text = " ".join(w.text for w in tesseract_words(normalise(gray), 10.0))
         legible = [v for v in planted if v.replace(" ", "") in text.replace(" ", "")]
         engines = {"tesseract": _read_tesseract, "rapidocr": _read_rapidocr}
@@ -207,12 +205,11 @@ def frames_bench() -> dict[str, Any]:
 def _read_tesseract(png: bytes) -> str:
     import io
 
-    import numpy as np
     from PIL import Image
 
     from workprint.privacy.redact.ocr import normalise, tesseract_words
 
-    gray = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.uint8)
+    gray = Image.open(io.BytesIO(png)).convert("L")
     return " ".join(w.text for w in tesseract_words(normalise(gray), 10.0))
 
 

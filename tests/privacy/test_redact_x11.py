@@ -9,7 +9,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -48,7 +47,7 @@ def xdo(vd: VirtualDisplay, *args: str) -> None:
 
 
 def ocr(png: bytes) -> str:
-    gray = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.uint8)
+    gray = Image.open(io.BytesIO(png)).convert("L")
     return " ".join(w.text for w in tesseract_words(normalise(gray), timeout_s=20))
 
 

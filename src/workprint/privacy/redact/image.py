@@ -11,9 +11,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from numpy.typing import NDArray
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 from workprint.errors import RedactionError
 from workprint.models import FrameEvent
@@ -96,19 +94,19 @@ def _in_known(word: str, known: list[str]) -> bool:
     return False
 
 
-def changed_bands(prev: NDArray[np.uint8] | None, cur: NDArray[np.uint8]) -> list[tuple[int, int]]:
-    """Row ranges (y0, y1) whose pixels differ from the previous frame, padded by a tile and merged."""
-    h = cur.shape[0]
-    if prev is None or prev.shape != cur.shape:
+def changed_bands(prev: Image.Image | None, cur: Image.Image) -> list[tuple[int, int]]:
+    """Row ranges (y0, y1) whose pixels differ from the previous frame (grayscale), padded, widened and merged."""
+    h = cur.height
+    if prev is None or prev.size != cur.size:
         return [(0, h)]
-    rows = np.abs(cur.astype(np.int16) - prev.astype(np.int16)).max(axis=1) > 8
-    if not rows.any():
+    changed = ImageChops.difference(prev, cur).point(lambda v: 255 if v > 8 else 0)
+    rows = changed.getprojection()[1]
+    ys = [y for y, hit in enumerate(rows) if hit]
+    if not ys:
         return []
     bands: list[tuple[int, int]] = []
-    ys = np.flatnonzero(rows)
-    start = prev_y = int(ys[0])
+    start = prev_y = ys[0]
     for y in ys[1:]:
-        y = int(y)
         if y - prev_y > 2 * _BAND_PAD:
             bands.append((max(0, start - _BAND_PAD), min(h, prev_y + 1 + _BAND_PAD)))
             start = y
@@ -138,7 +136,7 @@ class ImageRedactor:
     def __init__(self, timeout_s: float = 2.0, binary: str = "tesseract") -> None:
         self.timeout_s = timeout_s
         self.binary = binary
-        self._prev: NDArray[np.uint8] | None = None
+        self._prev: Image.Image | None = None
         self._boxes: list[Box] = []
 
     def redact(self, data: bytes, title: str = "", known: Sequence[str] = ()) -> ImageResult:
@@ -149,7 +147,7 @@ class ImageRedactor:
             rgb = img.convert("RGB")
         except Exception as exc:
             raise RedactionError(f"frame: cannot decode image ({exc})") from None
-        gray = np.asarray(rgb.convert("L"), dtype=np.uint8)
+        gray = rgb.convert("L")
         bands = changed_bands(self._prev, gray)
         kept = [b for b in self._boxes if not any(b.y < y1 and b.y + b.h > y0 for y0, y1 in bands)]
         new = self._read(gray, bands, title, known) if bands else []
@@ -170,17 +168,15 @@ class ImageRedactor:
         """The ``KeyRedactor`` frame hook."""
         return self.redact(data, title, known).image
 
-    def _read(
-        self, gray: NDArray[np.uint8], bands: list[tuple[int, int]], title: str, known: Sequence[str]
-    ) -> list[Box]:
+    def _read(self, gray: Image.Image, bands: list[tuple[int, int]], title: str, known: Sequence[str]) -> list[Box]:
         norm = normalise(gray)
         # Stack the changed bands into one image so one tesseract run reads them all.
         height = sum(y1 - y0 for y0, y1 in bands) + _GAP * (len(bands) - 1)
-        stack = np.full((height, gray.shape[1]), 255, dtype=np.uint8)
+        stack = Image.new("L", (gray.width, height), 255)
         offsets: list[tuple[int, int, int]] = []  # (stack y0, stack y1, frame y0)
         y = 0
         for y0, y1 in bands:
-            stack[y : y + y1 - y0] = norm[y0:y1]
+            stack.paste(norm.crop((0, y0, gray.width, y1)), (0, y))
             offsets.append((y, y + y1 - y0, y0))
             y += y1 - y0 + _GAP
         words = tesseract_words(stack, self.timeout_s, self.binary)

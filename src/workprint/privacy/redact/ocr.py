@@ -14,13 +14,12 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-import numpy as np
-from numpy.typing import NDArray
-from PIL import Image
+from PIL import Image, ImageChops
 
 from workprint.errors import RedactionError
 
 TILE = 16
+_DARK = 110  # tile mean below this: a dark background
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,25 +34,19 @@ class Word:
     line: tuple[int, int, int]
 
 
-def normalise(gray: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Dark-on-light everywhere: invert each tile whose median level is dark."""
-    h, w = gray.shape
-    hh, ww = h // TILE * TILE, w // TILE * TILE
-    tiles = gray[:hh, :ww].reshape(hh // TILE, TILE, ww // TILE, TILE)
-    dark = np.median(tiles, axis=(1, 3)) < 110
-    mask = np.zeros((h, w), dtype=bool)
-    mask[:hh, :ww] = np.kron(dark, np.ones((TILE, TILE), dtype=bool))
-    if hh < h:
-        mask[hh:, :] = mask[hh - 1 : hh, :] if hh else False
-    if ww < w:
-        mask[:, ww:] = mask[:, ww - 1 : ww] if ww else False
-    return np.where(mask, 255 - gray, gray).astype(np.uint8)
+def normalise(gray: Image.Image) -> Image.Image:
+    """Dark-on-light everywhere: invert each tile whose mean level is dark (a grayscale "L" image in and out)."""
+    w, h = gray.size
+    # Tile means (Pillow's reduce averages; text is sparse enough that the mean is the background's side).
+    means = gray.reduce(TILE)
+    mask = means.point(lambda v: 255 if v < _DARK else 0).resize((means.width * TILE, means.height * TILE))
+    return Image.composite(ImageChops.invert(gray), gray, mask.crop((0, 0, w, h)))
 
 
-def tesseract_words(gray: NDArray[np.uint8], timeout_s: float = 2.0, binary: str = "tesseract") -> list[Word]:
+def tesseract_words(gray: Image.Image, timeout_s: float = 2.0, binary: str = "tesseract") -> list[Word]:
     """OCR a (normalised) grayscale image; raises ``RedactionError`` on failure or timeout."""
     buf = io.BytesIO()
-    Image.fromarray(gray).save(buf, format="PNG", compress_level=1)
+    gray.save(buf, format="PNG", compress_level=1)
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
         proc = subprocess.run(
