@@ -1,0 +1,221 @@
+"""The authorization matrix, built from the app's own route table: every route × every caller × the caller's own
+data / another participant's data, each cell asserted against ``EXPECTED``. A route without an entry fails.
+
+Cells: ``A`` the request is allowed (2xx), ``-`` it is refused (401, 403 or 404) and changes nothing. The first
+character is "own" (Ada's data, or what the caller itself holds), the second "other" (Bob's data).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from nacl.signing import SigningKey
+from server_helpers import PASSWORD, WALL0, Cast, cast, sealed
+
+from workprint.models import ALL_SCOPES
+from workprint.privacy.notices import DEFAULT_PROGRAM
+from workprint.privacy.receipts import make_receipt, sign_receipt
+from workprint.server.api import Enrollment, ServerAPI
+from workprint.server.app import create_app
+from workprint.server.consent import consent_of
+from workprint.server.identity import Principal
+
+CALLERS = ("anonymous", "device", "participant", "steward", "researcher", "auditor", "admin")
+#                                                           anon  dev   part  stew  res   aud   adm
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "GET /v1/healthz":                                     ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "POST /v1/enroll":                                     ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "POST /v1/login":                                      ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/audit/public-key":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "PUT /v1/segments/{segment_id}":                       ("--", "A-", "--", "--", "--", "--", "--"),
+    "POST /v1/consents":                                   ("--", "A-", "--", "--", "--", "--", "--"),
+    "POST /v1/logout":                                     ("--", "--", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/me":                                          ("--", "--", "AA", "AA", "AA", "AA", "AA"),
+    "POST /v1/tokens":                                     ("--", "--", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/me/segments":                                 ("--", "--", "AA", "--", "--", "--", "--"),
+    "GET /v1/me/segments/{segment_id}":                    ("--", "--", "A-", "--", "--", "--", "--"),
+    "GET /v1/me/accesses":                                 ("--", "--", "AA", "--", "--", "--", "--"),
+    "GET /v1/me/grants":                                   ("--", "--", "AA", "--", "--", "--", "--"),
+    "POST /v1/grants":                                     ("--", "--", "--", "AA", "--", "--", "--"),
+    "GET /v1/grants":                                      ("--", "--", "--", "AA", "--", "--", "--"),
+    "POST /v1/grants/{grant_id}/approve":                  ("--", "--", "--", "AA", "--", "--", "--"),
+    "GET /v1/grants/{grant_id}/segments":                  ("--", "--", "--", "AA", "--", "--", "--"),
+    "GET /v1/grants/{grant_id}/segments/{segment_id}":     ("--", "--", "--", "AA", "--", "--", "--"),
+    "GET /v1/releases":                                    ("--", "--", "--", "--", "AA", "--", "--"),
+    "GET /v1/audit/entries":                               ("--", "--", "--", "--", "--", "AA", "--"),
+    "GET /v1/audit/checkpoints":                           ("--", "--", "--", "--", "--", "AA", "--"),
+    "POST /v1/audit/checkpoints":                          ("--", "--", "--", "--", "--", "AA", "--"),
+    "GET /v1/audit/verify":                                ("--", "--", "--", "--", "--", "AA", "--"),
+    "POST /v1/admin/users":                                ("--", "--", "--", "--", "--", "--", "AA"),
+    "POST /v1/admin/participants":                         ("--", "--", "--", "--", "--", "--", "AA"),
+    "POST /v1/admin/participants/{participant_id}/enrolment-codes": ("--", "--", "--", "--", "--", "--", "AA"),
+    "POST /v1/admin/devices/{device_id}/revoke":           ("--", "--", "--", "--", "--", "--", "AA"),
+}  # fmt: skip
+
+PURPOSE = "check the reducer against real input"
+
+
+@dataclass
+class World:
+    api: ServerAPI
+    people: Cast
+    devices: dict[str, Enrollment]  # "own" -> Ada's device, "other" -> Bob's
+    consent_key: SigningKey
+
+
+def _route_keys(api: ServerAPI) -> list[str]:
+    keys = []
+    for route in create_app(api).routes:
+        assert isinstance(route, APIRoute)
+        keys += [f"{m} {route.path}" for m in sorted(route.methods)]
+    return keys
+
+
+def _pid(w: World, side: str) -> str:
+    p = w.people.ada if side == "own" else w.people.bob
+    assert p.participant_id is not None
+    return p.participant_id
+
+
+def _seg(w: World, side: str) -> str:
+    return w.people.ada_segment if side == "own" else w.people.bob_segment
+
+
+def _grant(w: World, side: str, *, approved: bool) -> str:
+    """A grant covering the side's participant, requested by steward2, or by steward and approved by steward2."""
+    s, s2 = w.people.steward, w.people.steward2
+    g = w.api.access.request_grant(s2 if not approved else s, PURPOSE, "participants", (_pid(w, side),))
+    if approved:
+        w.api.access.approve_grant(s2, g.id)
+    return g.id
+
+
+def _receipt(w: World, side: str) -> dict[str, Any]:
+    receipt = make_receipt(DEFAULT_PROGRAM, "grant", ALL_SCOPES, _pid(w, side), WALL0 - 10**9)
+    return sign_receipt(receipt, w.consent_key).to_dict()
+
+
+def _upload(w: World, side: str) -> tuple[str, dict[str, Any], bytes]:
+    own = w.devices["own"]
+    target = own if side == "own" else w.devices["other"]
+    sid, data, _ = sealed(target.participant_id, own.device_id, target.public_key, session=secrets.token_hex(4))
+    return f"/v1/segments/{sid}", {}, data
+
+
+Request = Callable[[World, str], tuple[str, dict[str, Any] | None, bytes | None]]
+REQUESTS: dict[str, Request] = {
+    "GET /v1/healthz": lambda w, s: ("/v1/healthz", None, None),
+    "POST /v1/enroll": lambda w, s: (
+        "/v1/enroll",
+        {"code": w.api.create_enrolment_code(_pid(w, s)), "device_name": "spare"},
+        None,
+    ),
+    "POST /v1/login": lambda w, s: (
+        "/v1/login",
+        {"username": "ada" if s == "own" else "bob", "password": PASSWORD},
+        None,
+    ),
+    "GET /v1/audit/public-key": lambda w, s: ("/v1/audit/public-key", None, None),
+    "PUT /v1/segments/{segment_id}": lambda w, s: (lambda p, _, d: (p, None, d))(*_upload(w, s)),
+    "POST /v1/consents": lambda w, s: ("/v1/consents", _receipt(w, s), None),
+    "POST /v1/logout": lambda w, s: ("/v1/logout", None, None),
+    "GET /v1/me": lambda w, s: ("/v1/me", None, None),
+    "POST /v1/tokens": lambda w, s: ("/v1/tokens", {"name": "cli"}, None),
+    "GET /v1/me/segments": lambda w, s: ("/v1/me/segments", None, None),
+    "GET /v1/me/segments/{segment_id}": lambda w, s: (f"/v1/me/segments/{_seg(w, s)}", None, None),
+    "GET /v1/me/accesses": lambda w, s: ("/v1/me/accesses", None, None),
+    "GET /v1/me/grants": lambda w, s: ("/v1/me/grants", None, None),
+    "POST /v1/grants": lambda w, s: (
+        "/v1/grants",
+        {"purpose": PURPOSE, "scope": "participants", "participant_ids": [_pid(w, s)]},
+        None,
+    ),
+    "GET /v1/grants": lambda w, s: ("/v1/grants", None, None),
+    "POST /v1/grants/{grant_id}/approve": lambda w, s: (f"/v1/grants/{_grant(w, s, approved=False)}/approve", {}, None),
+    "GET /v1/grants/{grant_id}/segments": lambda w, s: (
+        f"/v1/grants/{_grant(w, s, approved=True)}/segments",
+        None,
+        None,
+    ),
+    "GET /v1/grants/{grant_id}/segments/{segment_id}": lambda w, s: (
+        f"/v1/grants/{_grant(w, s, approved=True)}/segments/{_seg(w, s)}",
+        None,
+        None,
+    ),
+    "GET /v1/releases": lambda w, s: ("/v1/releases", None, None),
+    "GET /v1/audit/entries": lambda w, s: ("/v1/audit/entries", None, None),
+    "GET /v1/audit/checkpoints": lambda w, s: ("/v1/audit/checkpoints", None, None),
+    "POST /v1/audit/checkpoints": lambda w, s: ("/v1/audit/checkpoints", {}, None),
+    "GET /v1/audit/verify": lambda w, s: ("/v1/audit/verify", None, None),
+    "POST /v1/admin/users": lambda w, s: (
+        "/v1/admin/users",
+        {"username": f"u{secrets.token_hex(4)}", "password": PASSWORD, "roles": ["researcher"]},
+        None,
+    ),
+    "POST /v1/admin/participants": lambda w, s: ("/v1/admin/participants", {"name": "Cy"}, None),
+    "POST /v1/admin/participants/{participant_id}/enrolment-codes": lambda w, s: (
+        f"/v1/admin/participants/{_pid(w, s)}/enrolment-codes",
+        {},
+        None,
+    ),
+    "POST /v1/admin/devices/{device_id}/revoke": lambda w, s: (
+        f"/v1/admin/devices/{w.api.enroll(w.api.create_enrolment_code(_pid(w, s)), 'spare').device_id}/revoke",
+        {},
+        None,
+    ),
+}
+
+
+def test_every_route_has_an_expectation_and_a_request(api: ServerAPI) -> None:
+    routes = _route_keys(api)
+    assert sorted(set(routes) - set(EXPECTED)) == [], "routes without matrix entries"
+    assert sorted(set(EXPECTED) - set(routes)) == [], "matrix entries without routes"
+    assert set(REQUESTS) == set(EXPECTED)
+    assert all(len(v) == len(CALLERS) and all(c in ("AA", "A-", "-A", "--") for c in v) for v in EXPECTED.values())
+
+
+def _headers(w: World, caller: str) -> dict[str, str]:
+    if caller == "anonymous":
+        return {}
+    if caller == "device":
+        return {"Authorization": f"Bearer {w.devices['own'].device_token}"}
+    who: Principal = getattr(w.people, "ada" if caller == "participant" else caller)
+    return {"Authorization": f"Bearer {w.api.identity.create_api_token(who, 'matrix')}"}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_authorization_matrix(api: ServerAPI, caller: str) -> None:
+    people = cast(api)
+    devices = {}
+    for side, p in (("own", people.ada), ("other", people.bob)):
+        assert p.participant_id is not None
+        devices[side] = api.enroll(api.create_enrolment_code(p.participant_id), f"{side}-matrix")
+    w = World(api, people, devices, SigningKey.generate())
+    consent_of(api).receive(api.authenticate_device(devices["own"].device_token), _receipt(w, "own"))
+    api.access.request_grant(people.steward, PURPOSE, "program")  # so participants have a grant to see
+    client = TestClient(create_app(api), base_url="https://testserver")
+    headers = _headers(w, caller)
+    column = CALLERS.index(caller)
+    unexpected = []
+    for key in _route_keys(api):
+        method = key.split(" ", 1)[0]
+        for i, side in enumerate(("own", "other")):
+            url, body, content = REQUESTS[key](w, side)
+            before = len(api.metadata.audit_entries())
+            r = client.request(method, url, json=body, content=content, headers=headers)
+            client.cookies.clear()  # a login must not authenticate the next cells
+            want = EXPECTED[key][column][i]
+            got = "A" if 200 <= r.status_code < 300 else "-" if r.status_code in (401, 403, 404) else "?"
+            if got != want:
+                unexpected.append(f"{caller} {side} {key}: expected {want}, got {r.status_code} {r.text[:160]}")
+            if got == "-":
+                assert r.json()["error"]["code"] in ("unauthorized", "forbidden", "not_found"), r.text
+                audit = api.metadata.audit_entries()[before:]
+                assert all(e.action == "login.failure" for e in audit), (key, audit)
+    assert unexpected == []
