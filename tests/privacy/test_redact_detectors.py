@@ -134,3 +134,13 @@ def test_whole_form_fields_are_names_and_phones_only_in_forms() -> None:
     text = "Jules\tChevalier\tSave\t0636867834\n"
     assert found(text, form) == [("Jules\tChevalier", "NAME"), ("0636867834", "PHONE")]
     assert found(text, Context(app="code", title="notes.txt")) == [("Jules\tChevalier", "NAME")]
+
+
+def test_public_api() -> None:
+    import workprint.privacy.redact as redact
+
+    assert sorted(redact.__all__) == sorted(
+        ["TYPES", "Context", "KeyRedactor", "RedactionResult", "Span", "detect", "placeholder", "redact_logged",
+         "redact_text"]
+    )  # fmt: skip
+    assert all(hasattr(redact, name) for name in redact.__all__)

@@ -200,3 +200,11 @@ def test_form_fields_released_one_by_one_are_judged_as_fields() -> None:
     k = Keys()
     events = [k.window("firefox", "Create account - Shop"), *k.type("Ettore\tMorosini\tSave\t3396100837\n")]
     assert typed_text(run(KeyRedactor(), events)) == "<NAME>\t<NAME>\tSave\t<PHONE>\n"
+
+
+def test_password_field_reached_by_a_click_after_the_user_name() -> None:
+    k = Keys()
+    t = next(k.t)
+    click = [ButtonEvent(t, t, True, 400, 300, 1), ButtonEvent(t + 1, t + 1, False, 400, 300, 1)]
+    events = [k.window("firefox", "Log in | Jira"), *k.type("asmith"), *click, *k.type("sunshine\n")]
+    assert typed_text(run(KeyRedactor(), events)) == "asmith<PASSWORD>\n"

@@ -141,7 +141,9 @@ class KeyRedactor:
             red = redact_text(event.title, Context(app=event.app, title=event.title))
             out.append((dataclasses.replace(event, title=red.text), None))
             return out
-        if isinstance(event, ButtonEvent | ControlEvent):
+        if isinstance(event, ButtonEvent) and event.press and self._prev_field:
+            self._prev_boundary = "Click"  # clicking into the next field of the same window is like Tab
+        elif isinstance(event, ControlEvent):
             self._prev_field = self._prev_boundary = ""
         out.append(item)
         return out

@@ -63,7 +63,7 @@ def password_field(field: str, ctx: Context, ended_by: str = "") -> bool:
     if not login_context(ctx):
         return False
     prev = ctx.previous_field.strip()
-    if prev and _EMAIL_OR_USER.match(prev) and ctx.previous_boundary in ("Tab", "Return"):
+    if prev and _EMAIL_OR_USER.match(prev) and ctx.previous_boundary in ("Tab", "Return", "Click"):
         return True  # the field after a user name
     if prev:
         return False
