@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from server_helpers import MAX_SEGMENT, consent_all, sealed
@@ -15,7 +17,9 @@ from sqlalchemy import func, select
 from workprint.server.api import Enrollment, ServerAPI
 from workprint.server.app import JSON_BODY_LIMIT, create_app
 from workprint.server.auth import AUTH_DEPENDENCIES
+from workprint.server.identity import Principal
 from workprint.server.middleware import SECURITY_HEADERS
+from workprint.server.ratelimit import RateLimits
 from workprint.store import tables
 
 
@@ -174,3 +178,51 @@ def test_an_unexpected_failure_is_a_json_500_without_details(api: ServerAPI, cli
     r = client.get("/v1/healthz")
     assert _error(r, 500, "internal") == "internal server error"
     assert "secret" not in r.text and r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_security_relevant_refusals_are_audited_and_store_nothing(
+    api: ServerAPI, client: TestClient, enrolled: Enrollment
+) -> None:
+    other = api.enroll(api.create_enrolment_code(api.create_participant("Bob")), "desk")
+    sid, data, _ = sealed(other.participant_id, enrolled.device_id, other.public_key)
+    r = client.put(f"/v1/segments/{sid}", content=data, headers=_auth(enrolled))
+    assert _error(r, 403, "forbidden").startswith("header.participant:")
+    last = api.metadata.audit_entries()[-1]
+    assert (last.action, last.actor, last.detail) == (
+        "segment.refused",
+        f"device:{enrolled.device_id}",
+        {"segment_id": sid, "field": "participant"},
+    )
+    api.revoke_device(enrolled.device_id)
+    r = client.put(f"/v1/segments/{sid}", content=data, headers=_auth(enrolled))
+    assert _error(r, 401, "unauthorized") == "device token: unknown or revoked"
+    assert api.metadata.audit_entries()[-1].action == "device.refused"
+    assert _count_segments(api) == 0 and list(api.blobs.keys()) == []
+
+
+def test_a_device_over_its_rate_limit_gets_429_with_retry_after(api: ServerAPI, enrolled: Enrollment) -> None:
+    limits = RateLimits(device_rate=0.5, device_burst=3)
+    with TestClient(create_app(api, limits=limits), base_url="https://testserver") as client:
+        statuses = [client.put(f"/v1/segments/{'a' * 64}", content=b"x", headers=_auth(enrolled)) for _ in range(4)]
+    assert [r.status_code for r in statuses] == [400, 400, 400, 429]
+    assert _error(statuses[-1], 429, "too_many_requests") == "rate limit: too many requests for device; retry in 2 s"
+    assert statuses[-1].headers["retry-after"] == "2"
+
+
+def test_no_secret_reaches_the_logs(api: ServerAPI, client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    code = api.create_enrolment_code(api.create_participant("Ada"))
+    token = client.post("/v1/enroll", json={"code": code, "device_name": "laptop"}).json()["device_token"]
+    api.identity.add_user(Principal.system("t", "admin"), "grace", "a long enough password", ["steward"])
+    login = client.post("/v1/login", json={"username": "grace", "password": "a long enough password"})
+    client.post("/v1/login", json={"username": "grace", "password": "a wrong password here"})
+
+    def broken() -> dict[str, str]:
+        raise RuntimeError("boom")
+
+    api.health = broken  # type: ignore[method-assign]
+    client.get("/v1/healthz", headers={"Authorization": f"Bearer {token}"})
+    text = caplog.text + "".join(str(r.args) for r in caplog.records)
+    assert "boom" in text  # the failure itself is logged ...
+    for secret in (code, token, "a long enough password", "a wrong password here", login.json()["csrf_token"]):
+        assert secret not in text  # ... but none of the secrets that passed through

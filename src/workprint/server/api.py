@@ -161,6 +161,9 @@ class ServerAPI:
     def authenticate_device(self, token: str) -> Device:
         """The device holding ``token``; unknown or revoked tokens raise ``Unauthorized``."""
         device = self.metadata.device_by_token_hash(_sha256(token)) if token else None
+        if device is not None and device.revoked:
+            # A known but revoked device still trying is worth an auditor's attention; unknown tokens are noise.
+            self.audit_log.append(AuditEvent(f"device:{device.id}", "device.refused", f"device:{device.id}"))
         if device is None or device.revoked:
             raise Unauthorized("device token: unknown or revoked")
         return device
@@ -187,9 +190,12 @@ class ServerAPI:
             header, _, _ = seg.read_header(data)
         except (SegmentError, SchemaError) as exc:
             raise Unprocessable(str(exc)) from None
-        if header.participant != device.participant_id:
-            raise Forbidden(f"header.participant: {header.participant!r} is not this device's participant")
-        if header.device != device.id:
+        if header.participant != device.participant_id or header.device != device.id:
+            field = "participant" if header.participant != device.participant_id else "device"
+            detail = {"segment_id": segment_id, "field": field}
+            self.audit_log.append(AuditEvent(f"device:{device.id}", "segment.refused", f"device:{device.id}", detail))
+            if field == "participant":
+                raise Forbidden(f"header.participant: {header.participant!r} is not this device's participant")
             raise Forbidden(f"header.device: {header.device!r} is not this device")
         if self.participant(device.participant_id).erased:
             raise Forbidden(f"participant {device.participant_id!r}: erased; uploads are refused")
