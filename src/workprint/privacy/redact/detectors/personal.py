@@ -30,6 +30,7 @@ _COMMON_WORDS = (
 )
 _CUE_WORDS = "Dear Hi Hey Hello Hallo Bonjour Hola Ciao Thanks Cheers Regards Best Sincerely Attn Contact Name Signed"
 _CUE_WORDS += " Owner Assignee Reviewer Author Customer Patient Employee Candidate Meeting Assigned Call Ask Ping Tell"
+_COMMON_WORDS += " North South East West Port New Lake Mount Fort Saint San Santa"  # place-name starts
 _CUE_WORDS += " Mr Mrs Ms Miss Mx Dr Prof Herr Frau Mme Mlle Sr Sra Srta Sig Dott Ing"  # titles cue the name after
 _COMMON = frozenset(_COMMON_WORDS.split()) | frozenset(_CUE_WORDS.split())
 _UP, _LO = "A-ZÀ-ÖØ-Þ", "a-zà-öø-ÿß"
@@ -46,6 +47,11 @@ _CUE = re.compile(
     rf"(?:\b(?:Dear|Hi|Hey|Hello|Hallo|Bonjour|Hola|Ciao|Thanks|Thank you|Cheers|Regards|Best|Sincerely|cc|CC|Cc|"
     rf"From|To|Attn|Contact|Name|Signed|Owner|Assignee|Reviewer|Author|Customer|Patient|Employee|Candidate)"
     rf"[,:]?\s+|\b{_TITLE}\s+|@)$"
+)
+_COMPANY = re.compile(
+    r"[ \t,](?:KGaA|KG|GmbH|AG|OHG|GbR|e\.[ ]?V\.|e\.G\.|SA|S\.A\.|SARL|S\.A\.R\.L|SAS|S\.A\.S\.|Ltd|LLC|Inc|PLC|plc|"
+    r"LLP|Group|Groupe|& Co|and Sons|und Söhne|S\.p\.A\.|SpA|S\.r\.l\.|S\.L\.|S\.L|S\.Coop|S\.C\.P|S\.L\.L|S\.Com|S\.A\.U|"
+    r"Partners|Associates|et Fils|e Figli|Hermanos|Holding|Consulting)(?![\w])"
 )
 _SUFFIX = re.compile(
     r",?[ \t]+(?:(?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM|MBA|B\.Sc|B\.A|B\.Eng|M\.Sc|M\.A|M\.Eng|LL\.M|Dipl\.-\w+)"
@@ -111,6 +117,8 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
             last_i = 1 if (cue or toks[0][2] in first) and toks[1][2] not in _COMMON else 0
         start = base - len(title.group()) if title else base
         end = base + toks[last_i][1]
+        if _COMPANY.search(text, base, min(len(text), m.end() + 24)):
+            continue  # "Gillet Devaux SA", "Morgan Ltd": a firm named after people, not a person
         suf = _SUFFIX.match(text, end)
         if suf:
             end = suf.end()
