@@ -50,8 +50,8 @@ _CUE = re.compile(
 )
 _COMPANY = re.compile(
     r"[ \t,](?:KGaA|KG|GmbH|AG|OHG|GbR|e\.[ ]?V\.|e\.G\.|SA|S\.A\.|SARL|S\.A\.R\.L|SAS|S\.A\.S\.|Ltd|LLC|Inc|PLC|plc|"
-    r"LLP|Group|Groupe|& Co|and Sons|und Söhne|S\.p\.A\.|SpA|S\.r\.l\.|S\.L\.|S\.L|S\.Coop|S\.C\.P|S\.L\.L|S\.Com|S\.A\.U|"
-    r"Partners|Associates|et Fils|e Figli|Hermanos|Holding|Consulting)(?![\w])"
+    r"LLP|Group|Groupe|& Co|and Sons|und Söhne|S\.p\.A\.|SpA|S\.r\.l\.|S\.L\.|S\.L|S\.Coop|S\.C\.P|S\.L\.L|"
+    r"S\.Com|S\.A\.U|Partners|Associates|et Fils|e Figli|Hermanos|Holding|Consulting)(?![\w])"
 )
 _SUFFIX = re.compile(
     r",?[ \t]+(?:(?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM|MBA|B\.Sc|B\.A|B\.Eng|M\.Sc|M\.A|M\.Eng|LL\.M|Dipl\.-\w+)"
