@@ -81,7 +81,12 @@ def run_redact(stdin: IO[bytes], stdout: IO[str], stderr: IO[str]) -> int:
             bad += 1
             print(f"error: line {n}: {exc}", file=stderr)
             continue
-        res = redact_logged(text, Context(app=ctx["app"], title=ctx["title"]))
+        try:
+            res = redact_logged(text, Context(app=ctx["app"], title=ctx["title"]))
+        except Exception as exc:  # fail closed: a line the engine chokes on is reported, never echoed
+            bad += 1
+            print(f"error: line {n}: redaction failed ({type(exc).__name__})", file=stderr)
+            continue
         spans = [{"start": s.start, "end": s.end, "type": s.type} for s in res.spans]
         stdout.write(json.dumps({"id": rid, "spans": spans, "text": res.text}, ensure_ascii=False) + "\n")
         stdout.flush()
