@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 CMD = [sys.executable, "-c", "from workprint.cli.main import main; main()"]
 
 
@@ -61,3 +63,24 @@ def test_bad_lines_are_reported_by_number_and_good_lines_still_processed() -> No
         f"error: line 5: line too long ({len(big)} bytes; the limit is 1048576)",
         "error: line 6: context.app: expected a string, got 5",
     ]
+
+
+def test_a_line_the_engine_fails_on_is_reported_and_withheld(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import workprint.privacy.redact as redact
+    from workprint.cli.redact_cmds import run_redact
+
+    real = redact.redact_logged
+
+    def flaky(text: str, context: redact.Context) -> redact.RedactionResult:
+        if "boom" in text:
+            raise RuntimeError("engine bug")
+        return real(text, context)
+
+    monkeypatch.setattr(redact, "redact_logged", flaky)
+    out, err = io.StringIO(), io.StringIO()
+    stdin = io.BytesIO(line({"id": 1, "text": "boom bob@example.com"}) + line({"id": 2, "text": "ip 10.0.0.1"}))
+    assert run_redact(stdin, out, err) == 1
+    assert [json.loads(x)["id"] for x in out.getvalue().splitlines()] == [2]
+    assert err.getvalue() == "error: line 1: redaction failed (RuntimeError)\n"
