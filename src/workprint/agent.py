@@ -33,7 +33,9 @@ from workprint.privacy.exclusion_step import ExclusionStep
 from workprint.privacy.gate import PrivacyGate, Step
 from workprint.privacy.pause import auto_pause_reason
 from workprint.privacy.redact.step import KeyRedactor
+from workprint.privacy.scopes import scopes_of_event
 from workprint.privacy.state import toggle_pause
+from workprint.privacy.timeline import PrivacyTimeline
 from workprint.privacy.watcher import Snapshot, StateWatcher, recording_status
 from workprint.spool import Spool, SpoolIdentity
 from workprint.transport import HttpTransport, Transport, Uploader
@@ -51,6 +53,7 @@ class AgentStats:
     purged_segments: int = 0
     purged_events: int = 0
     receipts_sent: int = 0
+    late_dropped: int = 0  # processed after a change, but happened while recording was not allowed
     started_at: float = field(default_factory=time.monotonic)
 
 
@@ -81,6 +84,8 @@ class Agent:
         steps: list[Step] = [self.exclusions, self.redactor]
         self.auto_pause: str | None = None  # why recording is paused automatically (screen locked, idle), if it is
         self.gate = PrivacyGate(consented=self.watcher.consented, paused=self._paused, steps=steps)
+        self.timeline = PrivacyTimeline(time.monotonic_ns(), self._paused(), self.watcher.consented())
+        self.last_event_t_ns = 0  # the (monotonic) time of the last event capture delivered, for tests and status
         identity = SpoolIdentity(
             participant=device.participant_id,
             device=device.device_id,
@@ -136,7 +141,11 @@ class Agent:
         return x <= event.x < x + w and y <= event.y < y + h
 
     def _sink(self, event: Event, data: bytes | None) -> None:
+        self.last_event_t_ns = event.t_ns
         if self._on_indicator(event):
+            return
+        if not self.timeline.allows(event.t_ns, scopes_of_event(event)):
+            self.stats.late_dropped += 1  # it happened during a pause or without consent, however late it arrives
             return
         self._write(self.gate.admit(event, data))
 
@@ -149,20 +158,21 @@ class Agent:
             self.spool.seal()
 
     def _privacy_changed(self, old: Snapshot, new: Snapshot) -> None:
+        self.timeline.mark(time.monotonic_ns(), new.paused or self.auto_pause is not None, new.consented)
         # Release what the redactor holds (typed before the change), then mark the change in the stream.
         self._write(self.gate.flush())
+        newly_withdrawn = new.withdrawn - old.withdrawn
+        if newly_withdrawn:  # first, before anything is sealed that the uploader could send
+            with self._spool_lock:
+                purged = self.spool.purge(set(newly_withdrawn))
+                self.stats.purged_segments += purged.segments_deleted
+                self.stats.purged_events += purged.events_dropped
         if new.notice_version and new.notice_version != self.spool.identity.notice_version:
             with self._spool_lock:  # segments from now on declare the new notice
                 self.spool.seal()
                 self.spool.identity = replace(self.spool.identity, notice_version=new.notice_version)
         elif new.consented != old.consented:
             self._seal()  # no segment straddles a consent decision
-        newly_withdrawn = new.withdrawn - old.withdrawn
-        if newly_withdrawn:
-            with self._spool_lock:
-                purged = self.spool.purge(set(newly_withdrawn))
-                self.stats.purged_segments += purged.segments_deleted
-                self.stats.purged_events += purged.events_dropped
         if new.paused and not old.paused and self.auto_pause is None:
             self._control("pause", (("reason", "participant"),))
         elif old.paused and not new.paused and self.auto_pause is None:
@@ -182,11 +192,13 @@ class Agent:
             if was_running:
                 self._write(self.gate.flush())
             self.auto_pause = reason
+            self.timeline.mark(time.monotonic_ns(), True, self.watcher.consented())
             if was_running:
                 self._control("pause", (("reason", reason),))
         else:
             why = self.auto_pause or ""
             self.auto_pause = None
+            self.timeline.mark(time.monotonic_ns(), manual, self.watcher.consented())
             if not manual:
                 self._control("resume", (("reason", f"no longer {why}"),))
 
