@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from reliability_helpers import WALL0
+
 from workprint.models import FrameEvent, KeyEvent
 from workprint.spool import Spool, SpoolIdentity
 from workprint.transport import Backoff, HttpTransport, Uploader
@@ -37,9 +39,9 @@ def main() -> None:
         while True:
             t = 1_000_000 + i
             if i % 4 == 0:
-                spool.append(FrameEvent(t, t, f"f{i}", 4, 3, "webp", "ab", 0), rng.randbytes(1500))
+                spool.append(FrameEvent(t, WALL0 + t, f"f{i}", 4, 3, "webp", "ab", 0), rng.randbytes(1500))
             else:
-                spool.append(KeyEvent(t, t, True, 38, "a", "a"))
+                spool.append(KeyEvent(t, WALL0 + t, True, 38, "a", "a"))
             print(i, flush=True)
             i += 1
             if i % tick_every == 0:

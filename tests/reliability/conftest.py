@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reliability_helpers import Device
+from reliability_helpers import Device, consent_all
 
 from workprint.config import ServerSettings
 from workprint.server.serve import build_api, serve_in_thread, stop_server
@@ -21,6 +21,7 @@ def live_server(tmp_path: Path) -> Iterator[tuple[Device, ServerSettings]]:
     try:
         pid = api.create_participant("Ada")
         e = api.enroll(api.create_enrolment_code(pid), "laptop")
+        consent_all(api, e.device_token)
         yield Device(url, e.device_token, e.participant_id, e.device_id, e.public_key), settings
     finally:
         stop_server(server, thread)

@@ -14,9 +14,11 @@ from pathlib import Path
 import httpx
 
 from workprint.config import ServerSettings
+from workprint.server.api import ServerAPI
 from workprint.server.serve import build_api
 
 HERE = Path(__file__).parent
+WALL0 = 1_700_000_000_000_000_000  # every test event's wall time is after this; consent is given before it
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,20 @@ def start_server(home: Path, port: int, db_url: str = "", **env: str) -> subproc
             time.sleep(0.03)
 
 
+def consent_all(api: ServerAPI, device_token: str) -> None:
+    """The device's participant consents to every scope from before ``WALL0`` (as the agent would at enrolment)."""
+    from nacl.signing import SigningKey
+
+    from workprint.models import ALL_SCOPES
+    from workprint.privacy.notices import DEFAULT_PROGRAM
+    from workprint.privacy.receipts import make_receipt, sign_receipt
+    from workprint.server.consent import consent_of
+
+    device = api.authenticate_device(device_token)
+    receipt = make_receipt(DEFAULT_PROGRAM, "grant", ALL_SCOPES, device.participant_id, WALL0 - 10**9)
+    consent_of(api).receive(device, sign_receipt(receipt, SigningKey.generate()).to_dict())
+
+
 def stored_event_counts(settings: ServerSettings) -> Counter[int]:
     """How many times each event's ``t_ns`` appears across every segment the server holds (each one decrypted)."""
     api = build_api(settings)
@@ -71,3 +87,25 @@ def stored_event_counts(settings: ServerSettings) -> Counter[int]:
         return Counter(e.t_ns for s in api.iter_segments("reliability-test") for e in s.events)
     finally:
         api.metadata.close()
+
+
+def seal_segment(dev: Device, seq: int, n_events: int = 5, frame_bytes: int = 0) -> tuple[str, bytes]:
+    """(id, sealed bytes) of a segment of ``dev`` whose events' ``t_ns`` encode ``seq`` (``seq * 1000 + k``)."""
+    from workprint.models import FrameEvent, KeyEvent
+    from workprint.segment import SegmentHeader, count_kinds, seal, segment_id
+
+    t0 = 1_000_000 + seq * 1000
+    w0 = WALL0 + t0
+    events: list[KeyEvent | FrameEvent] = [KeyEvent(t0 + k, w0 + k, True, 38, "a", "a") for k in range(n_events)]
+    frames = {}
+    if frame_bytes:
+        events.append(FrameEvent(t0 + n_events, w0 + n_events, f"f{seq}", 640, 400, "webp", "00", 0))
+        frames[f"f{seq}"] = os.urandom(frame_bytes)
+    header = SegmentHeader(
+        participant=dev.participant, device=dev.device, session="load", seq=seq,
+        t_start_ns=t0, t_end_ns=events[-1].t_ns, wall_start_ns=w0, wall_end_ns=events[-1].wall_ns,
+        scopes=("keys", "screenshots") if frame_bytes else ("keys",), notice_version="1", redactor_version="test",
+        counts=count_kinds(events),
+    )  # fmt: skip
+    data = seal(header, events, frames, dev.public_key)
+    return segment_id(data), data
