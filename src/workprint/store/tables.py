@@ -3,11 +3,18 @@
 Every timestamp column (``*_at``, ``*_ns``) is an integer: nanoseconds since the Unix epoch, UTC. Integers compare
 and sort the same on both backends and never meet a time zone. Blobs never live here, only their keys.
 
-``create_schema`` is the one place the schema is brought into being; Alembic migrations will replace its body.
+``create_schema`` is the one place the schema is brought into being: Alembic migrations in ``store/migrations``.
+A change to these tables needs a new revision there (``test_migrations`` compares the two).
 """
 
 from __future__ import annotations
 
+import functools
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -20,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
 )
 from sqlalchemy.engine import Engine
 
@@ -189,14 +197,37 @@ def drop_append_only_statements(dialect: str, table: str) -> list[str]:
     return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"]
 
 
-def create_schema(engine: Engine) -> None:
-    """Create any missing table (the seam where Alembic's ``upgrade head`` will go).
+MIGRATIONS = "workprint.store:migrations"
+_PG_SCHEMA_LOCK = 0x77707363  # any constant; serialises concurrent upgrades of one PostgreSQL database
 
-    The audit log refuses UPDATE, DELETE (and on PostgreSQL TRUNCATE) in the database itself, so that no code
+
+@functools.cache
+def _alembic() -> tuple[Config, str]:
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return cfg, head
+
+
+def create_schema(engine: Engine) -> None:
+    """Bring the schema to the newest revision with Alembic's ``upgrade head`` (from an empty database, too).
+
+    The audit tables refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) in the database itself, so that no code
     path, ours or an operator's SQL session, rewrites history by accident; the Merkle tree makes it evident.
+    A database made before migrations existed (tables, no version) is stamped at the first revision first.
     """
-    metadata.create_all(engine)
+    cfg, head = _alembic()
     with engine.begin() as conn:
-        for table in APPEND_ONLY_TABLES:
-            for statement in append_only_statements(engine.dialect.name, table):
-                conn.exec_driver_sql(statement)
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_SCHEMA_LOCK})")
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return
+        cfg.attributes["connection"] = conn
+        try:
+            names = inspect(conn)
+            if names.has_table("participants") and not names.has_table("alembic_version"):
+                command.stamp(cfg, "0001")
+            command.upgrade(cfg, "head")
+        finally:
+            cfg.attributes.pop("connection", None)
