@@ -2,8 +2,10 @@
 
 Run: ``.venv/bin/python bench/corpus.py [--seed 7] [--n 2000] > corpus.jsonl``. Values come from Faker providers in
 several locales (en_US, en_GB, de_DE, fr_FR, es_ES, it_IT) and sit in the kinds of text people type at work: chat,
-e-mail, form fills, shell sessions, config files, code, window titles, login forms. Negatives (commit hashes,
-UUIDs, version strings, SQL, file paths, plain prose, prices, meeting dates) carry no label. The key-logger variant
+e-mail, form fills (fields separated by Tab), shell sessions, config files, code, window titles, login forms.
+Negatives (commit hashes, UUIDs, version strings, SQL, file paths, plain prose, prices, meeting dates, company and
+city names) carry no label. The templates are simple and were written by the same hand as the detectors, so the
+figures measure coverage of these shapes, not of everything people type. The key-logger variant
 puts one typo and a Backspace inside each labelled value (what a key logger records when a person corrects a
 slip); labels then cover the value from its first to its last stroke.
 
