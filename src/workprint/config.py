@@ -41,6 +41,8 @@ class AgentSettings:
     segment_max_bytes: int = 32 * 1024 * 1024
     upload_interval_s: float = 1.0
     idle_pause_min: float = 10.0  # pause automatically after this many idle minutes (0: never)
+    spool_max_bytes: int = 2 * 1024**3  # the spool never holds more; capture stops (and says so) at the cap
+    upload_max_bytes_per_s: float = 4 * 1024 * 1024  # drain rate after a long offline period (0: unlimited)
 
     @property
     def spool_dir(self) -> Path:
@@ -79,6 +81,10 @@ class ServerSettings:
     db_url: str = ""
     blob_url: str = ""
     max_segment_bytes: int = 64 * 1024 * 1024
+    min_free_bytes: int = 256 * 1024 * 1024  # below this much free disk, ingest answers 507 (reads go on)
+    ingest_max_inflight: int = 32  # segments ingested at once; more wait in a bounded queue
+    ingest_max_queue: int = 256  # beyond this many waiting, ingest answers 503 with Retry-After
+    ingest_queue_timeout_s: float = 5.0  # a request that waited this long is answered 503 instead
 
     @property
     def server_dir(self) -> Path:

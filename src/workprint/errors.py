@@ -9,6 +9,7 @@ Hierarchy::
     │   └── QuarantineError        a segment holds more than its header declares
     ├── CaptureError               the display cannot be recorded (no DISPLAY, no RECORD extension)
     ├── SpoolError                 the on-device spool cannot be written (disk full, unwritable)
+    │   └── SpoolFull              the spool reached its size cap; capture stops until uploads make room
     ├── TransportError             the collection server cannot be reached or refused a segment
     ├── ConsentError               a consent, notice or receipt problem
     ├── RedactionError             redaction failed; callers drop the data (fail closed)
@@ -47,6 +48,10 @@ class CaptureError(WorkprintError):
 
 class SpoolError(WorkprintError):
     """The on-device spool cannot be written."""
+
+
+class SpoolFull(SpoolError):
+    """The spool holds its configured maximum; nothing more is accepted until uploads make room."""
 
 
 class TransportError(WorkprintError):
