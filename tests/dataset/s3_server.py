@@ -33,31 +33,46 @@ def s3_url(endpoint: str, path: str) -> str:
     return f"s3://{path}?endpoint={endpoint}&access_key={ACCESS}&secret_key={SECRET}"
 
 
-@contextmanager
-def weed(d: Path) -> Iterator[str]:
-    """Run SeaweedFS with data under ``d``; yields the S3 endpoint."""
-    creds = {"accessKey": ACCESS, "secretKey": SECRET}
-    actions = ["Admin", "Read", "Write", "List", "Tagging"]
-    (d / "s3.json").write_text(json.dumps({"identities": [{"name": "wp", "credentials": [creds], "actions": actions}]}))
+def _start(d: Path, attempt: int) -> tuple[subprocess.Popen[bytes], str] | None:
     binary = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     master, volume, filer, s3, grpc1, grpc2, grpc3 = _free_ports(7)
     args = [binary, "server", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={master}",
             f"-master.port.grpc={grpc1}", f"-volume.port={volume}", f"-volume.port.grpc={grpc2}",
             f"-filer.port={filer}", f"-filer.port.grpc={grpc3}", "-s3", f"-s3.port={s3}",
             f"-s3.config={d / 's3.json'}"]  # fmt: skip
-    with (d / "log").open("w") as log:
+    with (d / f"log{attempt}").open("w") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{s3}"
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            S3BlobStore(s3_url(endpoint, "probe"))
+            return proc, endpoint
+        except ConfigError:
+            time.sleep(0.3)
+    proc.kill()  # weed ignores SIGTERM
+    proc.wait()
+    return None
+
+
+@contextmanager
+def weed(d: Path) -> Iterator[str]:
+    """Run SeaweedFS with data under ``d``; yields the S3 endpoint.
+
+    Other sessions start servers on this machine too: a port taken between choosing and binding it makes weed
+    exit, so a failed start is retried on fresh ports.
+    """
+    creds = {"accessKey": ACCESS, "secretKey": SECRET}
+    actions = ["Admin", "Read", "Write", "List", "Tagging"]
+    (d / "s3.json").write_text(json.dumps({"identities": [{"name": "wp", "credentials": [creds], "actions": actions}]}))
+    for attempt in range(3):
+        started = _start(d, attempt)
+        if started is not None:
+            break
+    else:
+        raise RuntimeError(f"weed did not start; see {d}/log*")
+    proc, endpoint = started
     try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                S3BlobStore(s3_url(endpoint, "probe"))
-                break
-            except ConfigError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
         yield endpoint
     finally:
         proc.kill()  # weed ignores SIGTERM

@@ -54,7 +54,7 @@ def _default_out(home: Path | None) -> str:
 
 @dataset_app.command("build")
 def build(
-    release: Annotated[str, typer.Option("--release", help="Release id (a new version is built each time)")],
+    release: Annotated[str, typer.Option("--release", help="Release id (a new version is built each time)")] = "main",
     out_dir: Annotated[
         str | None, typer.Option("--out", help="Directory or s3:// URL of releases (default: HOME/releases)")
     ] = None,

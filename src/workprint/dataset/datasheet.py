@@ -30,7 +30,7 @@ def datasheet_markdown(sheet: Mapping[str, Any]) -> str:
         "",
         "## Redaction placeholders in typed text",
         "",
-        *(f"- {k}: {v}" for k, v in sheet["redactions"].items()),
+        *([f"- {k}: {v}" for k, v in sheet["redactions"].items()] or ["- none"]),
         "",
         "## Actions",
         "",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,7 +68,8 @@ class Root:
         parent = target.rsplit("/", 1)[0]
         fs.create_dir(parent, recursive=True)
         if isinstance(fs, pafs.LocalFileSystem):
-            tmp = f"{target}.tmp"
+            # Unique per writer: two workers may write the same content-named image at once.
+            tmp = f"{target}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
             with fs.open_output_stream(tmp) as out:
                 out.write(data)
             fs.move(tmp, target)
