@@ -73,13 +73,15 @@ def corpus(n_participants: int = 6, shared_title: str = "notes") -> list[Segment
     return segs
 
 
-def upload(api: ServerAPI, name: str, sessions: list[tuple[str, Tape]]) -> str:
-    """Create participant ``name``, enrol a device, and ingest each (session, tape) as two sealed segments."""
+def upload(api: ServerAPI, name: str, sessions: list[tuple[str, Tape]], withdraw: tuple[str, ...] = ()) -> str:
+    """Create participant ``name``, grant every scope, enrol a device, ingest each (session, tape) as two sealed
+    segments; then withdraw the ``withdraw`` scopes (after the recording)."""
     pid = api.create_participant(name)
     enrol = api.enroll(api.create_enrolment_code(pid), f"{name}-laptop")
     device = api.authenticate_device(enrol.device_token)
     receipt = make_receipt(DEFAULT_PROGRAM, "grant", ALL_SCOPES, pid, WALL0 - 10**9)
-    consent_of(api).receive(device, sign_receipt(receipt, SigningKey.generate()).to_dict())
+    signing = SigningKey.generate()
+    consent_of(api).receive(device, sign_receipt(receipt, signing).to_dict())
     for session, tape in sessions:
         cut = len(tape.events) // 2
         for i, part in enumerate((tape.events[:cut], tape.events[cut:])):
@@ -87,6 +89,9 @@ def upload(api: ServerAPI, name: str, sessions: list[tuple[str, Tape]]) -> str:
                 header_for(pid, session, i, part, device=device.id), part, frames_for(part, i), enrol.public_key
             )
             api.ingest(device, segment_id(data), data)
+    if withdraw:
+        later = make_receipt(DEFAULT_PROGRAM, "withdraw", withdraw, pid, WALL0 + 10**12)  # type: ignore[arg-type]
+        consent_of(api).receive(device, sign_receipt(later, signing).to_dict())
     return pid
 
 

@@ -121,3 +121,26 @@ def test_cli_build_exits_non_zero_naming_a_corrupt_segment(
         " ".join(captured.err.split())
     )
     assert "episodes" in captured.out
+
+
+def test_the_consent_ledger_decides_at_build_time_withdrawn_screenshots_give_no_frames(tmp_path: Path) -> None:
+    import time
+
+    from workprint.dataset.consent import LedgerConsent
+    from workprint.server.consent import consent_of
+
+    api = server(tmp_path / "home")
+    alice = upload(api, "alice", [("s1", session_tape(0))], withdraw=("screenshots",))
+    bob = upload(api, "bob", [("s1", session_tape(1))])
+    carol = upload(api, "carol", [("s1", session_tape(2))], withdraw=("keys", "mouse", "screenshots", "window_titles",
+                                                                      "app_names"))  # fmt: skip
+    source = ServerSource(api.settings, "steward:test", api=api)
+    lineage = LineageStore(api.metadata.engine)
+    check = LedgerConsent(consent_of(api).ledger, time.time_ns())
+    report = build_release(source, tmp_path / "out", "rel", options=OPTS, lineage=lineage, consented=check)
+    eps = jsonl(tmp_path / "out" / "rel" / "v0001" / "agentnet.jsonl")
+    by_participant = {r.example_id: r.participant_id for r in lineage.examples("rel", 1)}
+    images = {by_participant[e["task_id"]]: {s["image"] for s in e["traj"]} for e in eps}
+    assert set(images) == {alice, bob} and report.participants == 2
+    assert images[alice] == {None} and None not in images[bob]
+    assert carol not in by_participant.values()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from workprint.models import ALL_SCOPES, SCOPE_OF_KIND, Event, FrameEvent, WindowEvent
+from workprint.privacy.consent import ConsentLedger
 from workprint.segment import Segment
 
 Consented = Callable[[str, str, int, int, str], bool]
@@ -23,6 +24,30 @@ Consented = Callable[[str, str, int, int, str], bool]
 def allow_all(participant: str, scope: str, wall_start_ns: int, wall_end_ns: int, notice: str) -> bool:
     """The default consent check: everything the header declares is consented."""
     return True
+
+
+class LedgerConsent:
+    """``Consented`` over consent ledgers: covered for the whole range under the notice, and not withdrawn since.
+
+    ``ledger_of(participant)`` returns the participant's ledger (e.g. ``ConsentService.ledger``); ``now_ns`` is the
+    build time: a scope withdrawn by then contributes nothing, whenever it was recorded. Ledgers are cached per
+    build (a build is short next to the purge deadline).
+    """
+
+    def __init__(self, ledger_of: Callable[[str], ConsentLedger], now_ns: int) -> None:
+        self.ledger_of = ledger_of
+        self.now_ns = now_ns
+        self._cache: dict[str, ConsentLedger] = {}
+
+    def __call__(self, participant: str, scope: str, wall_start_ns: int, wall_end_ns: int, notice: str) -> bool:
+        ledger = self._cache.get(participant)
+        if ledger is None:
+            ledger = self._cache[participant] = self.ledger_of(participant)
+        if ledger.consented_over((scope,), wall_start_ns, wall_end_ns, notice):
+            return False
+        known = next((s for s in ALL_SCOPES if s == scope), None)
+        latest = ledger.latest(known, self.now_ns) if known is not None else None
+        return latest is not None and latest.action != "withdraw"
 
 
 def consented_scopes(seg: Segment, consented: Consented) -> frozenset[str]:
@@ -58,4 +83,4 @@ def filter_consented(seg: Segment, consented: Consented) -> Segment | None:
     return Segment(header=replace(seg.header, scopes=tuple(sorted(scopes))), events=events, frames=frames)
 
 
-__all__ = ["Consented", "allow_all", "consented_scopes", "filter_consented"]
+__all__ = ["Consented", "LedgerConsent", "allow_all", "consented_scopes", "filter_consented"]
