@@ -20,7 +20,6 @@ from workprint.cli.main import app
 from workprint.config import AgentSettings
 from workprint.errors import ConsentError, WorkprintError
 from workprint.models import ALL_SCOPES, Scope
-from workprint.privacy.consent_sync import sync_now
 from workprint.privacy.durations import format_duration, parse_duration
 from workprint.privacy.exclusions import RULE_KINDS
 from workprint.privacy.notices import parse_scope
@@ -47,6 +46,9 @@ def _run(fn: Callable[[], T]) -> T:
 
 def _send_receipts() -> None:
     # Tell the server at once when enrolled; offline is fine: the agent sends pending receipts before any segment.
+    # Imported here: the network client is not needed by `pause`, whose start-up time counts toward its 1 s.
+    from workprint.privacy.consent_sync import sync_now
+
     result = sync_now(AgentSettings().home)
     if result is None:
         return
