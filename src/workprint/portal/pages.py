@@ -1,0 +1,154 @@
+"""The portal as an ASGI app mounted under ``/portal`` of the collection service, and its sign-in pages.
+
+``PortalMount`` is a pure ASGI middleware: requests under ``/portal`` go to the portal's own FastAPI app (HTML error
+pages, its own Content-Security-Policy), everything else to the JSON API unchanged. Pages call the same domain
+(``ServerAPI``, ``Access``, ``Identity``) as the API, with the signed-in ``Principal``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from workprint.errors import BadRequest, HTTPError, NotFound, Unauthorized
+from workprint.portal import device_requests
+from workprint.portal.web import STATIC, error_page, nav_for, page, viewer
+from workprint.server.api import ServerAPI
+from workprint.server.auth import SESSION_COOKIE, Principal, api_of, device_access, limiter_of
+from workprint.server.ratelimit import RateLimiter, RateLimits
+
+__all__ = ["CSP", "PortalMount", "create_portal"]
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def create_portal(api: ServerAPI) -> FastAPI:
+    """The portal's pages over ``api``."""
+    from workprint.portal import participant_pages, staff_pages
+
+    app = FastAPI(title="workprint portal", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.api = api
+    app.state.limiter = RateLimiter()
+    app.state.limits = RateLimits()
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for k, v in _HEADERS.items():
+            response.headers[k] = v
+        return response
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPError)
+        return await run_in_threadpool(error_page, request, exc)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        return await run_in_threadpool(error_page, request, BadRequest(f"request: {exc}"[:300]))
+
+    async def on_starlette(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return await run_in_threadpool(error_page, request, NotFound(f"{request.url.path}: no such page"))
+
+    app.add_exception_handler(HTTPError, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_starlette)
+    app.mount("/portal/static", StaticFiles(directory=STATIC), name="static")
+    _sign_in_routes(app)
+    app.include_router(participant_pages.router)
+    app.include_router(staff_pages.router)
+    return app
+
+
+def _set_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
+    # Secure whenever served over TLS; plain http is only for loopback tests and local use.
+    secure = request.url.scheme == "https"
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, secure=secure, samesite="strict",
+                        path="/")  # fmt: skip
+
+
+def _sign_in_routes(app: FastAPI) -> None:
+    @app.get("/portal")
+    @app.get("/portal/")
+    def home(request: Request) -> Response:
+        try:
+            v = viewer(request)
+        except Unauthorized:
+            return RedirectResponse("/portal/login", status_code=303)
+        links = nav_for(v.principal)
+        return page(request, "home.html", v, {"links": links})
+
+    @app.get("/portal/login")
+    def login_form(request: Request, expired: str = "") -> Response:
+        note = "Your session has ended or expired; please sign in again." if expired else ""
+        return page(request, "login.html", None, {"note": note, "form": {}, "errors": {}})
+
+    @app.post("/portal/login")
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        username, password = str(form.get("username") or ""), str(form.get("password") or "")
+        errors = {}
+        if not username.strip():
+            errors["username"] = "username: required"
+        if not password:
+            errors["password"] = "password: required"
+        if not errors:
+            limiter, limits = limiter_of(request)
+            limiter.take(f"login:{username.strip().lower()}", limits.login_rate, limits.login_burst)
+            try:
+                s = await run_in_threadpool(api_of(request).identity.login, username, password)
+            except Unauthorized as exc:
+                errors["password"] = exc.message
+        if errors:
+            ctx = {"note": "", "form": {"username": username}, "errors": errors}
+            return page(request, "login.html", None, ctx, status=400 if "username" in errors else 401)
+        response = RedirectResponse("/portal/", status_code=303)
+        _set_cookie(request, response, s.token, max(1, (s.expires_at - api_of(request).now()) // 1_000_000_000))
+        return response
+
+    @app.post("/portal/logout")
+    async def logout(request: Request) -> Response:
+        from workprint.portal.web import form_of
+
+        await form_of(request)
+        await run_in_threadpool(api_of(request).identity.logout, request.cookies.get(SESSION_COOKIE, ""))
+        response = RedirectResponse("/portal/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.get("/portal/device/requests")
+    def device_pull(who: Annotated[Principal, Depends(device_access)], request: Request) -> Response:
+        assert who.device is not None and who.participant_id is not None
+        reqs = device_requests.take(api_of(request), who.participant_id, who.device.id)
+        return JSONResponse({"requests": [{"id": r.id, "kind": r.kind, "scopes": list(r.scopes)} for r in reqs]})
+
+
+class PortalMount:
+    """Send ``/portal`` requests to the portal app and the rest to the service's app."""
+
+    def __init__(self, app: ASGIApp, api: ServerAPI) -> None:
+        self.app = app
+        self.portal = create_portal(api)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == "/portal" or path.startswith("/portal/"):
+            await self.portal(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
