@@ -88,11 +88,11 @@ def create_app(api: ServerAPI, *, limits: RateLimits | None = None) -> FastAPI:
     # Flat APIRoutes (not an included router), so the route table lists every route for the auth tests.
     app.router.routes.extend(domain_router.routes)
     _install_error_handlers(app)
-
-    def limit_for(path: str) -> int:
     from workprint.portal.pages import PortalMount  # HTML pages under /portal (a middleware: no routes added here)
 
     app.add_middleware(PortalMount, api=api)  # innermost: every other middleware covers the pages too
+
+    def limit_for(path: str) -> int:
         return api.settings.max_segment_bytes if path.startswith("/v1/segments/") else JSON_BODY_LIMIT
 
     app.add_middleware(LimitBody, limit_for=limit_for)
