@@ -30,6 +30,9 @@ CALLERS = ("anonymous", "device", "participant", "steward", "researcher", "audit
 #                                                           anon  dev   part  stew  res   aud   adm
 EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /v1/healthz":                                     ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "GET /healthz":                                        ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "GET /readyz":                                         ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "GET /metrics":                                        ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "POST /v1/enroll":                                     ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "POST /v1/login":                                      ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/audit/public-key":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
@@ -111,6 +114,9 @@ def _upload(w: World, side: str) -> tuple[str, dict[str, Any], bytes]:
 Request = Callable[[World, str], tuple[str, dict[str, Any] | None, bytes | None]]
 REQUESTS: dict[str, Request] = {
     "GET /v1/healthz": lambda w, s: ("/v1/healthz", None, None),
+    "GET /healthz": lambda w, s: ("/healthz", None, None),
+    "GET /readyz": lambda w, s: ("/readyz", None, None),
+    "GET /metrics": lambda w, s: ("/metrics", None, None),
     "POST /v1/enroll": lambda w, s: (
         "/v1/enroll",
         {"code": w.api.create_enrolment_code(_pid(w, s)), "device_name": "spare"},

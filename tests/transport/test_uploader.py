@@ -166,7 +166,16 @@ def test_public_api_is_listed() -> None:
     import workprint.transport as mod
 
     assert sorted(mod.__all__) == sorted(
-        ["Backoff", "Enrollment", "HttpTransport", "Outcome", "SegmentQueue", "Transport", "UploadResult"]
+        [
+            "Backoff",
+            "Enrollment",
+            "HttpTransport",
+            "Outcome",
+            "ReportsSpoolLag",
+            "SegmentQueue",
+            "Transport",
+            "UploadResult",
+        ]
         + ["UploadStats", "Uploader", "enroll", "upload_pending"]
     )
     assert all(hasattr(mod, name) for name in mod.__all__)

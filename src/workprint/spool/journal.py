@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from workprint.errors import ConfigError, SpoolError
+from workprint.errors import ConfigError, SpoolError, SpoolFull
 from workprint.models import Event, FrameEvent
 from workprint.privacy.scopes import scopes_of_event
 from workprint.spool import files
@@ -52,11 +52,17 @@ class Spool:
         max_bytes: int = 32 * MiB,
         clock: Callable[[], int] = time.monotonic_ns,
         fsync_appends: bool = False,
+        max_total_bytes: int | None = None,
+        on_full: Callable[[bool], None] | None = None,
     ) -> None:
         if max_age_s <= 0:
             raise ConfigError(f"max_age_s: expected a positive number of seconds, got {max_age_s!r}")
         if max_bytes <= 0:
             raise ConfigError(f"max_bytes: expected a positive size, got {max_bytes!r}")
+        if max_total_bytes is not None and max_total_bytes <= max_bytes:
+            raise ConfigError(
+                f"spool_max_bytes: expected more than one segment ({max_bytes} bytes), got {max_total_bytes!r}"
+            )
         self.directory = Path(directory)
         self.identity = identity
         self.max_age_ns = int(max_age_s * 1e9)
@@ -77,6 +83,10 @@ class Spool:
         self.journal_path = self.directory / JOURNAL
         files.make_dirs(self.directory, self.sealed_dir, self.rejected_dir)
         self._broken = False
+        self.max_total_bytes = max_total_bytes
+        self.on_full = on_full
+        self._full = False
+        self._stored = 0  # bytes on disk besides the open journal: sealed, rejected and closed journals
         self._lock_fd = self._take_lock()
         self._next_seq = self._load_seq()
         self._recover()
@@ -91,11 +101,18 @@ class Spool:
         max_bytes: int = 32 * MiB,
         clock: Callable[[], int] = time.monotonic_ns,
         fsync_appends: bool = False,
+        max_total_bytes: int | None = None,
+        on_full: Callable[[bool], None] | None = None,
     ) -> Spool:
-        """Open (creating if needed) and recover the spool in ``directory``; a journal left behind is sealed."""
+        """Open (creating if needed) and recover the spool in ``directory``; a journal left behind is sealed.
+
+        ``max_total_bytes`` caps what the spool holds on disk (journals and unsent segments): at the cap ``append``
+        raises ``SpoolFull`` and ``full`` turns True until uploads bring it under 90 % of the cap; ``on_full`` is
+        called with the new value at each change (the agent stops capturing and tells the participant)."""
         return cls(
-            directory, identity, max_age_s=max_age_s, max_bytes=max_bytes, clock=clock, fsync_appends=fsync_appends
-        )
+            directory, identity, max_age_s=max_age_s, max_bytes=max_bytes, clock=clock, fsync_appends=fsync_appends,
+            max_total_bytes=max_total_bytes, on_full=on_full,
+        )  # fmt: skip
 
     # -- start-up -------------------------------------------------------------------------------------------------
 
@@ -155,6 +172,7 @@ class Spool:
                     fault_point("seal.unlink")
                 # else: empty, or sealed already by a run killed before it could delete the journal
                 self._unlink(path)
+            self._measure()
         return last
 
     # -- journal --------------------------------------------------------------------------------------------------
@@ -246,7 +264,9 @@ class Spool:
             keep = data
             if isinstance(event, FrameEvent) and event.frame_id in self._frame_ids:
                 keep = None  # the segment already holds this frame's bytes
-            self._write(event_record(event, keep))
+            record = event_record(event, keep)
+            self._check_room(len(record))
+            self._write(record)
             self._events += 1
             if keep is not None and isinstance(event, FrameEvent):
                 self._frame_ids.add(event.frame_id)
@@ -274,7 +294,53 @@ class Spool:
             self._unlink(self.journal_path)
         else:
             self._rename(self.journal_path, self._closed_path(self._seq))
+            self._stored += self._bytes
         self._events = self._bytes = 0
+
+    # -- the size cap -------------------------------------------------------------------------------------------
+
+    @property
+    def full(self) -> bool:
+        """True while the spool is at its cap: appends are refused (``SpoolFull``) until uploads make room."""
+        return self._full
+
+    def total_bytes(self) -> int:
+        """Bytes the spool holds on disk: the open journal, closed journals and unsent or refused segments."""
+        with self._lock:
+            return self._stored + (self._bytes if self._fd is not None else 0)
+
+    def _measure(self) -> None:
+        with self._lock:
+            paths = [*self.queue.pending(), *self.queue.rejected(), *self.closed_journals()]
+            total = 0
+            for p in paths:
+                with contextlib.suppress(OSError):  # uploaded or purged meanwhile
+                    total += p.stat().st_size
+            self._stored = total
+            self._update_full()
+
+    def _set_full(self, value: bool) -> None:
+        if value != self._full:
+            self._full = value
+            if self.on_full is not None:
+                self.on_full(value)
+
+    def _update_full(self) -> None:
+        # Hysteresis: once full, stay full until uploads free a tenth of the cap, so capture does not flap.
+        if self.max_total_bytes is not None and self._full:
+            self._set_full(self.total_bytes() > self.max_total_bytes * 0.9)
+
+    def _check_room(self, size: int) -> None:
+        cap = self.max_total_bytes
+        if cap is None:
+            return
+        total = self._stored + self._bytes
+        if self._full or total + size > cap:
+            self._set_full(True)
+            raise SpoolFull(
+                f"spool: full ({total} of {cap} bytes waiting for upload); recording stopped until the server "
+                "takes segments"
+            )
 
     def pending(self) -> list[Path]:
         """Sealed segments not yet acknowledged by the server, in upload order."""
@@ -284,7 +350,13 @@ class Spool:
     def mark_uploaded(self, path: Path) -> None:
         """Delete a segment the server acknowledged."""
         with self._lock:
+            try:
+                size = self.queue.own(path).stat().st_size
+            except OSError:
+                size = 0
             self.queue.mark_uploaded(path)
+            self._stored = max(0, self._stored - size)
+            self._update_full()
 
     def mark_rejected(self, path: Path, reason: str) -> Path:
         """Move a segment the server refused to ``rejected/`` with a ``.reason`` file; returns its new path."""
@@ -310,7 +382,9 @@ class Spool:
                 if kept and result.meta is not None and result.meta.seq not in self.queue.seqs():
                     self.queue.write(result.meta.seq, seal_events(result.meta, kept, result.frames))
                 self._unlink(path)
-            return PurgeResult(segments_deleted=self.queue.delete(scopes), events_dropped=dropped)
+            deleted = self.queue.delete(scopes)
+            self._measure()
+            return PurgeResult(segments_deleted=deleted, events_dropped=dropped)
 
     def status(self) -> SpoolStatus:
         """Counts of what waits on the device."""

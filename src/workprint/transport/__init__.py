@@ -1,6 +1,6 @@
 """Getting sealed segments to the collection server: the ``Transport`` boundary, HTTP, enrolment, the uploader."""
 
-from workprint.transport.base import Outcome, Transport, UploadResult
+from workprint.transport.base import Outcome, ReportsSpoolLag, Transport, UploadResult
 from workprint.transport.http import Enrollment, HttpTransport, enroll
 from workprint.transport.uploader import Backoff, SegmentQueue, Uploader, UploadStats, upload_pending
 
@@ -9,6 +9,7 @@ __all__ = [
     "Enrollment",
     "HttpTransport",
     "Outcome",
+    "ReportsSpoolLag",
     "SegmentQueue",
     "Transport",
     "UploadResult",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Outcome = Literal["stored", "duplicate", "rejected", "retry"]
 
@@ -43,4 +43,13 @@ class Transport(Protocol):
 
     def put_segment(self, segment_id: str, data: bytes) -> UploadResult:
         """Upload the sealed segment named ``segment_id`` (the SHA-256 of ``data``); idempotent."""
+        ...
+
+
+@runtime_checkable
+class ReportsSpoolLag(Protocol):
+    """A transport that tells the server how many segments wait on the device (aggregate monitoring only)."""
+
+    def set_spool_pending(self, segments: int) -> None:
+        """Remember ``segments`` and send it with the next uploads."""
         ...

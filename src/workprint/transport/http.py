@@ -19,8 +19,9 @@ import httpx
 from workprint.errors import ConfigError, TransportError
 from workprint.transport.base import UploadResult
 
-# Statuses that are not the segment's fault: keep it and try again later.
+# Statuses that are not the segment's fault: keep it and try again later (5xx too, 507 "server disk full" included).
 RETRY_STATUSES = frozenset({401, 408, 425, 429})
+SPOOL_PENDING_HEADER = "X-Workprint-Spool-Pending"
 
 
 def check_base_url(base_url: str) -> str:
@@ -80,13 +81,19 @@ class HttpTransport:
             follow_redirects=False,
             trust_env=False,
         )
+        self._pending: int | None = None
+
+    def set_spool_pending(self, segments: int) -> None:
+        """Send ``segments`` (how many wait in the spool) as ``X-Workprint-Spool-Pending`` with the next uploads."""
+        self._pending = max(0, int(segments))
 
     def put_segment(self, segment_id: str, data: bytes) -> UploadResult:
         """Upload one sealed segment; never raises for network or server failures (see ``UploadResult``)."""
         try:
-            r = self._client.put(
-                f"/v1/segments/{segment_id}", content=data, headers={"Content-Type": "application/octet-stream"}
-            )
+            headers = {"Content-Type": "application/octet-stream"}
+            if self._pending is not None:
+                headers[SPOOL_PENDING_HEADER] = str(self._pending)
+            r = self._client.put(f"/v1/segments/{segment_id}", content=data, headers=headers)
         except httpx.HTTPError as exc:
             return UploadResult.retry(unreachable(self.base_url, exc))
         if r.status_code == 200:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from workprint.errors import TransportError, WorkprintError
+from workprint.errors import ConfigError, TransportError, WorkprintError
 from workprint.segment import segment_id
 from workprint.spool.faults import fault_point
-from workprint.transport.base import Transport, UploadResult
+from workprint.transport.base import ReportsSpoolLag, Transport, UploadResult
 
 
 class SegmentQueue(Protocol):
@@ -73,7 +73,12 @@ class Uploader:
         *,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_bytes_per_s: float | None = None,
     ) -> None:
+        if max_bytes_per_s is not None and max_bytes_per_s <= 0:
+            raise ConfigError(f"upload_max_bytes_per_s: expected a positive rate, got {max_bytes_per_s!r}")
+        self.max_bytes_per_s = max_bytes_per_s
+        self._rate_next = 0.0  # the clock time before which the rate limit allows no further upload
         self.spool = spool
         self.transport = transport
         self.backoff = backoff or Backoff()
@@ -104,12 +109,21 @@ class Uploader:
     def _round(self) -> tuple[int, UploadResult | None]:
         acked = 0
         with self._lock:
-            for path in self.spool.pending():
+            pending = self.spool.pending()
+            for i, path in enumerate(pending):
+                if self.max_bytes_per_s is not None and self._rate_next > self._clock():
+                    # Draining a long backlog: bounded, so a returning fleet does not flood the server or the link.
+                    self._not_before = max(self._not_before, self._rate_next)
+                    return acked, None
                 try:
                     data = path.read_bytes()
                 except FileNotFoundError:
                     continue  # purged (withdrawal) while queued
+                if isinstance(self.transport, ReportsSpoolLag):
+                    self.transport.set_spool_pending(len(pending) - i)
                 result = self.transport.put_segment(segment_id(data), data)
+                if self.max_bytes_per_s is not None:
+                    self._rate_next = max(self._clock(), self._rate_next) + len(data) / self.max_bytes_per_s
                 if result.acknowledged:
                     fault_point("upload.ack")  # test-only: a kill here loses the acknowledgement, not the segment
                     self.spool.mark_uploaded(path)

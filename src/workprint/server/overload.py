@@ -1,0 +1,194 @@
+"""Ingest under pressure: refuse early and clearly instead of falling over.
+
+``IngestGuard`` is pure ASGI middleware in front of ``PUT /v1/segments/…`` only (reads, health and metrics pass
+untouched, so the service stays observable and readable while ingest is refused):
+
+- **disk**: when the server's disk has less than ``min_free_bytes`` free, ingest answers ``507`` with
+  ``Retry-After`` (the agent keeps its spool and tries later); a segment is never half-accepted.
+- **concurrency**: at most ``max_inflight`` segments are ingested at once; up to ``max_queue`` more wait in FIFO
+  order for at most ``queue_timeout_s``; beyond that, or after waiting that long, ingest answers ``503`` with
+  ``Retry-After``. Memory stays bounded: a waiting request's body has not been read yet.
+
+A refused request's body is drained (up to ``DRAIN_LIMIT``) before answering, so the client reads the answer and its
+``Retry-After`` instead of a connection reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from workprint.config import ServerSettings
+from workprint.server.middleware import DRAIN_LIMIT, error_body
+
+__all__ = ["FreeSpace", "IngestGuard", "IngestLimits", "install_ingest_guard", "is_ingest"]
+
+INGEST_PREFIX = "/v1/segments/"
+
+
+def is_ingest(scope: Scope) -> bool:
+    """True for a segment upload."""
+    return scope["type"] == "http" and scope["method"] == "PUT" and str(scope["path"]).startswith(INGEST_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestLimits:
+    """How much ingest the process takes on at once, and the free-disk floor below which it refuses segments."""
+
+    max_inflight: int = 32
+    max_queue: int = 256
+    queue_timeout_s: float = 5.0
+    min_free_bytes: int = 256 * 1024 * 1024
+    retry_after_busy_s: int = 2
+    retry_after_full_s: int = 60
+
+
+class FreeSpace:
+    """The smallest free space among ``paths`` (their nearest existing ancestors), re-read at most every ``ttl_s``."""
+
+    def __init__(self, paths: Iterable[Path], ttl_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.paths = list(paths)
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._at = -1e18
+        self._free = 0
+
+    @staticmethod
+    def _existing(p: Path) -> Path:
+        while not p.exists() and p.parent != p:
+            p = p.parent
+        return p
+
+    def __call__(self) -> int:
+        now = self._clock()
+        if now - self._at >= self.ttl_s:
+            free = [shutil.disk_usage(self._existing(p)).free for p in self.paths]
+            self._free = min(free) if free else 1 << 62
+            self._at = now
+        return self._free
+
+
+class _Slots:
+    """A FIFO semaphore with a bounded queue (one event loop; no locks needed)."""
+
+    def __init__(self, size: int, max_queue: int) -> None:
+        self.size = size
+        self.max_queue = max_queue
+        self.busy = 0
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, timeout_s: float) -> bool:
+        if self.busy < self.size and not self.waiters:
+            self.busy += 1
+            return True
+        if len(self.waiters) >= self.max_queue:
+            return False
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout_s)
+            return True
+        except TimeoutError:
+            if fut.done():  # handed a slot just as the wait ran out: keep it
+                return True
+            self.waiters.remove(fut)
+            fut.cancel()
+            return False
+
+    def release(self) -> None:
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)  # the slot passes straight to the next waiter; ``busy`` is unchanged
+                return
+        self.busy -= 1
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+async def refuse(receive: Receive, send: Send, status: int, code: str, message: str, retry_after_s: int) -> None:
+    """Answer an upload with the JSON error shape and ``Retry-After``, after reading (and discarding) its body."""
+    await _drain(receive, DRAIN_LIMIT)
+    body = json.dumps(error_body(code, message)).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry_after_s).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class IngestGuard:
+    """Refuse uploads with 507 when the disk is nearly full and 503 when more arrive than the server can take."""
+
+    def __init__(self, app: ASGIApp, limits: IngestLimits, free_bytes: Callable[[], int]) -> None:
+        self.app = app
+        self.limits = limits
+        self.free_bytes = free_bytes
+        self._slots: _Slots | None = None  # made lazily: it belongs to the event loop that serves requests
+
+    @property
+    def inflight(self) -> int:
+        """Uploads being ingested now."""
+        return self._slots.busy if self._slots else 0
+
+    @property
+    def queued(self) -> int:
+        """Uploads waiting for a slot."""
+        return len(self._slots.waiters) if self._slots else 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not is_ingest(scope):
+            await self.app(scope, receive, send)
+            return
+        lim = self.limits
+        free = self.free_bytes()
+        if free < lim.min_free_bytes:
+            msg = f"server disk: {free} bytes free, below the floor of {lim.min_free_bytes}; segment not accepted"
+            await refuse(receive, send, 507, "insufficient_storage", msg, lim.retry_after_full_s)
+            return
+        if self._slots is None:
+            self._slots = _Slots(lim.max_inflight, lim.max_queue)
+        if not await self._slots.acquire(lim.queue_timeout_s):
+            msg = (
+                f"ingest: overloaded ({lim.max_inflight} in progress, {len(self._slots.waiters)} waiting); retry later"
+            )
+            await refuse(receive, send, 503, "overloaded", msg, lim.retry_after_busy_s)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._slots.release()
+
+
+def install_ingest_guard(app: FastAPI, settings: ServerSettings) -> None:
+    """Put an ``IngestGuard`` configured from ``settings`` in front of ``app``'s ingest route (a FastAPI app)."""
+    limits = IngestLimits(
+        max_inflight=settings.ingest_max_inflight,
+        max_queue=settings.ingest_max_queue,
+        queue_timeout_s=settings.ingest_queue_timeout_s,
+        min_free_bytes=settings.min_free_bytes,
+    )
+    paths = [settings.server_dir]
+    blob = settings.resolved_blob_url()
+    if not blob.startswith("s3://"):  # object storage reports its own space; 507s from it still reach the agent
+        paths.append(Path(blob.removeprefix("file://")))
+    app.add_middleware(IngestGuard, limits=limits, free_bytes=FreeSpace(paths))
