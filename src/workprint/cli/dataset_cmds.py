@@ -133,3 +133,55 @@ def purge_pending_cmd(
 
 
 __all__ = ["dataset_app", "open_source"]
+
+
+@app.command("import")
+def import_recording(
+    recording: Annotated[Path, typer.Argument(help="A DuckTrack or AgentNetTool recording directory (events.jsonl)")],
+    device_token: Annotated[
+        str, typer.Option("--device-token", envvar="WORKPRINT_DEVICE_TOKEN", help="Token of the participant's device")
+    ],
+    server_home: HomeOpt = None,
+    session: Annotated[
+        str | None, typer.Option("--session", help="Session name (default: a hash of events.jsonl)")
+    ] = None,
+) -> None:
+    """Import a recording as the device's participant: privacy gate, sealed segments, consent-checked ingest.
+
+    Wall times are rebased to end now: the participant's consent must cover the import, not the past recording.
+    Importing the same recording again stores nothing new (its session is named by the hash of its events).
+    """
+    import hashlib
+    import time
+
+    from workprint.config import ServerSettings
+    from workprint.importers import gate_and_segment, read_recording
+    from workprint.segment import seal, segment_id
+    from workprint.server.consent import consent_of
+    from workprint.server.serve import build_api
+
+    if not recording.is_dir():
+        raise ConfigError(f"recording: {str(recording)!r} is not a directory")
+    settings = ServerSettings.from_env()
+    if server_home is not None:
+        settings = ServerSettings(home=server_home, db_url=settings.db_url, blob_url=settings.blob_url)
+    api = build_api(settings)
+    device = api.authenticate_device(device_token)
+    participant = api.participant(device.participant_id)
+    rec = read_recording(recording)
+    duration = rec.events[-1].t_ns - rec.events[0].t_ns if rec.events else 0
+    name = session or "import-" + hashlib.sha256((recording / "events.jsonl").read_bytes()).hexdigest()[:16]
+    held = {(r.session, r.seq) for r in api.metadata.segments(participant.id)}
+    segs = gate_and_segment(
+        rec, participant.id, name, device=device.id,
+        notice_version=consent_of(api).current_notice(), wall0_ns=time.time_ns() - duration - 1_000_000_000,
+    )  # fmt: skip
+    stored = 0
+    for s in segs:
+        if (s.header.session, s.header.seq) in held:
+            continue  # sealing is randomised, so the content hash alone would not catch a re-import
+        data = seal(s.header, s.events, s.frames, participant.public_key)
+        stored += api.ingest(device, segment_id(data), data) == "stored"
+    events = sum(len(s.events) for s in segs)
+    frames = sum(len(s.frames) for s in segs)
+    out.print(f"imported {events} events, {frames} frames in {len(segs)} segments ({stored} new)", markup=False)
