@@ -8,6 +8,8 @@ SQLite runs in WAL mode with foreign keys on and ``synchronous=FULL``, so a comm
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,6 +95,9 @@ class MetadataStore:
         self.url = url
         self.engine = _engine(url)
         self._writer = self.engine.execution_options(wp_write=True)
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
+        )
         if create:
             t.create_schema(self._writer)
 
@@ -109,7 +114,9 @@ class MetadataStore:
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one write transaction: committed when it returns, rolled back when it raises."""
-        with self._writer.begin() as conn:
+        # SQLite has one writer at a time; threads of this process queue on a lock that wakes the next at once,
+        # instead of on SQLite's busy handler, which sleeps in growing steps (up to 100 ms) while it waits.
+        with self._write_lock, self._writer.begin() as conn:
             return fn(conn)
 
     @contextmanager
