@@ -9,7 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from reliability_helpers import Device, consent_all, free_port, seal_segment, start_server
 
 from workprint.config import ServerSettings
@@ -46,7 +45,7 @@ def test_acknowledged_segments_survive_30_kills_of_the_server_and_retries_never_
         consent_all(admin, e.device_token)
         devices.append(Device("", e.device_token, e.participant_id, e.device_id, e.public_key))
     admin.metadata.close()
-    todo = {d.device: [seal_segment(d, n * 10_000 + s, frame_bytes=2000) for s in range(150)]
+    todo = {d.device: [seal_segment(d, n * 10_000 + s, frame_bytes=2000) for s in range(100)]
             for n, d in enumerate(devices)}  # fmt: skip
     sent = {sid: data for queue in todo.values() for sid, data in queue}
     acked: list[str] = []
@@ -63,7 +62,7 @@ def test_acknowledged_segments_survive_30_kills_of_the_server_and_retries_never_
         deadline = time.monotonic() + 10
         while len(acked) == before and time.monotonic() < deadline:  # kill under ingest, not during start-up
             time.sleep(0.002)
-        time.sleep(rng.uniform(0, 0.25))
+        time.sleep(rng.uniform(0, 0.1))
         proc.kill()
         proc.wait()
         stop.set()

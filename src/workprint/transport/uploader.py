@@ -99,19 +99,19 @@ class Uploader:
         return acked
 
     def flush(self) -> int:
-        """Upload what is pending now, ignoring the backoff (CLI one-shot); raises ``TransportError`` with one
-        line when the server cannot take them. Whatever was not acknowledged stays in the spool."""
-        acked, failure = self._round()
+        """Upload what is pending now, ignoring the backoff and the rate limit (CLI one-shot); raises
+        ``TransportError`` with one line when the server cannot take them. What was not acknowledged stays."""
+        acked, failure = self._round(limit_rate=False)
         if failure is not None:
             raise TransportError(failure.reason)
         return acked
 
-    def _round(self) -> tuple[int, UploadResult | None]:
+    def _round(self, *, limit_rate: bool = True) -> tuple[int, UploadResult | None]:
         acked = 0
         with self._lock:
             pending = self.spool.pending()
             for i, path in enumerate(pending):
-                if self.max_bytes_per_s is not None and self._rate_next > self._clock():
+                if limit_rate and self.max_bytes_per_s is not None and self._rate_next > self._clock():
                     # Draining a long backlog: bounded, so a returning fleet does not flood the server or the link.
                     self._not_before = max(self._not_before, self._rate_next)
                     return acked, None
