@@ -26,7 +26,7 @@ from workprint.capture.lockscreen import ScreenProbe
 from workprint.capture.x11 import X11Capture
 from workprint.config import AgentSettings
 from workprint.device import DeviceRecord
-from workprint.errors import CaptureError
+from workprint.errors import CaptureError, SpoolFull
 from workprint.models import ButtonEvent, ControlEvent, Event, ScrollEvent
 from workprint.privacy.consent_sync import ReceiptSync
 from workprint.privacy.exclusion_step import ExclusionStep
@@ -53,6 +53,7 @@ class AgentStats:
     purged_segments: int = 0
     purged_events: int = 0
     receipts_sent: int = 0
+    spool_full_dropped: int = 0
     late_dropped: int = 0  # processed after a change, but happened while recording was not allowed
     started_at: float = field(default_factory=time.monotonic)
 
@@ -95,7 +96,12 @@ class Agent:
             redactor_version=REDACTOR_VERSION,
         )
         self.spool = Spool.open(
-            settings.spool_dir, identity, max_age_s=settings.segment_max_s, max_bytes=settings.segment_max_bytes
+            settings.spool_dir,
+            identity,
+            max_age_s=settings.segment_max_s,
+            max_bytes=settings.segment_max_bytes,
+            max_total_bytes=settings.spool_max_bytes,
+            on_full=self._spool_full_changed,
         )
         self.transport = transport or HttpTransport(device.server_url, device.device_token)
         self.uploader = Uploader(self.spool, self.transport)
@@ -126,9 +132,17 @@ class Agent:
 
     def _write(self, items: list[tuple[Event, bytes | None]]) -> None:
         with self._spool_lock:
-            for ev, blob in items:
-                self.spool.append(ev, blob)
+            for n, (ev, blob) in enumerate(items):
+                try:
+                    self.spool.append(ev, blob)
+                except SpoolFull:
+                    # Nothing more can be kept until uploads make room; the indicator says SPOOL FULL meanwhile.
+                    self.stats.spool_full_dropped += len(items) - n
+                    return
                 self.stats.admitted += 1
+
+    def _spool_full_changed(self, full: bool) -> None:
+        log.warning("spool %s", "full: recording stops until uploads make room" if full else "has room again")
 
     def _on_indicator(self, event: Event) -> bool:
         # A click on the indicator (pause/resume) is the participant talking to workprint, not work to record.
