@@ -10,6 +10,7 @@ pause/resume in the state file). Receipts then reach the server through the norm
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Connection
 from workprint.device import DeviceRecord
 from workprint.errors import BadRequest
 from workprint.models import ALL_SCOPES, Scope
+from workprint.privacy.state import DeviceState
 from workprint.server.api import ServerAPI
 from workprint.store.metadata import append_audit
 from workprint.store.records import AuditEvent
@@ -111,6 +113,13 @@ def take(api: ServerAPI, participant_id: str, device_id: str) -> list[DeviceRequ
     return api.metadata.write(fn)
 
 
+def _pause_at(now: int) -> Callable[[DeviceState], DeviceState]:
+    def change(s: DeviceState) -> DeviceState:
+        return s if s.pause.active(now) else s.paused_for(now, None)
+
+    return change
+
+
 def apply_requests(home: Path, device: DeviceRecord, *, timeout: float = 10.0) -> list[str]:
     """Device side: fetch this device's requests and apply them to its state file; returns the kinds applied.
 
@@ -129,7 +138,7 @@ def apply_requests(home: Path, device: DeviceRecord, *, timeout: float = 10.0) -
         if kind in ("grant", "withdraw"):
             record_consent(home, kind, scopes, now)
         elif kind == "pause":
-            update_state(home, lambda s: s if s.pause.active(now) else s.paused_for(now, None))
+            update_state(home, _pause_at(now))
         elif kind == "resume":
             update_state(home, lambda s: s.resumed())
         done.append(kind)

@@ -21,7 +21,7 @@ from workprint import segment as seg
 from workprint.dataset.actions import Action
 from workprint.dataset.reduce import reduce_events
 from workprint.errors import BadRequest, Forbidden, NotFound
-from workprint.models import FrameEvent, to_record
+from workprint.models import ControlEvent, Event, FrameEvent, to_record
 from workprint.server.api import ServerAPI, blob_key
 from workprint.server.identity import Principal
 from workprint.store import consent_tables as ct
@@ -81,20 +81,21 @@ def timeline(api: ServerAPI, p: Principal, session: str | None = None) -> list[S
     views = []
     for sid, rs in by_session.items():
         rs.sort(key=lambda r: r.seq)
-        events, frames = [], {}
+        events: list[Event] = []
+        frames: dict[str, bytes] = {}
         for r in rs:
             s = api.access.read_my_segment(p, r.id)
             events.extend(s.events)
             frames.update(s.frames)
-        last = next((e.kind for e in reversed(events) if getattr(e, "KIND", "") == "control"
-                     and getattr(e, "kind", "") in ("pause", "resume", "consent")), "")  # fmt: skip
+        controls = [e.kind for e in events if isinstance(e, ControlEvent) and e.kind in ("pause", "resume", "consent")]
+        last = controls[-1] if controls else ""
         episodes: list[list[Action]] = []
         for a in reduce_events(events):
             if a.break_before or not episodes:
                 episodes.append([])
             episodes[-1].append(a)
         eps = tuple(
-            Episode(i, tuple(acts), {a.frame_id: frames[a.frame_id] for a in acts if a.frame_id in frames})
+            Episode(i, tuple(acts), {f: frames[f] for a in acts if (f := a.frame_id) is not None and f in frames})
             for i, acts in enumerate(episodes)
         )
         views.append(SessionView(sid, rs[0].device_id, rs[0].wall_start_ns, rs[-1].wall_end_ns, tuple(rs), eps, last))
@@ -123,7 +124,7 @@ def _rewrite(api: ServerAPI, p: Principal, rec: SegmentRecord, t0: int, t1: int)
     def fn(conn: Connection) -> None:
         conn.execute(delete(t.segments).where(t.segments.c.id == rec.id))
         if new_rec is not None:
-            row = {f: getattr(new_rec, f) for f in t.segments.c.keys()}
+            row = {f: getattr(new_rec, f) for f in t.segments.c.keys()}  # noqa: SIM118 - column names
             row["scopes"], row["counts"] = list(new_rec.scopes), dict(new_rec.counts)
             conn.execute(t.segments.insert().values(**row))
         detail = {"participant_id": rec.participant_id, "dropped_events": dropped,
@@ -150,7 +151,9 @@ def erase_range(api: ServerAPI, p: Principal, session: str, t0: int, t1: int, wh
     return n
 
 
-def _erasure_request(api: ServerAPI, p: Principal, pid: str, scopes: tuple[str, ...], rid: str, d: dict[str, object]) -> None:  # noqa: E501
+def _erasure_request(
+    api: ServerAPI, p: Principal, pid: str, scopes: tuple[str, ...], rid: str, d: dict[str, object]
+) -> None:
     now = api.now()
 
     def fn(conn: Connection) -> None:

@@ -40,12 +40,12 @@ def _me(request: Request) -> Viewer:
 
 def _thumb(data: bytes, width: int) -> str:
     """A data: URI of the frame scaled to ``width`` pixels (JPEG), so a page holds no links to raw frames."""
-    with Image.open(io.BytesIO(data)) as im:
-        im = im.convert("RGB")
-        if im.width > width:
-            im = im.resize((width, max(1, im.height * width // im.width)))
-        out = io.BytesIO()
-        im.save(out, "JPEG", quality=80)
+    with Image.open(io.BytesIO(data)) as src:
+        im = src.convert("RGB")
+    if im.width > width:
+        im = im.resize((width, max(1, im.height * width // im.width)))
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
 
 

@@ -110,7 +110,9 @@ async def publish_notice(request: Request) -> Response:
     if errors:
         ctx = {"notices": _notices(request), "current": service.current_notice(), "form": form, "errors": errors}
         return page(request, "notices.html", v, ctx, 400)
-    await run_in_threadpool(lambda: service.publish_notice(form["version"].strip(), form["text"], actor=v.principal.actor))
+    await run_in_threadpool(
+        lambda: service.publish_notice(form["version"].strip(), form["text"], actor=v.principal.actor)
+    )
     return RedirectResponse("/portal/steward/notices", status_code=303)
 
 
