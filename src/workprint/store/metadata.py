@@ -40,7 +40,8 @@ def _engine(url: str) -> Engine:
         _sqlite_pragmas(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per checkout (several per ingest); recycling covers idle disconnects.
+        return create_engine(parsed, pool_recycle=300, pool_size=10)
     raise ConfigError(f"db_url: expected sqlite:/// or postgresql+psycopg://, got {parsed.drivername!r}")
 
 
