@@ -68,6 +68,8 @@ class Run:
     dataset_bytes: bytes = b""
     direct_refusal: tuple[int, dict[str, str]] = (0, {})
     purged_events: int = 0
+    notices: list[str] = field(default_factory=list)  # notice version declared by each stored segment, in order
+    rejected_reasons: list[str] = field(default_factory=list)
 
 
 def _events_text(events: list[Event]) -> str:
@@ -242,6 +244,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             finally:
                 desk.close()
         segments = list(api.iter_segments("test:consent-e2e"))
+        out.notices = [s.header.notice_version for s in segments]
+        out.rejected_reasons = [p.read_text() for p in (home / "spool" / "rejected").glob("*.reason")]
         out.server_text = "\n".join(_events_text(list(s.events)) for s in segments)
         build_dataset(iter(segments), tmp / "dataset")
         out.dataset_bytes = b"".join(p.read_bytes() for p in sorted((tmp / "dataset").rglob("*")) if p.is_file())
@@ -274,3 +278,11 @@ def test_a_segment_posted_straight_to_the_server_for_an_unconsented_time_is_refu
     status, error = run.direct_refusal
     assert status == 403
     assert error["code"] == "consent_missing" and "keys" in error["message"]
+
+
+def test_segments_declare_the_notice_in_force_when_they_were_recorded(run: Run) -> None:
+    # Sorted by (session, seq): one session, so in recording order. Notice 2 only after notice 1, and both occur.
+    assert "1" in run.notices and run.notices[-1] == "2"
+    assert run.notices == sorted(run.notices)
+    # Segments sealed under notice 1 that were still waiting when notice 2 was published were refused as outdated.
+    assert all("notice_outdated" in r or "consent_missing" in r for r in run.rejected_reasons), run.rejected_reasons
