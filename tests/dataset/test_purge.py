@@ -47,6 +47,10 @@ def test_lineage_maps_every_example_to_participant_segment_and_notice(tmp_path: 
     }
     reads = [e for e in source.api.metadata.audit_entries() if e.action == "segment.read"]
     assert len(reads) == 6 and {e.actor for e in reads} == {"steward:test"}
+    granted = ServerSource(source.api.settings, "steward:test", api=source.api, grant_id="grant-7")
+    build_release(granted, tmp_path / "g", "rel", options=OPTS)
+    reads = [e for e in source.api.metadata.audit_entries() if e.action == "segment.read"]
+    assert len(reads) == 12 and {e.detail.get("grant_id") for e in reads[6:]} == {"grant-7"}
 
 
 def test_erasure_rebuilds_the_release_and_leaves_no_byte_of_the_marker(tmp_path: Path) -> None:

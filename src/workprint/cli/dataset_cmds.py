@@ -27,7 +27,9 @@ HomeOpt = Annotated[
 ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (in process) or ray (Ray Data)")]
 
 
-def open_source(home: Path | None, actor: str) -> tuple[SegmentSource, LineageStore | None]:
+def open_source(
+    home: Path | None, actor: str, grant_id: str | None = None
+) -> tuple[SegmentSource, LineageStore | None]:
     """The collection server's segments (each decryption an audited read by ``actor``) and its lineage tables."""
     from workprint.config import ServerSettings
     from workprint.dataset.source import ServerSource
@@ -35,7 +37,7 @@ def open_source(home: Path | None, actor: str) -> tuple[SegmentSource, LineageSt
     settings = ServerSettings.from_env()
     if home is not None:
         settings = ServerSettings(home=home, db_url=settings.db_url, blob_url=settings.blob_url)
-    source = ServerSource(settings, actor)
+    source = ServerSource(settings, actor, grant_id=grant_id)
     return source, LineageStore(source.api.metadata.engine)
 
 
@@ -63,6 +65,7 @@ def build(
     k: Annotated[int, typer.Option("--k", help="Keep titles and app names shared by at least k participants")] = 5,
     min_actions: Annotated[int, typer.Option("--min-actions", help="Drop episodes with fewer actions")] = 2,
     actor: Annotated[str, typer.Option("--actor", help="Who reads the segments (audited)")] = "steward:cli",
+    grant: Annotated[str | None, typer.Option("--grant", help="The approved grant the reads are made under")] = None,
 ) -> None:
     """Build a new version of a release: Parquet, WebDataset shards, AgentNet JSONL, datasheet and manifest."""
     from dataclasses import replace
@@ -76,7 +79,7 @@ def build(
     opts = ReleaseOptions(
         replace(base.episodes, min_actions=min_actions), k=k, executor=_executor(executor), progress=out.is_terminal
     )
-    source, lineage = open_source(server_home, actor)
+    source, lineage = open_source(server_home, actor, grant)
     report = build_release(source, location, release, options=opts, lineage=lineage)
     table = Table(title=f"release {report.release_id} v{report.version}", show_header=False)
     for name in ("segments", "sessions", "events", "actions", "episodes", "steps", "frames", "participants"):

@@ -43,6 +43,8 @@ def ensure_ray(num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    # Ray starts workers at niceness 15; a build's workers are the job, not background noise beside it.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     if os.environ.get("RAY_ADDRESS"):
         ray.init(include_dashboard=False, log_to_driver=False)
     else:

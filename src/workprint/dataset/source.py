@@ -2,9 +2,10 @@
 
 Opening one segment at a time (not one generator over all of them) is what lets a build skip a corrupt, truncated,
 erased or unknown-schema segment with a named entry in its report and carry on with the rest. ``ServerSource`` reads
-through ``ServerAPI.read_segment``, so each decryption is an audited read by ``actor`` (the steward's grant: the
-lead wires the grant check there). It is picklable and builds its ``ServerAPI`` lazily from settings, so Ray workers
-open segments through the same audited path.
+through ``ServerAPI.read_segment``, so each decryption is an audited read by ``actor`` under ``grant_id`` (recorded in
+each read's audit entry; checking that the grant is approved and current is the caller's, ``server.access``).
+It is picklable and builds its ``ServerAPI`` lazily from settings, so Ray workers open segments through the same
+audited path.
 """
 
 from __future__ import annotations
@@ -83,19 +84,27 @@ class ServerSource:
     """The collection server's segments, each opened as an audited read by ``actor``."""
 
     def __init__(
-        self, settings: ServerSettings, actor: str, *, api: ServerAPI | None = None, participant: str | None = None
+        self,
+        settings: ServerSettings,
+        actor: str,
+        *,
+        api: ServerAPI | None = None,
+        participant: str | None = None,
+        grant_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.actor = actor
         self.participant = participant
+        self.grant_id = grant_id
         self._api = api
 
     def __getstate__(self) -> dict[str, Any]:
         # A live API (engine, pools) does not cross process boundaries; workers build their own.
-        return {"settings": self.settings, "actor": self.actor, "participant": self.participant}
+        return {k: getattr(self, k) for k in ("settings", "actor", "participant", "grant_id")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.settings, self.actor, self.participant = state["settings"], state["actor"], state["participant"]
+        for k, v in state.items():
+            setattr(self, k, v)
         self._api = None
 
     @property
@@ -112,7 +121,7 @@ class ServerSource:
             yield SegmentRef(r.id, r.participant_id, r.session, r.seq, r.notice_version, r.wall_start_ns, r.wall_end_ns)
 
     def open(self, ref: SegmentRef) -> Segment:
-        return self.api.read_segment(self.actor, ref.id)
+        return self.api.read_segment(self.actor, ref.id, grant_id=self.grant_id)
 
 
 __all__ = ["MemorySource", "SegmentRef", "SegmentSource", "ServerSource", "memory_segment_id"]
