@@ -1,0 +1,340 @@
+"""Load generator: simulated agents posting sealed segments to a ``workprint server`` in its own process.
+
+    .venv/bin/python bench/load.py --db sqlite --agents 200 --seconds 20
+    .venv/bin/python bench/load.py --db postgresql --agents 200 --seconds 20
+
+Loopback only, bounded in agents and time: it enrols ``--agents`` devices (one participant each, consent given),
+starts the server on a free port, lets every agent upload segments back to back (or at ``--rate`` segments/s in
+total) for ``--seconds``, then kills the server and prints accepted events/s, MB/s, p50/p99 latency, errors by status
+and the server's RSS. Agents honour 429/503/507 ``Retry-After`` with jitter, as the real uploader does.
+
+A segment holds ``--events`` key events and ``--frames`` frames of ``--frame-kib`` KiB (random bytes: screenshots
+are already compressed). Each agent encodes its payload once and re-encrypts it under a fresh data key and header
+(next ``seq``) for every upload, exactly as ``segment.seal`` would, so every upload is a distinct, decryptable
+segment and the generator spends about a millisecond per segment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import secrets
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nacl.public import PublicKey, SealedBox
+from nacl.signing import SigningKey
+from sqlalchemy import create_engine, text
+
+from workprint.config import ServerSettings
+from workprint.models import ALL_SCOPES, FrameEvent, KeyEvent
+from workprint.privacy.notices import DEFAULT_PROGRAM
+from workprint.privacy.receipts import make_receipt, sign_receipt
+from workprint.segment import ENC, MAGIC, SegmentHeader, count_kinds, encode_payload, segment_id
+from workprint.server.consent import consent_of
+from workprint.server.serve import build_api
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+WALL0 = 1_700_000_000_000_000_000
+MAX_AGENTS = 2000
+MAX_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Agent:
+    """One enrolled device and its participant's public key."""
+
+    token: str
+    participant: str
+    device: str
+    public_key: bytes
+
+
+class SegmentMaker:
+    """Distinct sealed segments of one agent: the payload is encoded once, each segment is a fresh encryption."""
+
+    def __init__(self, agent: Agent, n_events: int, n_frames: int, frame_bytes: int, rng: random.Random) -> None:
+        t0 = 1_000_000
+        events: list[KeyEvent | FrameEvent] = [
+            KeyEvent(t0 + k, WALL0 + t0 + k, k % 2 == 0, 38, "a", "a") for k in range(n_events)
+        ]
+        frames = {}
+        for f in range(n_frames):
+            t = t0 + n_events + f
+            events.append(FrameEvent(t, WALL0 + t, f"f{f}", 1280, 800, "webp", "00", 0))
+            frames[f"f{f}"] = rng.randbytes(frame_bytes)
+        self.payload = encode_payload(events, frames)
+        self.events = len(events)
+        self.box = SealedBox(PublicKey(agent.public_key))
+        self.header = SegmentHeader(
+            participant=agent.participant, device=agent.device, session=secrets.token_hex(8), seq=0,
+            t_start_ns=events[0].t_ns, t_end_ns=events[-1].t_ns, wall_start_ns=events[0].wall_ns,
+            wall_end_ns=events[-1].wall_ns, scopes=("keys", "screenshots") if n_frames else ("keys",),
+            notice_version="1", redactor_version="bench", counts=count_kinds(events),
+        )  # fmt: skip
+        self.seq = 0
+
+    def next(self) -> tuple[str, bytes]:
+        """(id, bytes) of the next segment (what ``segment.seal`` makes, without re-encoding the payload)."""
+        key = AESGCM.generate_key(bit_length=256)
+        header = replace(
+            self.header, seq=self.seq, sealed_key=base64.b64encode(self.box.encrypt(key)).decode(), enc=ENC
+        )
+        self.seq += 1
+        hbytes = header.to_bytes()
+        nonce = os.urandom(12)
+        data = (
+            MAGIC + struct.pack(">I", len(hbytes)) + hbytes + nonce + AESGCM(key).encrypt(nonce, self.payload, hbytes)
+        )
+        return segment_id(data), data
+
+
+def enrol(settings: ServerSettings, n: int) -> list[Agent]:
+    """``n`` participants with one device each, every scope consented (as their agents would at enrolment)."""
+    api = build_api(settings)
+    agents = []
+    try:
+        for i in range(n):
+            pid = api.create_participant(f"load-{i}")
+            e = api.enroll(api.create_enrolment_code(pid), f"sim-{i}")
+            device = api.authenticate_device(e.device_token)
+            receipt = make_receipt(DEFAULT_PROGRAM, "grant", ALL_SCOPES, pid, WALL0 - 10**9)
+            consent_of(api).receive(device, sign_receipt(receipt, SigningKey.generate()).to_dict())
+            agents.append(Agent(e.device_token, pid, e.device_id, e.public_key))
+    finally:
+        api.metadata.close()
+    return agents
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str]:
+    """``""`` (SQLite under the server home) or a throw-away PostgreSQL database, dropped afterwards."""
+    if kind == "sqlite":
+        yield ""
+        return
+    name = f"wp_bench_{secrets.token_hex(5)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(home: Path, port: int, db_url: str) -> subprocess.Popen[bytes]:
+    """``workprint server`` on 127.0.0.1:``port``; returns once it is ready."""
+    args = [sys.executable, "-m", "workprint.cli", "server", "--host", "127.0.0.1", "--port", str(port)]
+    if db_url:
+        args += ["--db", db_url]
+    env = {**os.environ, "WORKPRINT_HOME": str(home)}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    with httpx.Client(trust_env=False) as c:
+        while True:
+            with suppress(httpx.HTTPError):
+                if c.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    return proc
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit("load: the server did not start")
+            time.sleep(0.05)
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of process ``pid``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass
+class Result:
+    """What the agents saw."""
+
+    seconds: float = 0.0
+    accepted_segments: int = 0
+    accepted_events: int = 0
+    accepted_bytes: int = 0
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    rss: list[tuple[float, int]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        lat = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else float("nan")
+
+        errors = {k: v for k, v in self.statuses.items() if k not in ("201", "200")}
+        return {
+            "seconds": round(self.seconds, 1),
+            "accepted_segments_per_s": round(self.accepted_segments / self.seconds, 1),
+            "accepted_events_per_s": round(self.accepted_events / self.seconds),
+            "accepted_MB_per_s": round(self.accepted_bytes / self.seconds / 1e6, 1),
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+            "requests": len(lat),
+            "errors": errors,
+            "server_rss_MiB_start_end_max": [
+                round(self.rss[0][1] / 2**20, 1) if self.rss else 0,
+                round(self.rss[-1][1] / 2**20, 1) if self.rss else 0,
+                round(max(r for _, r in self.rss) / 2**20, 1) if self.rss else 0,
+            ],
+        }
+
+
+async def run_agents(
+    url: str,
+    makers: list[SegmentMaker],
+    tokens: list[str],
+    seconds: float,
+    *,
+    rate: float = 0.0,
+    server_pid: int = 0,
+    rss_every_s: float = 1.0,
+    on_rss: Callable[[float, int], None] | None = None,
+) -> Result:
+    """Every agent uploads until ``seconds`` have passed; ``rate`` > 0 paces all of them to that many segments/s."""
+    res = Result()
+    start = time.monotonic()
+    end = start + seconds
+    slot = 0
+
+    async def agent(maker: SegmentMaker, token: str) -> None:
+        nonlocal slot
+        rng = random.Random()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"}
+        while True:
+            if rate > 0:
+                due = start + slot / rate
+                slot += 1
+                if due > end:
+                    return
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+            if time.monotonic() >= end:
+                return
+            sid, data = maker.next()
+            t0 = time.perf_counter()
+            try:
+                r = await client.put(f"/v1/segments/{sid}", content=data, headers=headers)
+                status = str(r.status_code)
+            except httpx.HTTPError as exc:
+                r, status = None, type(exc).__name__
+            res.latencies.append(time.perf_counter() - t0)
+            res.statuses[status] += 1
+            if status == "201":
+                res.accepted_segments += 1
+                res.accepted_events += maker.events
+                res.accepted_bytes += len(data)
+            elif r is not None and r.status_code in (429, 503, 507):
+                wait = float(r.headers.get("Retry-After", "1"))
+                await asyncio.sleep(wait + rng.uniform(0, wait))  # jitter, as transport.Backoff does
+            elif r is None:
+                await asyncio.sleep(rng.uniform(0, 0.5))
+
+    async def sample_rss() -> None:
+        while time.monotonic() < end:
+            if server_pid:
+                value = rss_bytes(server_pid)
+                res.rss.append((time.monotonic() - start, value))
+                if on_rss is not None:
+                    on_rss(time.monotonic() - start, value)
+            await asyncio.sleep(rss_every_s)
+
+    limits = httpx.Limits(max_connections=len(makers) + 8, max_keepalive_connections=len(makers) + 8)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60, trust_env=False) as client:
+        sampler = asyncio.create_task(sample_rss())
+        await asyncio.gather(*(agent(m, t) for m, t in zip(makers, tokens, strict=True)))
+        res.seconds = time.monotonic() - start
+        await sampler
+    if server_pid:
+        res.rss.append((res.seconds, rss_bytes(server_pid)))
+    return res
+
+
+@contextmanager
+def bench_server(db: str, agents: int) -> Iterator[tuple[str, subprocess.Popen[bytes], list[Agent]]]:
+    """A fresh server home and database, ``agents`` enrolled devices and the server running; cleaned up after."""
+    home = Path(tempfile.mkdtemp(prefix="wp-load-"))
+    try:
+        with database(db) as db_url:
+            agents_ = enrol(ServerSettings(home=home, db_url=db_url), agents)
+            port = free_port()
+            proc = start_server(home, port, db_url)
+            try:
+                yield f"http://127.0.0.1:{port}", proc, agents_
+            finally:
+                proc.kill()
+                proc.wait()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def makers_for(agents: list[Agent], args: argparse.Namespace) -> list[SegmentMaker]:
+    rng = random.Random(1)
+    return [SegmentMaker(a, args.events, args.frames, args.frame_kib * 1024, rng) for a in agents]
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options shared with ``soak.py``."""
+    p.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    p.add_argument("--agents", type=int, default=200, help="simulated agents, each its own device and connection")
+    p.add_argument("--events", type=int, default=1000, help="key events per segment")
+    p.add_argument("--frames", type=int, default=4, help="frames per segment")
+    p.add_argument("--frame-kib", type=int, default=125, help="size of each frame")
+
+
+def check(args: argparse.Namespace) -> None:
+    if not 1 <= args.agents <= MAX_AGENTS:
+        raise SystemExit(f"--agents: expected 1 to {MAX_AGENTS}, got {args.agents}")
+    if not 0 < getattr(args, "seconds", 1) <= MAX_SECONDS:
+        raise SystemExit(f"--seconds: expected 0 < s <= {MAX_SECONDS}, got {args.seconds}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common(p)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--rate", type=float, default=0.0, help="total segments/s (0: as fast as the server answers)")
+    p.add_argument("--json", action="store_true", help="print one JSON object only")
+    args = p.parse_args()
+    check(args)
+    with bench_server(args.db, args.agents) as (url, proc, agents):
+        makers = makers_for(agents, args)
+        seg_bytes = len(makers[0].next()[1])
+        result = asyncio.run(
+            run_agents(url, makers, [a.token for a in agents], args.seconds, rate=args.rate, server_pid=proc.pid)
+        )
+    out = {"db": args.db, "agents": args.agents, "events_per_segment": makers[0].events,
+           "segment_bytes": seg_bytes, **result.summary()}  # fmt: skip
+    print(json.dumps(out) if args.json else "\n".join(f"{k:>30}: {v}" for k, v in out.items()))
+
+
+if __name__ == "__main__":
+    main()
