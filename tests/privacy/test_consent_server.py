@@ -1,4 +1,5 @@
-"""The server's side of consent over real HTTP: receipts countersigned and stored, segments checked against them."""
+"""The server's side of consent over real HTTP, on SQLite and PostgreSQL: receipts countersigned and stored, segments
+checked against them, withdrawals recorded as erasure requests."""
 
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    api = build_api(ServerSettings(home=tmp_path / "server"))
+def site(tmp_path: Path, db_url: str) -> Iterator[Site]:
+    """A real server on each metadata backend (SQLite, PostgreSQL) with one enrolled device."""
+    api = build_api(ServerSettings(home=tmp_path / "server", db_url=db_url))
     server, thread, url = serve_in_thread(api)
     pid = api.create_participant("p")
     e = enroll(url, api.create_enrolment_code(pid), "laptop")
