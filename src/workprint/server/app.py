@@ -21,8 +21,8 @@ from starlette.requests import ClientDisconnect
 from workprint.errors import HTTPError
 from workprint.server.api import ServerAPI
 from workprint.server.auth import Principal, api_of, device_access, public_access
-from workprint.server.middleware import HardenResponses, LimitBody, error_body
 from workprint.server.metrics import install_metrics
+from workprint.server.middleware import HardenResponses, LimitBody, error_body
 from workprint.server.overload import install_ingest_guard
 from workprint.server.ratelimit import RateLimiter, RateLimits
 from workprint.server.routes import router as domain_router
@@ -97,7 +97,7 @@ def create_app(api: ServerAPI, *, limits: RateLimits | None = None) -> FastAPI:
     def limit_for(path: str) -> int:
         return api.settings.max_segment_bytes if path.startswith("/v1/segments/") else JSON_BODY_LIMIT
 
-    install_ingest_guard(app, api.settings)  # innermost: 503 when overloaded, 507 when the disk is nearly full
+    install_ingest_guard(app, api.settings)  # ingest only: 503 when overloaded, 507 when the disk is nearly full
     install_metrics(app)  # outside the guard, so its refusals are counted; adds /healthz /readyz /metrics
     app.add_middleware(LimitBody, limit_for=limit_for)
     app.add_middleware(HardenResponses)  # added last, so outermost: it also covers LimitBody's answers
