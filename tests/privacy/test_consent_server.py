@@ -4,6 +4,9 @@ checked against them, withdrawals recorded as erasure requests."""
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -159,3 +162,22 @@ def test_an_offline_grant_is_kept_on_the_device_and_sent_later(site: Site) -> No
     result = sync_now(site.home)
     assert result is not None and result.ok and result.sent == 1
     assert state_path(site.home).read_bytes() != before
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, WORKPRINT_HOME=str(home), COLUMNS="80")
+    env.pop("DISPLAY", None)
+    return subprocess.run([sys.executable, "-m", "workprint.cli", *args], env=env, capture_output=True, text=True)
+
+
+def test_consent_grant_on_an_enrolled_device_sends_the_receipt_and_tolerates_being_offline(site: Site) -> None:
+    sent = _cli(site.home, "consent", "grant", "keys")
+    assert sent.returncode == 0, sent.stderr
+    assert "the server countersigned the receipt" in sent.stdout
+    assert pending(load_state(site.home), site.home) == []
+    replace(site.device, server_url="http://127.0.0.1:9").save(site.home / "device.json")
+    offline = _cli(site.home, "consent", "withdraw", "keys")
+    assert offline.returncode == 0, offline.stderr
+    assert "not sent to the server yet (server: cannot reach http://127.0.0.1:9 (connection refused))" in offline.stdout
+    assert len(pending(load_state(site.home), site.home)) == 1
+    assert consent_of(site.api).erasure_requests(site.device.participant_id) == []
