@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
-from portal_helpers import CHROMIUM_ARGS, PASSWORD, SCREENSHOTS, World
+from portal_helpers import CHROMIUM_ARGS, PASSWORD, SCREENSHOTS, World, nav
 
 from workprint.capture.xvfb import VirtualDisplay
 from workprint.config import AgentSettings, ServerSettings
@@ -25,7 +25,7 @@ from workprint.transport import enroll
 
 
 def _enroll(api: ServerAPI, url: str, home: Path, pid: str) -> tuple[AgentSettings, DeviceRecord]:
-    settings = AgentSettings(home=home, upload_interval_s=0.3)
+    settings = AgentSettings(home=home, upload_interval_s=0.3, segment_max_s=1.0)
     e = enroll(url, api.create_enrolment_code(pid), f"laptop-{home.name}")
     device = DeviceRecord(url, e.participant_id, e.device_id, e.device_token, e.public_key, e.notice_version)
     device.save(settings.device_file)
@@ -94,7 +94,7 @@ GRANT_PURPOSE = "Check the reducer's click coordinates against the raw events"
 def grant_read(world: World) -> tuple[str, str]:
     """steward1 requests a grant on Ada in the browser, steward2 approves it, steward1 reads one segment with it."""
     page = world.login("steward1")
-    page.get_by_role("link", name="Grants").click()
+    nav(page, "Grants")
     page.get_by_label(re.compile("Purpose")).fill(GRANT_PURPOSE)
     page.get_by_label(re.compile("Participant ids")).fill(world.pids["ada"])
     page.get_by_label(re.compile("Duration")).fill("30")

@@ -51,3 +51,8 @@ class World:
 def type_text(vd: VirtualDisplay, text: str) -> None:
     """Type into whatever window has the focus, with real XTEST input."""
     subprocess.run(["xdotool", "type", "--delay", "20", text], env=vd.env, check=True, timeout=30)
+
+
+def nav(page: Page, label: str) -> None:
+    """Follow a link of the main navigation."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True).click()

@@ -10,8 +10,9 @@ import zipfile
 from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
-from portal_helpers import SCREENSHOTS, World, type_text
+from portal_helpers import SCREENSHOTS, World, nav, type_text
 
+from workprint.agent import Agent
 from workprint.dataset.reduce import reduce_events
 from workprint.models import FrameEvent, KeyEvent
 from workprint.portal.device_requests import apply_requests
@@ -27,11 +28,19 @@ def _wait(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def _type_and_drain(world: World, agent: Agent, text: str) -> None:
+    """Type ``text`` and Return (the redactor holds a value until it ends), and wait until capture delivered it."""
+    type_text(world.vd, text)
+    mark = time.monotonic_ns()
+    subprocess.run(["xdotool", "key", "Return"], env=world.vd.env, check=True, timeout=20)
+    _wait(lambda: agent.last_event_t_ns >= mark, f"capture to deliver {text!r}", timeout=30)
+
+
 def test_timeline_shows_every_action_with_its_redacted_frame_and_plays_as_a_slideshow(world: World) -> None:
     events = [e for s in world.api.iter_segments(ORACLE, world.pids["ada"]) for e in s.events]
     actions = reduce_events(events)
     page = world.login("ada")
-    page.get_by_role("link", name="Timeline").click()
+    nav(page, "Timeline")
     items = page.locator("li.action")
     expect(items).to_have_count(len(actions))
     with_frames = sum(1 for a in actions if a.frame_id)
@@ -44,6 +53,7 @@ def test_timeline_shows_every_action_with_its_redacted_frame_and_plays_as_a_slid
     page.get_by_role("link", name="Play as a slideshow").first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"step 1 of {len(actions)}")
     expect(page.locator("img.frame")).to_be_visible()
+    page.wait_for_load_state("load")  # slides.js is loaded
     page.keyboard.press("ArrowRight")  # the static slides.js follows rel=next
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"step 2 of {len(actions)}")
     page.get_by_role("link", name="Next →").click()
@@ -63,9 +73,9 @@ def test_the_archive_holds_exactly_the_participants_data(world: World) -> None:
     mine = {r.id for r in world.api.metadata.segments(world.pids["ada"])}
     bobs = {r.id for r in world.api.metadata.segments(world.pids["bob"])}
     assert {n.split("/")[1][:-5] for n in names if n.startswith("segments/")} == mine
-    stored = {s.header.session: s for s in world.api.iter_segments(ORACLE, world.pids["ada"])}
+    stored = list(world.api.iter_segments(ORACLE, world.pids["ada"]))
     frames = {f"frames/{r.id}/" for r in world.api.metadata.segments(world.pids["ada"])}
-    n_frames = sum(len(s.frames) for s in stored.values())
+    n_frames = sum(len(s.frames) for s in stored)
     assert len([n for n in names if n.startswith("frames/")]) == n_frames > 0
     assert all(any(n.startswith(f) for f in frames) for n in names if n.startswith("frames/"))
     blob = b"".join(z.read(n) for n in names if n.endswith(".json"))
@@ -85,26 +95,31 @@ def test_pause_resume_and_withdrawing_screenshots_act_on_the_running_agent(world
                        env=world.vd.env, check=True, timeout=20)  # fmt: skip
         agent.start()
         time.sleep(0.3)
-        page.get_by_role("link", name="Recording").click()
+        nav(page, "Recording")
         page.get_by_role("button", name="Pause recording").click()
+        expect(page.locator("td").first).to_have_text("pause")  # the request is queued
         assert apply_requests(settings.home, device) == ["pause"]
         _wait(agent.watcher.paused, "the agent to pause")
-        type_text(world.vd, "whilepaused ")
-        time.sleep(0.3)
+        _type_and_drain(world, agent, "pz")
         page.get_by_role("button", name="Resume recording").click()
+        expect(page.locator("td").first).to_have_text("resume")
         assert apply_requests(settings.home, device) == ["resume"]
         _wait(lambda: not agent.watcher.paused(), "the agent to resume")
-        type_text(world.vd, "afterresume ")
-        time.sleep(0.3)
+        _type_and_drain(world, agent, "ok")
 
-        page.get_by_role("link", name="Consent").click()
+        def frames_stored() -> bool:
+            recs = world.api.metadata.segments(world.pids["ada"])
+            return any(r.counts.get("frame", 0) for r in recs if r.session == agent.session)
+
+        _wait(frames_stored, "a segment with frames to reach the server")  # a withdrawal purges unsent ones
+
+        nav(page, "Consent")
         page.get_by_role("button", name="Withdraw screenshots").click()
         expect(page.locator("main")).to_contain_text("waiting for your device")
         withdrawn_at = time.time_ns()
         assert apply_requests(settings.home, device) == ["withdraw"]
         _wait(lambda: "screenshots" not in agent.watcher.consented(), "the withdrawal to reach the agent")
-        type_text(world.vd, "noframes ")
-        time.sleep(0.3)
+        _type_and_drain(world, agent, "nf")
     finally:
         agent.stop()
         term.kill()
@@ -113,7 +128,7 @@ def test_pause_resume_and_withdrawing_screenshots_act_on_the_running_agent(world
     segs = [s for s in world.api.iter_segments(ORACLE, world.pids["ada"]) if s.header.session == session]
     events = [e for s in segs for e in s.events]
     typed = "".join(e.text for e in events if isinstance(e, KeyEvent) and e.press)
-    assert "afterresume" in typed and "noframes" in typed and "whilepaused" not in typed
+    assert "ok" in typed and "nf" in typed and "pz" not in typed, typed
     frames = [e for e in events if isinstance(e, FrameEvent)]
     assert frames, "frames were captured before the withdrawal"
     assert all(f.wall_ns < withdrawn_at for f in frames), "a frame was captured after screenshots were withdrawn"
@@ -128,7 +143,7 @@ def test_pause_resume_and_withdrawing_screenshots_act_on_the_running_agent(world
     expect(page.get_by_role("button", name="Grant screenshots")).to_be_visible()
     expect(page.locator("#scope-keys .status")).to_have_text("granted")
     page.screenshot(path=str(SCREENSHOTS / "participant-consent.png"), full_page=True)
-    page.get_by_role("link", name="Recording").click()
+    nav(page, "Recording")
     expect(page.locator("#last-state")).to_contain_text("recording")
     page.context.close()
 
@@ -138,7 +153,7 @@ def test_the_access_log_lists_the_stewards_read_with_its_purpose_and_a_verified_
 ) -> None:
     _, purpose = grant_read
     page = world.login("ada")
-    page.get_by_role("link", name="Who accessed my data").click()
+    nav(page, "Who accessed my data")
     reads = page.locator("tr.access", has_text=f"user:{world.users['steward1']}").filter(has_text="segment.read")
     expect(reads).to_have_count(1)
     expect(reads).to_contain_text(purpose)
