@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from workprint.errors import ConfigError
@@ -33,8 +34,28 @@ def s3_url(endpoint: str, path: str) -> str:
     return f"s3://{path}?endpoint={endpoint}&access_key={ACCESS}&secret_key={SECRET}"
 
 
-def _start(d: Path, attempt: int) -> tuple[subprocess.Popen[bytes], str] | None:
-    binary = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+@dataclass(frozen=True)
+class Weed:
+    """A running SeaweedFS: its S3 endpoint, master port and data directory."""
+
+    endpoint: str
+    master: str  # host:port.grpcPort, as weed's tools address a master on non-default ports
+    dir: Path
+
+    def vacuum(self) -> str:
+        """Compact every volume now (deleted objects' bytes stay in volume files until a vacuum)."""
+        script = "lock\nvolume.vacuum -garbageThreshold 0.0000001\nunlock\nexit\n"
+        res = subprocess.run([_binary(), "shell", f"-master={self.master}"], input=script,
+                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        return res.stdout + res.stderr
+
+
+def _binary() -> str:
+    return shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+
+
+def _start(d: Path, attempt: int) -> tuple[subprocess.Popen[bytes], Weed] | None:
+    binary = _binary()
     master, volume, filer, s3, grpc1, grpc2, grpc3 = _free_ports(7)
     args = [binary, "server", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={master}",
             f"-master.port.grpc={grpc1}", f"-volume.port={volume}", f"-volume.port.grpc={grpc2}",
@@ -47,7 +68,7 @@ def _start(d: Path, attempt: int) -> tuple[subprocess.Popen[bytes], str] | None:
     while proc.poll() is None and time.monotonic() < deadline:
         try:
             S3BlobStore(s3_url(endpoint, "probe"))
-            return proc, endpoint
+            return proc, Weed(endpoint, f"127.0.0.1:{master}.{grpc1}", d)
         except ConfigError:
             time.sleep(0.3)
     proc.kill()  # weed ignores SIGTERM
@@ -56,8 +77,8 @@ def _start(d: Path, attempt: int) -> tuple[subprocess.Popen[bytes], str] | None:
 
 
 @contextmanager
-def weed(d: Path) -> Iterator[str]:
-    """Run SeaweedFS with data under ``d``; yields the S3 endpoint.
+def weed(d: Path) -> Iterator[Weed]:
+    """Run SeaweedFS with data under ``d``.
 
     Other sessions start servers on this machine too: a port taken between choosing and binding it makes weed
     exit, so a failed start is retried on fresh ports.
@@ -71,9 +92,9 @@ def weed(d: Path) -> Iterator[str]:
             break
     else:
         raise RuntimeError(f"weed did not start; see {d}/log*")
-    proc, endpoint = started
+    proc, server = started
     try:
-        yield endpoint
+        yield server
     finally:
         proc.kill()  # weed ignores SIGTERM
         proc.wait()
