@@ -48,7 +48,6 @@ def test_ray_executor_on_s3_matches_the_local_executor_byte_for_byte(tmp_path: P
 
 
 def test_erasure_on_s3_leaves_no_byte_of_the_marker_in_the_object_store_or_data_dir(tmp_path: Path) -> None:
-    from release_helpers import jsonl  # noqa: F401 - same helpers as the local erasure test
     from test_purge import MARKER, every_file_holding
 
     from workprint.dataset.purge import purge_pending

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +14,7 @@ from workprint.capture.x11 import X11Capture
 from workprint.capture.xvfb import VirtualDisplay
 from workprint.config import AgentSettings
 from workprint.dataset.reduce import reduce_events
-from workprint.models import Event, FrameEvent, KeyEvent
+from workprint.models import Event, FrameEvent, KeyEvent, WindowEvent
 
 pytestmark = pytest.mark.x11
 
@@ -56,6 +57,14 @@ def test_recorded_session_reduces_to_clicks_text_hotkeys_drag_and_scroll_with_th
     capture = X11Capture(vd.display, sink, AgentSettings(frame_format="jpeg"))
     capture.start()
     try:
+        # Focus first and wait until capture reports it, so a loaded machine cannot deliver the first click before
+        # the window context it happened in.
+        subprocess.run(["xdotool", "search", "--name", "reduce-sink", "windowfocus", "--sync"], env=vd.env, check=True,
+                       timeout=30)  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not any(isinstance(e, WindowEvent) and e.app for e in list(sink.events)):
+            assert time.monotonic() < deadline, "capture never reported the focused window"
+            time.sleep(0.02)
         for script in (
             "mousemove 640 400 click 1",
             "type --delay 20 'Hello, World'",
