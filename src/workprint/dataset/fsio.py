@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,20 +63,25 @@ class Root:
 
     def put(self, rel: str, data: bytes) -> str:
         """Write ``data`` to ``rel`` (parents created); returns its sha256."""
+        return self.put_stream(rel, (data,))
+
+    def put_stream(self, rel: str, chunks: Iterable[bytes]) -> str:
+        """Write the concatenated ``chunks`` to ``rel`` without holding them all; returns the sha256."""
         fs, _ = self._open()
         target = self.path(rel)
         parent = target.rsplit("/", 1)[0]
         fs.create_dir(parent, recursive=True)
-        if isinstance(fs, pafs.LocalFileSystem):
-            # Unique per writer: two workers may write the same content-named image at once.
-            tmp = f"{target}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-            with fs.open_output_stream(tmp) as out:
-                out.write(data)
+        digest = hashlib.sha256()
+        local = isinstance(fs, pafs.LocalFileSystem)
+        # Unique per writer: two workers may write the same content-named image at once.
+        tmp = f"{target}.{os.getpid()}.{secrets.token_hex(4)}.tmp" if local else target
+        with fs.open_output_stream(tmp) as out:
+            for chunk in chunks:
+                digest.update(chunk)
+                out.write(chunk)
+        if local:
             fs.move(tmp, target)
-        else:
-            with fs.open_output_stream(target) as out:
-                out.write(data)
-        return hashlib.sha256(data).hexdigest()
+        return digest.hexdigest()
 
     def get(self, rel: str) -> bytes:
         """The bytes of ``rel``."""

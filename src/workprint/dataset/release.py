@@ -207,8 +207,8 @@ def _build(
     files: dict[str, str] = {}
     for sh in shards:
         files.update(sh["files"])
-    jsonl = b"".join(staging.get(f"agentnet-{t.index:05d}.jsonl") for t in shard_tasks)
-    files["agentnet.jsonl"] = out_root.put("agentnet.jsonl", jsonl)
+    parts = (staging.get(f"agentnet-{t.index:05d}.jsonl") for t in shard_tasks)
+    files["agentnet.jsonl"] = out_root.put_stream("agentnet.jsonl", parts)
     sheet = _datasheet(release_id, version, opts, summaries, shards, kept_titles, kept_apps, len(dropped))
     files["datasheet.json"] = out_root.put("datasheet.json", json.dumps(sheet, indent=1, sort_keys=True).encode())
     files["datasheet.md"] = out_root.put("datasheet.md", datasheet_markdown(sheet).encode())
