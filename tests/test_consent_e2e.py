@@ -27,7 +27,6 @@ from workprint.dataset.build import build_dataset
 from workprint.device import DeviceRecord
 from workprint.errors import SegmentError
 from workprint.models import ALL_SCOPES, Event, KeyEvent, WindowEvent, to_record
-from workprint.privacy.notices import Notice
 from workprint.privacy.receipts import make_receipt, sign_receipt
 from workprint.privacy.state import load_state, principal_id, record_consent, signing_key, update_state
 from workprint.segment import SegmentHeader, count_kinds, open_sealed, seal, segment_id
@@ -203,8 +202,8 @@ def _session(api: ServerAPI, url: str, home: Path, device: DeviceRecord, desk: D
         # Outdated notice: the steward publishes notice 2; consent under notice 1 no longer counts.
         record_consent(home, "grant", ALL_SCOPES, time.time_ns())
         _settle()
-        consent_of(api).publish_notice("2", "notice two")
-        update_state(home, lambda s: replace(s, program=replace(s.program, notice=Notice("2", "notice two"))))
+        consent_of(api).publish_notice("2", "notice two")  # the agent fetches it before its next upload round
+        _wait(lambda: load_state(home).notice_version == "2", "the device to adopt notice 2")
         _settle()
         desk.type_in(*CASES["outdated_notice"])
         snap()

@@ -268,9 +268,12 @@ class Agent:
             probe.close()
 
     def upload_once(self) -> int:
-        """Send pending consent receipts, then (only if they all reached the server) sealed segments."""
+        """Adopt the server's notice, send pending consent receipts, then (only if they all reached the server)
+        sealed segments."""
         if self.uploader.wait_s() > 0:
             return 0
+        if self.receipts.fetch_notice():
+            return 0  # offline or refused: the segments wait, like the receipts
         result = self.receipts.run()
         self.stats.receipts_sent += result.sent
         if not result.ok:

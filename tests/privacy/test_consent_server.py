@@ -19,7 +19,7 @@ import pytest
 from workprint.config import ServerSettings
 from workprint.device import DeviceRecord
 from workprint.models import ALL_SCOPES, Event, KeyEvent
-from workprint.privacy.consent_sync import pending, sync_now
+from workprint.privacy.consent_sync import ReceiptSync, pending, sync_now
 from workprint.privacy.receipts import sign_receipt
 from workprint.privacy.state import load_state, record_consent, server_verify_key, state_path
 from workprint.segment import SegmentHeader, count_kinds, seal, segment_id
@@ -181,3 +181,21 @@ def test_consent_grant_on_an_enrolled_device_sends_the_receipt_and_tolerates_bei
     assert "not sent to the server yet (server: cannot reach http://127.0.0.1:9 (connection refused))" in offline.stdout
     assert len(pending(load_state(site.home), site.home)) == 1
     assert consent_of(site.api).erasure_requests(site.device.participant_id) == []
+
+
+def test_the_device_adopts_a_new_notice_and_its_old_consent_stops_counting(site: Site) -> None:
+    record_consent(site.home, "grant", ALL_SCOPES, time.time_ns())
+    with ReceiptSync(site.home, site.device) as sync:
+        assert sync.fetch_notice() == "" and sync.run().ok
+        assert load_state(site.home).notice_version == "1"  # unchanged: nothing new published
+        consent_of(site.api).publish_notice("2", "We now also keep screenshots for 2 years.")
+        assert sync.fetch_notice() == ""
+    state = load_state(site.home)
+    assert (state.notice_version, state.program.notice.text) == ("2", "We now also keep screenshots for 2 years.")
+    assert state.consented(time.time_ns()) == frozenset()
+    record_consent(site.home, "grant", ("keys",), time.time_ns())
+    assert sync_now(site.home) is not None
+    assert site.put(("keys",), time.time_ns(), notice="2").status_code == 201
+    offline = replace(site.device, server_url="http://127.0.0.1:9")
+    with ReceiptSync(site.home, offline) as sync:
+        assert "connection refused" in sync.fetch_notice()

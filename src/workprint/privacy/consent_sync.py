@@ -4,7 +4,8 @@ Every receipt is made and signed on the device (``state.record_consent``), so co
 and offline. ``ReceiptSync.run`` then posts each receipt the server has not countersigned yet (``POST /v1/consents``
 with the device token), verifies the answer under the server's consent key (trusted on first use and kept in
 ``$WORKPRINT_HOME/consent_server_key``) and swaps the device's copy for the countersigned one. The agent runs it
-before every segment upload: the server refuses segments whose consent it has not seen.
+before every segment upload: the server refuses segments whose consent it has not seen. ``fetch_notice`` adopts
+the server's current notice, so a new notice version stops capture until the participant consents again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import httpx
 import nacl.signing
 
 from workprint.device import DeviceRecord
-from workprint.errors import ConsentError
+from workprint.errors import ConfigError, ConsentError
+from workprint.privacy.notices import Notice
 from workprint.privacy.receipts import ConsentReceipt, verify_receipt_dict
 from workprint.privacy.state import (
     SERVER_KEY_FILE,
@@ -109,6 +111,33 @@ class ReceiptSync:
             else:
                 return SyncResult(sent, tuple(refused), f"server: answered {r.status_code} ({_error_text(r)})")
         return SyncResult(sent, tuple(refused))
+
+    def fetch_notice(self) -> str:
+        """Adopt the server's current notice (``GET /v1/notice``) when its version differs from the device's.
+
+        Consent given under the old version then stops counting at once, and capture of its scopes stops until the
+        participant reads the new notice and consents again. Returns "" or why the notice could not be fetched.
+        """
+        try:
+            r = self._client.get("/v1/notice")
+        except httpx.HTTPError as exc:
+            return unreachable(self.device.server_url.rstrip("/"), exc)
+        if r.status_code != 200:
+            return f"server: notice: answered {r.status_code} ({_error_text(r)})"
+        try:
+            body = r.json()
+            notice = Notice(str(body["version"]), str(body["text"]))
+        except (ValueError, KeyError, TypeError, ConfigError) as exc:
+            return f"server: notice: malformed answer ({exc})"
+
+        def adopt(state: DeviceState) -> DeviceState:
+            if state.program.notice == notice:
+                return state
+            return replace(state, program=replace(state.program, notice=notice))
+
+        if load_state(self.home).program.notice != notice:
+            update_state(self.home, adopt)
+        return ""
 
     def _store(self, body: dict[str, Any]) -> None:
         key_b64 = str(body["server_key"])

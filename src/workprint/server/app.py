@@ -142,4 +142,10 @@ def create_app(api: ServerAPI, *, limits: RateLimits | None = None) -> FastAPI:
         service = consent_of(api_of(request))
         return {"receipt": service.receive(who.device, body), "server_key": service.public_key}
 
+    @app.get("/v1/notice")
+    def get_notice(_: Annotated[Principal, Depends(device_access)], request: Request) -> dict[str, str]:
+        from workprint.server.consent import consent_of
+
+        return consent_of(api_of(request)).notice()
+
     return app

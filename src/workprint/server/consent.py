@@ -7,6 +7,7 @@ every segment header against it (invariant 1). No web framework here.
   server directory) and stores both copies. The countersigned copy is what the device keeps and the ledger reads.
 - A withdrawal also records an erasure request for those scopes (``erasure_requests``), processed by the dataset
   pipeline; the ledger then refuses further data of those scopes.
+- ``notice`` is the current notice; devices fetch it and ask for fresh consent when its version changed.
 - ``check_segment`` refuses (403) a segment whose header declares a scope without active consent over its whole time
   range (``consent_missing``) or cites another notice than the current one (``notice_outdated``).
 """
@@ -28,13 +29,14 @@ from sqlalchemy.engine import Connection
 from workprint.audit.signing import load_signing_key
 from workprint.errors import BadRequest, Conflict, ConsentError, Forbidden
 from workprint.privacy.consent import ConsentLedger, DeclaresConsent, header_refusal, ledger_from_dicts
+from workprint.privacy.notices import DEFAULT_NOTICE
 from workprint.privacy.receipts import ConsentReceipt, canonical_json, sign_receipt, verify_receipt_dict
 from workprint.store import consent_tables as ct
 from workprint.store.metadata import MetadataStore, append_audit
 from workprint.store.records import AuditEvent, Device
 
 KEY_FILE = "consent-signing.key"
-DEFAULT_NOTICE_VERSION = "1"  # the notice in force until a steward publishes another one (``api.NOTICE_VERSION``)
+DEFAULT_NOTICE_VERSION = DEFAULT_NOTICE.version  # in force until a steward publishes another (``api.NOTICE_VERSION``)
 
 
 def _utc(wall_ns: int) -> str:
@@ -73,10 +75,20 @@ class ConsentService:
         with self._read() as conn:
             return ct.current_notice(conn) or DEFAULT_NOTICE_VERSION
 
+    def notice(self) -> dict[str, str]:
+        """The current notice (version and text) that devices show before asking for consent."""
+        with self._read() as conn:
+            found = ct.current_notice_row(conn)
+        if found is None:
+            return {"version": DEFAULT_NOTICE.version, "text": DEFAULT_NOTICE.text}
+        return {"version": found[0], "text": found[1]}
+
     def publish_notice(self, version: str, text: str, *, actor: str = "steward") -> None:
         """Make ``version`` the current notice: consent under earlier versions no longer covers new segments."""
         if not version.strip():
             raise BadRequest(f"notice.version: must not be empty, got {version!r}")
+        if not text.strip():
+            raise BadRequest("notice.text: must not be empty")
         now = self._clock()
 
         def fn(conn: Connection) -> None:

@@ -135,6 +135,13 @@ def current_notice(conn: Connection) -> str | None:
     return conn.execute(select(n.version).order_by(n.seq.desc()).limit(1)).scalar_one_or_none()
 
 
+def current_notice_row(conn: Connection) -> tuple[str, str] | None:
+    """(version, text) of the last published notice, or None."""
+    n = consent_notices.c
+    row = conn.execute(select(n.version, n.text).order_by(n.seq.desc()).limit(1)).first()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
 def add_notice(conn: Connection, version: str, text: str, actor: str, now: int) -> None:
     """Publish a notice version."""
     conn.execute(insert(consent_notices).values(version=version, text=text, published_at=now, actor=actor))
@@ -188,6 +195,7 @@ __all__ = [
     "countersigned_receipts",
     "create_consent_schema",
     "current_notice",
+    "current_notice_row",
     "device_key",
     "erasure_requests",
     "insert_receipt",
