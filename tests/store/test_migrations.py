@@ -8,6 +8,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from workprint.store import tables
+from workprint.store.consent_tables import consent_metadata
+from workprint.store.lineage_tables import lineage_metadata
 from workprint.store.metadata import MetadataStore
 
 
@@ -16,7 +18,7 @@ def test_upgrade_head_from_empty_matches_the_table_definitions(db_url: str) -> N
     with store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn)
         assert ctx.get_current_revision() == tables._alembic()[1]
-        assert compare_metadata(ctx, tables.metadata) == []
+        assert compare_metadata(ctx, [tables.metadata, consent_metadata, lineage_metadata]) == []  # type: ignore[arg-type]
     store.close()
 
 
@@ -48,3 +50,33 @@ def test_downgrade_to_base_removes_every_table(db_url: str) -> None:
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     store.close()
     MetadataStore(db_url).close()  # and up again
+
+
+def test_consent_and_lineage_tables_are_created_from_empty_and_dropped_on_downgrade(db_url: str) -> None:
+    wanted = set(consent_metadata.tables) | set(lineage_metadata.tables) | {"oidc_identities", "oidc_pending"}
+    store = MetadataStore(db_url)
+    with store.engine.connect() as conn:
+        assert wanted <= set(inspect(conn).get_table_names())
+    cfg, _ = tables._alembic()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        try:
+            command.downgrade(cfg, "0001")
+        finally:
+            cfg.attributes.pop("connection")
+    with store.engine.connect() as conn:
+        assert not wanted & set(inspect(conn).get_table_names())
+    store.close()
+
+
+def test_tables_an_older_create_all_already_made_are_kept_by_the_upgrade(db_url: str) -> None:
+    engine = create_engine(db_url)
+    tables.metadata.create_all(engine)
+    consent_metadata.create_all(engine)
+    engine.dispose()
+    store = MetadataStore(db_url)
+    with store.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        assert ctx.get_current_revision() == tables._alembic()[1]
+        assert compare_metadata(ctx, [tables.metadata, consent_metadata, lineage_metadata]) == []  # type: ignore[arg-type]
+    store.close()

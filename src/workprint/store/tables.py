@@ -140,6 +140,28 @@ api_tokens = Table(
     Column("revoked_at", BigInteger, nullable=True),
 )
 
+# Single sign-on: which account an (issuer, subject) pair of an OpenID provider signs in as.
+oidc_identities = Table(
+    "oidc_identities",
+    metadata,
+    Column("issuer", String(500), primary_key=True),
+    Column("subject", String(255), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# A started single sign-on login, by the SHA-256 of its ``state``: the nonce and PKCE verifier stay on the server.
+oidc_pending = Table(
+    "oidc_pending",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("nonce", String(100), nullable=False),
+    Column("code_verifier", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+    Column("used_at", BigInteger, nullable=True),
+)
+
 grants = Table(
     "grants",
     metadata,
