@@ -164,7 +164,7 @@ def _session(api: ServerAPI, url: str, home: Path, device: DeviceRecord, desk: D
     settings = AgentSettings(home=home, frame_interval_s=0.5, upload_interval_s=0.5, idle_pause_min=0)
     update_state(home, lambda s: s.with_exclusion({"kind": "app", "value": "Secretapp"}))
     update_state(home, lambda s: s.with_exclusion({"kind": "title", "value": "^Diary "}))
-    agent = Agent(settings, device, display=desk.vd.display)
+    agent = Agent(settings, device, display=desk.vd.display, notice_check_s=0.5)
     desk.agent = agent
     agent.start()
     snap = lambda: out.spool_text.append(_snapshot(home / "spool", priv))  # noqa: E731

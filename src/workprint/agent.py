@@ -71,6 +71,7 @@ class Agent:
         indicator: bool = True,
         receipts: ReceiptSync | None = None,
         auto_pause: bool = True,
+        notice_check_s: float = 60.0,
     ) -> None:
         display = display or os.environ.get("DISPLAY", "")
         if not display:  # checked before anything starts, so the indicator and capture agree on the display
@@ -106,6 +107,8 @@ class Agent:
         self.transport = transport or HttpTransport(device.server_url, device.device_token)
         self.uploader = Uploader(self.spool, self.transport)
         self.receipts = receipts or ReceiptSync(settings.home, device)
+        self._notice_check_ns = int(notice_check_s * 1e9)
+        self._notice_checked_ns: int | None = None  # when the server's notice was last fetched (monotonic)
         self._display = display
         self._auto_enabled = auto_pause
         self.capture = X11Capture(display, sink=self._sink, settings=settings)
@@ -268,18 +271,23 @@ class Agent:
             probe.close()
 
     def upload_once(self) -> int:
-        """Adopt the server's notice, send pending consent receipts, then (only if they all reached the server)
-        sealed segments."""
+        """Adopt the server's notice (every ``notice_check_s``, and after a segment was refused as outdated), send
+        pending consent receipts, then (only if they all reached the server) sealed segments."""
         if self.uploader.wait_s() > 0:
             return 0
-        if self.receipts.fetch_notice():
-            return 0  # offline or refused: the segments wait, like the receipts
+        now = time.monotonic_ns()
+        if self._notice_checked_ns is None or now - self._notice_checked_ns >= self._notice_check_ns:
+            if self.receipts.fetch_notice():
+                return 0  # offline or refused: the segments wait, like the receipts
+            self._notice_checked_ns = now
         result = self.receipts.run()
         self.stats.receipts_sent += result.sent
         if not result.ok:
             return 0  # the server would refuse segments whose consent it has not seen; keep them for later
         n = self.uploader.run_once()
         self.stats.segments_uploaded += n
+        if "notice_outdated" in self.uploader.stats.last_error:
+            self._notice_checked_ns = None  # the server has a newer notice: fetch it in the next round
         return n
 
     def _upload_loop(self) -> None:
