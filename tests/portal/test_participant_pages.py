@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import subprocess
@@ -166,6 +167,43 @@ def test_the_access_log_lists_the_stewards_read_with_its_purpose_and_a_verified_
 def _ada_key_times(world: World) -> list[int]:
     return [e.t_ns for s in world.api.iter_segments(ORACLE, world.pids["ada"]) for e in s.events
             if isinstance(e, KeyEvent)]  # fmt: skip
+
+
+def test_deleting_one_action_reseals_its_segment_without_it(world: World) -> None:
+    page = world.login("ada")
+    page.goto(f"{world.url}/portal/me/timeline")
+    n = page.locator("li.action").count()
+    action = page.locator("li.action", has_text="write").first
+    t0 = int(action.locator("input[name=t_start]").get_attribute("value") or "0")
+    t1 = int(action.locator("input[name=t_end]").get_attribute("value") or "0")
+    before = _ada_key_times(world)
+    assert any(t0 <= t <= t1 for t in before)
+    action.get_by_role("button", name="Delete this action").click()
+    expect(page.locator("li.action")).to_have_count(n - 1)
+    after = _ada_key_times(world)
+    assert not any(t0 <= t <= t1 for t in after)
+    assert after == [t for t in before if not t0 <= t <= t1], "only the action's own events are gone"
+    assert any(e.action == "erasure.request" and e.detail.get("participant_id") == world.pids["ada"]
+               for e in world.api.audit_log.entries())  # fmt: skip
+    page.context.close()
+
+
+def test_deleting_a_time_range_removes_what_was_recorded_in_it(world: World) -> None:
+    latest = max(world.api.metadata.segments(world.pids["ada"]), key=lambda r: r.wall_start_ns)
+    session = [r for r in world.api.metadata.segments(world.pids["ada"]) if r.session == latest.session]
+    start = dt.datetime.fromtimestamp(min(r.wall_start_ns for r in session) / 1e9 - 1, dt.UTC)
+    end = dt.datetime.fromtimestamp(max(r.wall_end_ns for r in session) / 1e9 + 1, dt.UTC)
+    page = world.login("ada")
+    page.goto(f"{world.url}/portal/me/data")
+    page.get_by_label(re.compile("^From")).fill(start.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_label(re.compile("^To")).fill(end.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_role("button", name="Delete this range").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete or download your data")
+    left = [s for s in world.api.iter_segments(ORACLE, world.pids["ada"]) if s.header.session == latest.session]
+    assert not any(e.wall_ns >= start.timestamp() * 1e9 for s in left for e in s.events)
+    others = [s for s in world.api.iter_segments(ORACLE, world.pids["ada"]) if s.header.session != latest.session]
+    assert any(s.events for s in others), "data outside the range is kept"
+    page.context.close()
 
 
 def test_deleting_an_episode_removes_it_from_the_store(world: World) -> None:

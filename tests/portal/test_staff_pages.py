@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 from portal_helpers import SCREENSHOTS, World, nav
 
 from workprint.portal.web import NAV
+from workprint.server.consent import consent_of
 
 StewardPage = Callable[[str], Page]
 
@@ -114,3 +115,17 @@ def test_admin_creates_an_account_and_a_bad_one_is_rerendered(world: World, page
     page.locator("tr", has_text=world.pids["ada"]).get_by_role("button", name="New enrolment code").click()
     expect(page.locator("#code")).to_have_text(re.compile(r"^[A-Z2-9]{5}(-[A-Z2-9]{5}){3}$"))
     assert "code" not in page.url.split("/portal/")[-1].replace("admin/codes", "")
+
+
+def test_a_steward_publishes_a_notice_version_and_sees_the_exclusion_rules(world: World, page_of: StewardPage) -> None:
+    page = page_of("steward2")
+    nav(page, "Notices")
+    expect(page.locator("#rules li")).not_to_have_count(0)
+    page.get_by_label("Version").fill("")
+    page.get_by_label("Notice text").fill("Short")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator("#version-error")).to_contain_text("version:")
+    expect(page.get_by_label("Notice text")).to_have_value("Short")
+    assert consent_of(world.api).current_notice() == "1"
+    nav(page, "Releases")
+    expect(page.locator("main")).to_contain_text("Erasure requests")

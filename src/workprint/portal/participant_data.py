@@ -29,8 +29,8 @@ from workprint.store import tables as t
 from workprint.store.metadata import append_audit
 from workprint.store.records import AuditEvent, Device, SegmentRecord
 
-__all__ = ["Episode", "SessionView", "archive", "erase_all", "erase_range", "own_devices", "revoke_own_device",
-           "timeline"]  # fmt: skip
+__all__ = ["Episode", "SessionView", "archive", "erase_all", "erase_range", "erase_wall_range", "own_devices",
+           "revoke_own_device", "timeline"]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +148,21 @@ def erase_range(api: ServerAPI, p: Principal, session: str, t0: int, t1: int, wh
     n = sum(_rewrite(api, p, r, t0, t1) for r in touched)
     scopes = tuple(sorted({s for r in touched for s in r.scopes}))
     _erasure_request(api, p, pid, scopes, f"portal-{what}-{uuid.uuid4().hex}", {"session": session, "events": n})
+    return n
+
+
+def erase_wall_range(api: ServerAPI, p: Principal, w0: int, w1: int) -> int:
+    """Erase the caller's events whose wall time falls in ``[w0, w1]`` (ns since the epoch); returns events erased."""
+    pid = _pid(p)
+    if w1 < w0:
+        raise BadRequest(f"end: {w1} is before start {w0}")
+    touched = [r for r in api.access.my_segments(p) if r.wall_start_ns <= w1 and r.wall_end_ns >= w0]
+    n = 0
+    for r in touched:  # each segment maps wall time to its own monotonic clock by its own offset
+        off = r.wall_start_ns - r.t_start_ns
+        n += _rewrite(api, p, r, w0 - off, w1 - off)
+    scopes = tuple(sorted({s for r in touched for s in r.scopes}))
+    _erasure_request(api, p, pid, scopes, f"portal-range-{uuid.uuid4().hex}", {"wall": [w0, w1], "events": n})
     return n
 
 

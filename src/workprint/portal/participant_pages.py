@@ -193,11 +193,7 @@ async def erase_range(request: Request) -> Response:
         sessions = sorted({(r.session, r.wall_start_ns) for r in recs}, key=lambda x: x[1])
         ctx = {"segments": recs, "sessions": sessions, "form": {"start": start, "end": end}, "errors": errors}
         return page(request, "data.html", v, ctx, status=400)
-    w0, w1 = parsed["start"], parsed["end"]
-    for r in recs:  # wall time → each segment's monotonic clock, by its own offset
-        if r.wall_start_ns <= w1 and r.wall_end_ns >= w0:
-            off = r.wall_start_ns - r.t_start_ns
-            await run_in_threadpool(pdata.erase_range, a, v.principal, r.session, w0 - off, w1 - off, "range")
+    await run_in_threadpool(pdata.erase_wall_range, a, v.principal, parsed["start"], parsed["end"])
     return RedirectResponse("/portal/me/data", status_code=303)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from workprint.errors import HTTPError
 from workprint.portal.web import Viewer, api, form_of, page, require, viewer
+from workprint.privacy.exclusions import DEFAULT_RULES
 from workprint.server.access import MAX_GRANT_S
 from workprint.server.consent import consent_of
 from workprint.server.identity import ROLES
@@ -93,7 +94,7 @@ def _notices(request: Request) -> list[Any]:
 def notices(request: Request) -> Response:
     v = _as(request, "steward")
     ctx = {"notices": _notices(request), "current": consent_of(api(request)).current_notice(), "form": {}, "errors": {}}
-    return page(request, "notices.html", v, ctx)
+    return page(request, "notices.html", v, {**ctx, "rules": DEFAULT_RULES})
 
 
 @router.post("/portal/steward/notices")
@@ -109,7 +110,7 @@ async def publish_notice(request: Request) -> Response:
     service = consent_of(api(request))
     if errors:
         ctx = {"notices": _notices(request), "current": service.current_notice(), "form": form, "errors": errors}
-        return page(request, "notices.html", v, ctx, 400)
+        return page(request, "notices.html", v, {**ctx, "rules": DEFAULT_RULES}, 400)
     await run_in_threadpool(
         lambda: service.publish_notice(form["version"].strip(), form["text"], actor=v.principal.actor)
     )

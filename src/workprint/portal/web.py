@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
@@ -23,6 +23,7 @@ from workprint.errors import Forbidden, HTTPError, Unauthorized
 from workprint.server.api import ServerAPI
 from workprint.server.auth import SESSION_COOKIE, api_of
 from workprint.server.identity import Principal
+from workprint.server.middleware import error_body
 
 __all__ = ["NAV", "Viewer", "error_page", "form_of", "page", "require", "viewer"]
 
@@ -113,6 +114,8 @@ def page(
 
 def error_page(request: Request, exc: HTTPError) -> Response:
     """A clear page for a refusal; a missing or expired session sends GETs to the sign-in page."""
+    if request.url.path.startswith("/portal/device/"):  # devices talk JSON, in the service's error shape
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
     if isinstance(exc, Unauthorized) and request.method == "GET":
         return RedirectResponse("/portal/login?expired=1", status_code=303)
     v: Viewer | None = None
