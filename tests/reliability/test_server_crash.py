@@ -1,6 +1,7 @@
 """Invariant 7 on the server: kill -9 of ``workprint server`` at 30 random moments under concurrent ingest from four
 devices, on SQLite and on PostgreSQL. Every segment the server acknowledged is present and decryptable after
-restart; the segments it never acknowledged are sent again and succeed; nothing is stored twice."""
+restart; the segments it never acknowledged are sent again and succeed; nothing is stored twice; the audit log
+verifies."""
 
 from __future__ import annotations
 
@@ -89,5 +90,8 @@ def test_acknowledged_segments_survive_30_kills_of_the_server_and_retries_never_
         for sid in acked_before_retry:
             segment = after.read_segment("reliability-test", sid)
             assert segment.events[0].t_ns == 1_000_000 + segment.header.seq * 1000
+        after.audit_log.checkpoint()  # the log the 30 killed servers appended to still verifies
+        verification = after.audit_log.verify()
+        assert verification.ok and verification.entries > len(acked_before_retry), verification.problems[:3]
     finally:
         after.metadata.close()
