@@ -37,6 +37,22 @@ def _type_and_drain(world: World, agent: Agent, text: str) -> None:
     _wait(lambda: agent.last_event_t_ns >= mark, f"capture to deliver {text!r}", timeout=30)
 
 
+def test_the_access_log_lists_the_stewards_read_with_its_purpose_and_a_verified_proof(
+    world: World, grant_read: tuple[str, str]
+) -> None:
+    _, purpose = grant_read
+    page = world.login("ada")
+    nav(page, "Who accessed my data")
+    reads = page.locator("tr.access", has_text=f"user:{world.users['steward1']}").filter(has_text="segment.read")
+    expect(reads).to_have_count(1)
+    expect(reads).to_contain_text(purpose)
+    expect(reads).to_contain_text("steward")
+    expect(reads.locator("summary")).to_contain_text("verified")
+    expect(page.locator("tr.access", has_text="grant.approve")).to_contain_text(purpose)
+    page.screenshot(path=str(SCREENSHOTS / "participant-access-log.png"), full_page=True)
+    page.context.close()
+
+
 def test_timeline_shows_every_action_with_its_redacted_frame_and_plays_as_a_slideshow(world: World) -> None:
     events = [e for s in world.api.iter_segments(ORACLE, world.pids["ada"]) for e in s.events]
     actions = reduce_events(events)
@@ -146,21 +162,6 @@ def test_pause_resume_and_withdrawing_screenshots_act_on_the_running_agent(world
     page.screenshot(path=str(SCREENSHOTS / "participant-consent.png"), full_page=True)
     nav(page, "Recording")
     expect(page.locator("#last-state")).to_contain_text("recording")
-    page.context.close()
-
-
-def test_the_access_log_lists_the_stewards_read_with_its_purpose_and_a_verified_proof(
-    world: World, grant_read: tuple[str, str]
-) -> None:
-    _, purpose = grant_read
-    page = world.login("ada")
-    nav(page, "Who accessed my data")
-    reads = page.locator("tr.access", has_text=f"user:{world.users['steward1']}").filter(has_text="segment.read")
-    expect(reads).to_have_count(1)
-    expect(reads).to_contain_text(purpose)
-    expect(reads.locator("summary")).to_contain_text("verified")
-    expect(page.locator("tr.access", has_text="grant.approve")).to_contain_text(purpose)
-    page.screenshot(path=str(SCREENSHOTS / "participant-access-log.png"), full_page=True)
     page.context.close()
 
 

@@ -236,8 +236,11 @@ def accesses(request: Request) -> Response:
             continue
         gid = str(e.detail.get("grant_id") or (e.subject.split(":", 1)[1] if e.subject.startswith("grant:") else ""))
         g = grants.get(gid)
-        rows.append({"e": e, "purpose": g.purpose if g else "", "grant": gid, "proof": pe.proof, "index": pe.index,
-                     "root": pe.checkpoint.root, "size": pe.checkpoint.size, "ok": pe.verifies(key)})  # fmt: skip
+        user = a.identity.accounts.user(e.actor.split(":", 1)[1]) if e.actor.startswith("user:") else None
+        role = ", ".join(r for r in user.roles if r != "participant") if user else e.actor.split(":", 1)[0]
+        rows.append({"e": e, "role": role, "purpose": g.purpose if g else "", "grant": gid, "proof": pe.proof,
+                     "index": pe.index, "root": pe.checkpoint.root, "size": pe.checkpoint.size,
+                     "ok": pe.verifies(key)})  # fmt: skip
     return page(request, "accesses.html", v, {"rows": rows, "own": own, "key": bytes(key).hex()})
 
 
