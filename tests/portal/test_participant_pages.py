@@ -17,6 +17,7 @@ from workprint.agent import Agent
 from workprint.dataset.reduce import reduce_events
 from workprint.models import FrameEvent, KeyEvent
 from workprint.portal.device_requests import apply_requests
+from workprint.privacy.notices import DEFAULT_PROGRAM
 from workprint.server.consent import consent_of
 
 ORACLE = "system:portal-test-oracle"  # the test's own audited reads, to compare the pages against the store
@@ -159,6 +160,7 @@ def test_pause_resume_and_withdrawing_screenshots_act_on_the_running_agent(world
     expect(page.locator("#scope-screenshots .status")).to_contain_text("withdrawn")
     expect(page.get_by_role("button", name="Grant screenshots")).to_be_visible()
     expect(page.locator("#scope-keys .status")).to_have_text("granted")
+    expect(page.locator("blockquote.notice")).to_contain_text(DEFAULT_PROGRAM.notice.text.strip()[:40])
     page.screenshot(path=str(SCREENSHOTS / "participant-consent.png"), full_page=True)
     nav(page, "Recording")
     expect(page.locator("#last-state")).to_contain_text("recording")

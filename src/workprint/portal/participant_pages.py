@@ -15,6 +15,7 @@ from workprint.models import ALL_SCOPES
 from workprint.portal import device_requests
 from workprint.portal import participant_data as pdata
 from workprint.portal.web import Viewer, api, form_of, page, require, viewer
+from workprint.privacy.notices import DEFAULT_PROGRAM
 from workprint.server.consent import consent_of
 
 __all__ = ["router"]
@@ -65,7 +66,9 @@ def _consent_rows(request: Request, pid: str) -> tuple[list[dict[str, object]], 
     with api(request).metadata.engine.connect() as conn:
         q = select(consent_notices.c.text).where(consent_notices.c.version == version)
         text = conn.execute(q.order_by(consent_notices.c.seq.desc())).scalars().first()
-    return rows, version, text or "The notice you accepted when you enrolled (version 1)."
+    if text is None and version == DEFAULT_PROGRAM.notice.version:
+        text = DEFAULT_PROGRAM.notice.text  # no steward has published one: the program's built-in notice
+    return rows, version, text or f"Notice version {version} (its text was not published through this server)."
 
 
 @router.get("/portal/me")
