@@ -11,7 +11,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -25,6 +27,7 @@ from workprint.server.api import Enrollment, ServerAPI
 from workprint.server.app import create_app
 from workprint.server.consent import consent_of
 from workprint.server.identity import Principal
+from workprint.server.oidc import OidcLogin, OidcSettings
 
 CALLERS = ("anonymous", "device", "participant", "steward", "researcher", "auditor", "admin")
 #                                                           anon  dev   part  stew  res   aud   adm
@@ -35,6 +38,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /metrics":                                        ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "POST /v1/enroll":                                     ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "POST /v1/login":                                      ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/auth/oidc/login":                             ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/auth/oidc/callback":                          ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/audit/public-key":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "PUT /v1/segments/{segment_id}":                       ("--", "A-", "--", "--", "--", "--", "--"),
     "POST /v1/consents":                                   ("--", "A-", "--", "--", "--", "--", "--"),
@@ -71,6 +76,7 @@ class World:
     people: Cast
     devices: dict[str, Enrollment]  # "own" -> Ada's device, "other" -> Bob's
     consent_key: SigningKey
+    sso: OidcLogin
 
 
 def _route_keys(api: ServerAPI) -> list[str]:
@@ -112,6 +118,18 @@ def _upload(w: World, side: str) -> tuple[str, dict[str, Any], bytes]:
     return f"/v1/segments/{sid}", {}, data
 
 
+def _sso_callback(w: World, side: str) -> str:
+    """Our callback URL as the provider redirects to it, after a steward signed in there."""
+    sub = "sso-ada" if side == "own" else "sso-bob"
+    issuer = w.sso.settings.issuer
+    assert httpx.put(f"{issuer}/users/{sub}", json={"groups": ["wp-stewards"]}).status_code == 204
+    back = urlsplit(httpx.post(w.sso.start(), data={"sub": sub}).headers["location"])
+    return f"{back.path}?{back.query}"
+
+
+# Redirects that count as allowed: the route answered for the caller (and sent them on).
+REDIRECTS = {"GET /v1/auth/oidc/login"}
+
 Request = Callable[[World, str], tuple[str, dict[str, Any] | None, bytes | None]]
 REQUESTS: dict[str, Request] = {
     "GET /v1/healthz": lambda w, s: ("/v1/healthz", None, None),
@@ -129,6 +147,8 @@ REQUESTS: dict[str, Request] = {
         None,
     ),
     "GET /v1/audit/public-key": lambda w, s: ("/v1/audit/public-key", None, None),
+    "GET /v1/auth/oidc/login": lambda w, s: ("/v1/auth/oidc/login", None, None),
+    "GET /v1/auth/oidc/callback": lambda w, s: (_sso_callback(w, s), None, None),
     "PUT /v1/segments/{segment_id}": lambda w, s: (lambda p, _, d: (p, None, d))(*_upload(w, s)),
     "POST /v1/consents": lambda w, s: ("/v1/consents", _receipt(w, s), None),
     "GET /v1/notice": lambda w, s: ("/v1/notice", None, None),
@@ -198,16 +218,19 @@ def _headers(w: World, caller: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-def test_authorization_matrix(api: ServerAPI, caller: str) -> None:
+def test_authorization_matrix(api: ServerAPI, caller: str, provider: str) -> None:
     people = cast(api)
     devices = {}
     for side, p in (("own", people.ada), ("other", people.bob)):
         assert p.participant_id is not None
         devices[side] = api.enroll(api.create_enrolment_code(p.participant_id), f"{side}-matrix")
-    w = World(api, people, devices, SigningKey.generate())
+    sso = OidcLogin(OidcSettings(provider, "workprint", "s", "https://testserver/v1/auth/oidc/callback",
+                                 role_map=(("wp-stewards", "steward"),)), api.identity)  # fmt: skip
+    w = World(api, people, devices, SigningKey.generate(), sso)
     consent_of(api).receive(api.authenticate_device(devices["own"].device_token), _receipt(w, "own"))
     api.access.request_grant(people.steward, PURPOSE, "program")  # so participants have a grant to see
-    client = TestClient(create_app(api), base_url="https://testserver")
+    client = TestClient(create_app(api), base_url="https://testserver", follow_redirects=False)
+    client.app.state.oidc = sso  # type: ignore[attr-defined]
     headers = _headers(w, caller)
     column = CALLERS.index(caller)
     unexpected = []
@@ -219,7 +242,8 @@ def test_authorization_matrix(api: ServerAPI, caller: str) -> None:
             r = client.request(method, url, json=body, content=content, headers=headers)
             client.cookies.clear()  # a login must not authenticate the next cells
             want = EXPECTED[key][column][i]
-            got = "A" if 200 <= r.status_code < 300 else "-" if r.status_code in (401, 403, 404) else "?"
+            allowed = 200 <= r.status_code < 300 or (key in REDIRECTS and r.status_code == 302)
+            got = "A" if allowed else "-" if r.status_code in (401, 403, 404) else "?"
             if got != want:
                 unexpected.append(f"{caller} {side} {key}: expected {want}, got {r.status_code} {r.text[:160]}")
             if got == "-":

@@ -152,12 +152,19 @@ class Identity:
             raise Unauthorized("login: unknown username or wrong password")
         if self._hasher.check_needs_rehash(user.password_hash or ""):
             self.accounts.set_password_hash(user.id, self._hasher.hash(password))
+        return self.open_session(user.id, {})
+
+    def open_session(self, user_id: str, detail: dict[str, str]) -> Session:
+        """Open a session for an account whose sign-in was already checked (password or single sign-on).
+
+        The ``login.success`` audit entry, with ``detail``, commits with the session row.
+        """
         now = self._clock()
         token, csrf = "wps_" + secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         expires = now + self.session_ttl_s * 1_000_000_000
-        row = SessionRow(_sha256(token), user.id, csrf, now, expires)
-        self.accounts.add_session(row, AuditEvent(f"user:{user.id}", "login.success", f"user:{user.id}"))
-        return Session(token, csrf, user.id, expires)
+        row = SessionRow(_sha256(token), user_id, csrf, now, expires)
+        self.accounts.add_session(row, AuditEvent(f"user:{user_id}", "login.success", f"user:{user_id}", detail))
+        return Session(token, csrf, user_id, expires)
 
     def _open_session(self, token: str) -> tuple[SessionRow, User]:
         row = self.accounts.session(_sha256(token)) if token else None

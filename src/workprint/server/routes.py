@@ -12,14 +12,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from workprint.audit.checkpoint import Checkpoint
 from workprint.audit.log import ProvenEntry
+from workprint.errors import NotFound
 from workprint.models import to_record
 from workprint.segment import Segment
 from workprint.server.auth import SESSION_COOKIE, Principal, api_of, limiter_of, public_access, user_access
-from workprint.server.identity import ROLES
+from workprint.server.identity import ROLES, Session
+from workprint.server.oidc import OidcLogin, OidcSettings
 from workprint.store.records import AuditEntry, Grant, SegmentRecord
 
 __all__ = ["router"]
@@ -133,9 +136,53 @@ async def login(body: LoginRequest, _: Public, request: Request, response: Respo
     limiter, limits = limiter_of(request)
     limiter.take(f"login:{body.username.strip().lower()}", limits.login_rate, limits.login_burst)
     s = await run_in_threadpool(api_of(request).identity.login, body.username, body.password)
+    return _start_session(request, response, s)
+
+
+def _start_session(request: Request, response: Response, s: Session) -> dict[str, Any]:
     max_age = max(1, (s.expires_at - api_of(request).now()) // 1_000_000_000)
     response.set_cookie(SESSION_COOKIE, s.token, max_age=max_age, httponly=True, secure=True, samesite="lax", path="/")
     return {"user_id": s.user_id, "csrf_token": s.csrf_token, "expires_at": s.expires_at}
+
+
+def _oidc(request: Request) -> OidcLogin:
+    """The app's single sign-on (``app.state.oidc``), else one configured from ``WORKPRINT_OIDC_*``."""
+    login: OidcLogin | None = getattr(request.app.state, "oidc", None)
+    if login is None:
+        settings = OidcSettings.from_env()
+        if settings is None:
+            raise NotFound("oidc: single sign-on is not configured on this server")
+        api = api_of(request)
+        login = request.app.state.oidc = OidcLogin(settings, api.identity, clock=api.now)
+    return login
+
+
+def _limit_sign_in(request: Request) -> None:
+    limiter, limits = limiter_of(request)
+    limiter.take(f"oidc:{request.client.host if request.client else '-'}", limits.login_rate, limits.login_burst)
+
+
+@router.get("/auth/oidc/login")
+async def oidc_login(_: Public, request: Request) -> Response:
+    """Start single sign-on: a redirect to the provider with state, nonce and a PKCE challenge."""
+    _limit_sign_in(request)
+    url = await run_in_threadpool(_oidc(request).start)
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+_CallbackParam = Annotated[str, Query(max_length=2048)]
+
+
+@router.get("/auth/oidc/callback")
+async def oidc_callback(
+    _: Public, request: Request, response: Response, state: _CallbackParam = "", code: _CallbackParam = "",
+    error: _CallbackParam = "",
+) -> dict[str, Any]:  # fmt: skip
+    """Finish single sign-on: sets the same session cookie as ``/login`` and returns the CSRF token."""
+    _limit_sign_in(request)
+    s = await run_in_threadpool(_oidc(request).finish, state, code, error)
+    response.headers["Cache-Control"] = "no-store"
+    return _start_session(request, response, s)
 
 
 @router.post("/logout", status_code=204)

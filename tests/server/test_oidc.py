@@ -1,0 +1,217 @@
+"""Single sign-on against a real OpenID provider process (``oidc-provider-mock``), on SQLite and PostgreSQL.
+
+The browser is played by hand: our login redirect → the provider's authorize form (posting the subject) → the
+provider's redirect back to our callback, each hop read from the ``Location`` header.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from workprint.errors import Unauthorized
+from workprint.server.api import ServerAPI
+from workprint.server.auth import SESSION_COOKIE
+from workprint.server.identity import Principal
+from workprint.server.oidc import OidcLogin, OidcSettings, map_roles, verify_id_token
+
+CALLBACK = "https://testserver/v1/auth/oidc/callback"
+ROLE_MAP = (("wp-stewards", "steward"), ("wp-audit", "auditor"), ("staff", "participant"))
+
+
+@pytest.fixture
+def sso(api: ServerAPI, client: TestClient, provider: str) -> OidcLogin:
+    login = OidcLogin(OidcSettings(provider, "workprint", "client-secret", CALLBACK, role_map=ROLE_MAP), api.identity)
+    client.app.state.oidc = login  # type: ignore[attr-defined]
+    return login
+
+
+def _set_user(provider: str, sub: str, groups: list[str]) -> None:
+    r = httpx.put(f"{provider}/users/{sub}", json={"groups": groups, "email": f"{sub}@example.com"})
+    assert r.status_code == 204, r.text
+
+
+def _authorize(authorize_url: str, sub: str) -> str:
+    """Submit the provider's form as ``sub``; returns our callback URL with code and state."""
+    r = httpx.post(authorize_url, data={"sub": sub})
+    assert r.status_code in (302, 303), r.text
+    return r.headers["location"]
+
+
+def _login_redirect(client: TestClient) -> str:
+    r = client.get("/v1/auth/oidc/login", follow_redirects=False)
+    assert r.status_code == 302, r.text
+    return r.headers["location"]
+
+
+def _callback(client: TestClient, url: str) -> httpx.Response:
+    parts = urlsplit(url)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == CALLBACK
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def _with_param(url: str, key: str, value: str) -> str:
+    parts = urlsplit(url)
+    q = parse_qs(parts.query)
+    q[key] = [value]
+    return urlunsplit(parts._replace(query=urlencode(q, doseq=True)))
+
+
+def _failures(api: ServerAPI) -> list[dict[str, object]]:
+    return [dict(e.detail) for e in api.metadata.audit_entries() if e.action == "login.failure"]
+
+
+def test_the_login_redirect_carries_state_nonce_and_an_s256_challenge_but_no_verifier(
+    client: TestClient, sso: OidcLogin, provider: str
+) -> None:
+    q = parse_qs(urlsplit(_login_redirect(client)).query)
+    assert q["response_type"] == ["code"] and q["client_id"] == ["workprint"] and q["redirect_uri"] == [CALLBACK]
+    assert q["code_challenge_method"] == ["S256"] and len(q["code_challenge"][0]) == 43
+    assert len(q["state"][0]) >= 32 and len(q["nonce"][0]) >= 32
+    assert "code_verifier" not in q and "openid" in q["scope"][0].split()
+
+
+def test_a_first_login_creates_an_account_with_the_mapped_role_and_a_session(
+    api: ServerAPI, client: TestClient, sso: OidcLogin, provider: str
+) -> None:
+    _set_user(provider, "carol", ["wp-stewards", "unrelated"])
+    r = _callback(client, _authorize(_login_redirect(client), "carol"))
+    assert r.status_code == 200, r.text
+    cookie = r.cookies.get(SESSION_COOKIE)
+    assert cookie and "httponly" in r.headers["set-cookie"].lower() and "secure" in r.headers["set-cookie"].lower()
+    me = client.get("/v1/me").json()
+    assert me["roles"] == ["steward"] and me["user_id"] == r.json()["user_id"]
+    actions = [e.action for e in api.metadata.audit_entries()]
+    assert actions[-2:] == ["account.create", "login.success"]
+    # A second login signs in to the same account; a changed group at the provider changes the role.
+    _set_user(provider, "carol", ["wp-audit"])
+    r2 = _callback(client, _authorize(_login_redirect(client), "carol"))
+    assert r2.status_code == 200 and r2.json()["user_id"] == r.json()["user_id"]
+    assert client.get("/v1/me").json()["roles"] == ["auditor"]
+
+
+def test_a_tampered_state_is_refused_and_audited(
+    api: ServerAPI, client: TestClient, sso: OidcLogin, provider: str
+) -> None:
+    _set_user(provider, "dave", ["wp-stewards"])
+    back = _authorize(_login_redirect(client), "dave")
+    r = _callback(client, _with_param(back, "state", "x" + parse_qs(urlsplit(back).query)["state"][0][1:]))
+    assert r.status_code == 401 and r.json()["error"]["message"].startswith("state: unknown, expired or already used")
+    assert SESSION_COOKIE not in r.cookies
+    assert _failures(api)[-1] == {"method": "oidc", "reason": "state"}
+
+
+def test_a_replayed_callback_and_a_replayed_code_are_refused(
+    api: ServerAPI, client: TestClient, sso: OidcLogin, provider: str
+) -> None:
+    _set_user(provider, "erin", ["wp-stewards"])
+    back = _authorize(_login_redirect(client), "erin")
+    assert _callback(client, back).status_code == 200
+    again = _callback(client, back)  # the same state and code a second time
+    assert again.status_code == 401 and "state" in again.json()["error"]["message"]
+    # The used code under a fresh, valid state: the provider refuses it.
+    fresh = _authorize(_login_redirect(client), "erin")
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    r = _callback(client, _with_param(fresh, "code", code))
+    assert r.status_code == 401 and r.json()["error"]["message"].startswith("code: the provider refused")
+    assert [f["reason"] for f in _failures(api)][-2:] == ["state", "code"]
+
+
+def test_a_wrong_nonce_is_refused(api: ServerAPI, client: TestClient, sso: OidcLogin, provider: str) -> None:
+    _set_user(provider, "frank", ["wp-stewards"])
+    # The provider is asked for a token with another nonce than the one kept for this state.
+    forged = _with_param(_login_redirect(client), "nonce", "attacker-chosen-nonce-0123456789abcdef")
+    r = _callback(client, _authorize(forged, "frank"))
+    assert r.status_code == 401 and r.json()["error"]["message"].startswith("id_token: nonce claim not valid")
+    assert _failures(api)[-1] == {"method": "oidc", "reason": "id_token"}
+    assert client.get("/v1/me").status_code == 401
+
+
+def test_an_unmapped_user_and_an_unlinked_participant_are_refused(
+    api: ServerAPI, client: TestClient, sso: OidcLogin, provider: str
+) -> None:
+    _set_user(provider, "gina", ["everyone"])
+    r = _callback(client, _authorize(_login_redirect(client), "gina"))
+    assert (
+        r.status_code == 403 and r.json()["error"]["message"] == "oidc: no role is mapped for this account's 'groups'"
+    )
+    _set_user(provider, "hal", ["staff"])
+    r = _callback(client, _authorize(_login_redirect(client), "hal"))
+    assert r.status_code == 403 and "must be linked by an admin" in r.json()["error"]["message"]
+    assert [f["reason"] for f in _failures(api)][-2:] == ["no role", "participant not linked"]
+    assert not [e for e in api.metadata.audit_entries() if e.action == "account.create" and e.actor == "system:oidc"]
+
+
+def test_a_participant_linked_by_an_admin_signs_in_to_their_account(
+    api: ServerAPI, client: TestClient, sso: OidcLogin, provider: str
+) -> None:
+    root = Principal.system("test", "admin")
+    pid = api.create_participant("Ivy")
+    user = api.identity.add_user(root, "ivy", None, ["participant"], pid)
+    with pytest.raises(Exception, match="only an admin"):
+        sso.link(Principal("user", "x", frozenset({"steward"})), user.id, "ivy-sub")
+    sso.link(root, user.id, "ivy-sub")
+    _set_user(provider, "ivy-sub", ["staff"])
+    r = _callback(client, _authorize(_login_redirect(client), "ivy-sub"))
+    assert r.status_code == 200, r.text
+    assert client.get("/v1/me").json() == {"user_id": user.id, "roles": ["participant"], "participant_id": pid}
+
+
+def _id_token_for(provider: str, client_id: str, sub: str, nonce: str) -> str:
+    """An ID token the provider issues to ``client_id`` (no PKCE, straight through its endpoints)."""
+    q = {"response_type": "code", "client_id": client_id, "redirect_uri": "http://127.0.0.1/cb", "scope": "openid",
+         "state": "s", "nonce": nonce}  # fmt: skip
+    back = _authorize(f"{provider}/oauth2/authorize?{urlencode(q)}", sub)
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1/cb"}
+    r = httpx.post(f"{provider}/oauth2/token", auth=(client_id, "x"), data=form)
+    assert r.status_code == 200, r.text
+    return str(r.json()["id_token"])
+
+
+def test_id_token_checks_audience_issuer_expiry_and_signature(provider: str) -> None:
+    token = _id_token_for(provider, "another-app", "jo", "n-1")
+    jwks = httpx.get(f"{provider}/jwks").json()
+    now = int(time.time())
+    ok = verify_id_token(token, jwks, issuer=provider, audience="another-app", nonce="n-1", now_s=now)
+    assert ok["sub"] == "jo"
+    cases = {
+        "aud": dict(issuer=provider, audience="workprint", nonce="n-1", now_s=now),
+        "iss": dict(issuer="http://evil.example", audience="another-app", nonce="n-1", now_s=now),
+        "exp": dict(issuer=provider, audience="another-app", nonce="n-1", now_s=now + 2 * 86400),
+    }
+    for claim, kw in cases.items():
+        with pytest.raises(Unauthorized, match=f"id_token: {claim} claim not valid"):
+            verify_id_token(token, jwks, **kw)  # type: ignore[arg-type]
+    head, body, sig = token.split(".")
+    flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
+    with pytest.raises(Unauthorized, match="id_token: signature not valid"):
+        verify_id_token(
+            f"{head}.{body}.{flipped}", jwks, issuer=provider, audience="another-app", nonce="n-1", now_s=now
+        )
+
+
+def test_role_mapping_and_settings_from_env() -> None:
+    assert map_roles({"groups": ["a", "b"]}, "groups", (("a", "steward"), ("b", "auditor"))) == ("auditor", "steward")
+    assert map_roles({"groups": "a"}, "groups", (("a", "steward"),)) == ("steward",)
+    assert map_roles({"groups": 7}, "groups", (("a", "steward"),)) == ()
+    assert OidcSettings.from_env({}) is None
+    s = OidcSettings.from_env({
+        "WORKPRINT_OIDC_ISSUER": "https://idp.example/", "WORKPRINT_OIDC_CLIENT_ID": "wp",
+        "WORKPRINT_OIDC_REDIRECT_URL": CALLBACK, "WORKPRINT_OIDC_ROLE_MAP": "wp-stewards=steward, wp-audit=auditor",
+    })  # fmt: skip
+    assert s is not None and s.issuer == "https://idp.example" and s.role_map[1] == ("wp-audit", "auditor")
+    with pytest.raises(Exception, match="'x' maps to 'root'"):
+        OidcSettings("https://i", "c", "", CALLBACK, role_map=(("x", "root"),))
+
+
+def test_without_configuration_the_routes_answer_404(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WORKPRINT_OIDC_ISSUER", raising=False)
+    r = client.get("/v1/auth/oidc/login", follow_redirects=False)
+    assert (
+        r.status_code == 404 and r.json()["error"]["message"] == "oidc: single sign-on is not configured on this server"
+    )
