@@ -7,6 +7,7 @@ character is "own" (Ada's data, or what the caller itself holds), the second "ot
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "POST /v1/logout":                                     ("--", "--", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/me":                                          ("--", "--", "AA", "AA", "AA", "AA", "AA"),
     "POST /v1/tokens":                                     ("--", "--", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/tokens":                                      ("--", "--", "AA", "AA", "AA", "AA", "AA"),
+    "POST /v1/tokens/{token_id}/revoke":                   ("--", "--", "A-", "A-", "A-", "A-", "AA"),
     "GET /v1/me/segments":                                 ("--", "--", "AA", "--", "--", "--", "--"),
     "GET /v1/me/segments/{segment_id}":                    ("--", "--", "A-", "--", "--", "--", "--"),
     "GET /v1/me/accesses":                                 ("--", "--", "AA", "--", "--", "--", "--"),
@@ -77,6 +80,16 @@ class World:
     devices: dict[str, Enrollment]  # "own" -> Ada's device, "other" -> Bob's
     consent_key: SigningKey
     sso: OidcLogin
+    me: Principal | None  # the calling account, when the caller is one
+
+
+def _token_id(w: World, side: str) -> str:
+    """A fresh API token of the caller's own account ("own"; Ada's for callers without one) or of Bob's."""
+    who = (w.me or w.people.ada) if side == "own" else w.people.bob
+    secret = w.api.identity.create_api_token(who, "to revoke")
+    row = w.api.identity.accounts.api_token(hashlib.sha256(secret.encode()).hexdigest())
+    assert row is not None
+    return row.id
 
 
 def _route_keys(api: ServerAPI) -> list[str]:
@@ -155,6 +168,8 @@ REQUESTS: dict[str, Request] = {
     "POST /v1/logout": lambda w, s: ("/v1/logout", None, None),
     "GET /v1/me": lambda w, s: ("/v1/me", None, None),
     "POST /v1/tokens": lambda w, s: ("/v1/tokens", {"name": "cli"}, None),
+    "GET /v1/tokens": lambda w, s: ("/v1/tokens", None, None),
+    "POST /v1/tokens/{token_id}/revoke": lambda w, s: (f"/v1/tokens/{_token_id(w, s)}/revoke", {}, None),
     "GET /v1/me/segments": lambda w, s: ("/v1/me/segments", None, None),
     "GET /v1/me/segments/{segment_id}": lambda w, s: (f"/v1/me/segments/{_seg(w, s)}", None, None),
     "GET /v1/me/accesses": lambda w, s: ("/v1/me/accesses", None, None),
@@ -226,7 +241,8 @@ def test_authorization_matrix(api: ServerAPI, caller: str, provider: str) -> Non
         devices[side] = api.enroll(api.create_enrolment_code(p.participant_id), f"{side}-matrix")
     sso = OidcLogin(OidcSettings(provider, "workprint", "s", "https://testserver/v1/auth/oidc/callback",
                                  role_map=(("wp-stewards", "steward"),)), api.identity)  # fmt: skip
-    w = World(api, people, devices, SigningKey.generate(), sso)
+    me = None if caller in ("anonymous", "device") else getattr(people, "ada" if caller == "participant" else caller)
+    w = World(api, people, devices, SigningKey.generate(), sso, me)
     consent_of(api).receive(api.authenticate_device(devices["own"].device_token), _receipt(w, "own"))
     api.access.request_grant(people.steward, PURPOSE, "program")  # so participants have a grant to see
     client = TestClient(create_app(api), base_url="https://testserver", follow_redirects=False)

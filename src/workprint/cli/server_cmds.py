@@ -119,6 +119,48 @@ def add_user(
     out.print(f"user {user.username} ({user.id}): {', '.join(user.roles)}")
 
 
+@admin.command("list-tokens")
+def list_tokens(
+    username: Annotated[str, typer.Argument(help="The account whose API tokens to list")],
+    db: DbOption = "",
+    blobs: BlobsOption = "",
+) -> None:
+    """List an account's API tokens (id, name, state), to find the one to revoke."""
+    from workprint.errors import NotFound
+    from workprint.server.identity import Principal
+    from workprint.server.serve import build_api
+
+    api = build_api(_settings(db, blobs))
+    try:
+        user = api.identity.accounts.user_by_name(username.strip().lower())
+        if user is None:
+            raise NotFound(f"username {username!r}: no such account")
+        rows = api.identity.api_tokens(Principal.system("admin-cli", "admin"), user.id)
+    finally:
+        api.metadata.close()
+    for r in rows:
+        state = "revoked" if r.revoked_at is not None else "active"
+        out.print(f"{r.id} {state} {r.name}")
+
+
+@admin.command("revoke-token")
+def revoke_token(
+    token_id: Annotated[str, typer.Argument(help="The API token's id (from list-tokens), not its secret")],
+    db: DbOption = "",
+    blobs: BlobsOption = "",
+) -> None:
+    """Revoke an API token at once; audited."""
+    from workprint.server.identity import Principal
+    from workprint.server.serve import build_api
+
+    api = build_api(_settings(db, blobs))
+    try:
+        api.identity.revoke_api_token(Principal.system("admin-cli", "admin"), token_id)
+    finally:
+        api.metadata.close()
+    out.print(f"revoked api token {token_id}")
+
+
 @admin.command("rotate-keys")
 def rotate_keys(db: DbOption = "", blobs: BlobsOption = "") -> None:
     """Rotate the key-encryption key and re-wrap every participant key (no segment is re-encrypted); audited."""

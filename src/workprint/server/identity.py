@@ -19,16 +19,19 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 
 from workprint.audit.log import AuditLog
 from workprint.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from workprint.store import tables as t
 from workprint.store.accounts import AccountStore
-from workprint.store.metadata import MetadataStore
+from workprint.store.metadata import MetadataStore, append_audit
 from workprint.store.records import ApiTokenRow, AuditEvent, Device, SessionRow, User
 
 __all__ = ["ROLES", "Identity", "Principal", "Session"]
@@ -206,6 +209,40 @@ class Identity:
         row = ApiTokenRow(_sha256(token), uuid.uuid4().hex, actor.id, name.strip(), now, now + ttl_s * 1_000_000_000)
         self.accounts.add_api_token(row, AuditEvent(actor.actor, "api_token.create", f"api_token:{row.id}"))
         return token
+
+    def api_tokens(self, actor: Principal, user_id: str | None = None) -> list[ApiTokenRow]:
+        """API tokens of ``user_id`` (default: the caller's own), newest first; another account's for admins only."""
+        owner = user_id or actor.id
+        if owner != actor.id and not actor.has("admin"):
+            raise Forbidden("api tokens: only an admin may list another account's tokens")
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.api_tokens).where(t.api_tokens.c.user_id == owner).order_by(t.api_tokens.c.created_at.desc())
+            ).mappings()
+            return [ApiTokenRow(**dict(r)) for r in rows]
+
+    def revoke_api_token(self, actor: Principal, token_id: str) -> ApiTokenRow:
+        """Revoke an API token by id: one's own, or any account's as an admin; audited, and idempotent.
+
+        Another account's token is ``NotFound`` to a non-admin, so that ids of others' tokens cannot be probed.
+        """
+        with self.store.engine.connect() as conn:
+            r = conn.execute(select(t.api_tokens).where(t.api_tokens.c.id == token_id)).mappings().first()
+        row = None if r is None else ApiTokenRow(**dict(r))
+        if row is None or (row.user_id != actor.id and not actor.has("admin")):
+            raise NotFound(f"api token {token_id!r}: not found")
+        if row.revoked_at is not None:
+            return row
+        now = self._clock()
+
+        def fn(conn: Connection) -> None:
+            c = t.api_tokens.c
+            conn.execute(update(t.api_tokens).where(c.id == token_id, c.revoked_at.is_(None)).values(revoked_at=now))
+            detail = {"owner": f"user:{row.user_id}"}
+            append_audit(conn, AuditEvent(actor.actor, "api_token.revoke", f"api_token:{token_id}", detail), now)
+
+        self.store.write(fn)
+        return replace(row, revoked_at=now)
 
     def principal_from_api_token(self, token: str) -> Principal:
         """The account behind an API token; ``Unauthorized`` when unknown, expired or revoked."""

@@ -8,6 +8,8 @@ Blocking calls run in the thread pool because the domain talks to the database s
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -201,7 +203,24 @@ def me(who: User) -> dict[str, Any]:
 @router.post("/tokens", status_code=201)
 def create_token(body: TokenRequest, who: User, request: Request) -> dict[str, str]:
     """An API token for a non-browser client, shown once."""
-    return {"token": api_of(request).identity.create_api_token(who, body.name, body.ttl_s)}
+    identity = api_of(request).identity
+    token = identity.create_api_token(who, body.name, body.ttl_s)
+    row = identity.accounts.api_token(hashlib.sha256(token.encode()).hexdigest())
+    assert row is not None
+    return {"token": token, "id": row.id}
+
+
+@router.get("/tokens")
+def list_tokens(who: User, request: Request) -> dict[str, Any]:
+    """The caller's own API tokens (never their secrets)."""
+    rows = api_of(request).identity.api_tokens(who)
+    return {"tokens": [{k: v for k, v in dataclasses.asdict(r).items() if k != "token_hash"} for r in rows]}
+
+
+@router.post("/tokens/{token_id}/revoke", status_code=204)
+def revoke_token(token_id: str, who: User, request: Request) -> None:
+    """Revoke an API token: one's own, or any account's as an admin (audited)."""
+    api_of(request).identity.revoke_api_token(who, token_id)
 
 
 # -- participants: their own data ---------------------------------------------------------------------------------
