@@ -20,8 +20,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from nacl.signing import SigningKey
 from server_helpers import PASSWORD, WALL0, Cast, cast, sealed
+from starlette.routing import Mount
 
 from workprint.models import ALL_SCOPES
+from workprint.portal.pages import PortalMount
 from workprint.privacy.notices import DEFAULT_PROGRAM
 from workprint.privacy.receipts import make_receipt, sign_receipt
 from workprint.server.api import Enrollment, ServerAPI
@@ -267,3 +269,130 @@ def test_authorization_matrix(api: ServerAPI, caller: str, provider: str) -> Non
                 audit = api.metadata.audit_entries()[before:]
                 assert all(e.action in ("login.failure", "segment.refused") for e in audit), (key, audit)
     assert unexpected == []
+
+
+# -- paths served outside the service's route table ---------------------------------------------------------------
+
+# The portal (``PortalMount``, a middleware) answers every path under /portal with its own app. Each of its routes
+# has an expectation per caller: ``A`` answered (200), ``-`` refused (a 303 to the sign-in page, or 400/401/403/404).
+# Portal callers sign in with a cookie session, as a browser does; the device caller sends its bearer token.
+# Every POST is sent without the session's CSRF token (and /portal/login with a wrong password): all refused.
+#                                                           anon dev part stew res  aud  adm
+PORTAL_EXPECTED: dict[str, tuple[str, ...]] = {
+    "GET /portal":                                         ("-", "-", "A", "A", "A", "A", "A"),
+    "GET /portal/":                                        ("-", "-", "A", "A", "A", "A", "A"),
+    "GET /portal/login":                                   ("A", "A", "A", "A", "A", "A", "A"),
+    "GET /portal/device/requests":                         ("-", "A", "-", "-", "-", "-", "-"),
+    "GET /portal/me":                                      ("-", "-", "A", "-", "-", "-", "-"),
+    "GET /portal/me/consent":                              ("-", "-", "A", "-", "-", "-", "-"),
+    "GET /portal/me/timeline":                             ("-", "-", "A", "-", "-", "-", "-"),
+    "GET /portal/me/timeline/{session}/{episode}/{step}":  ("-", "-", "-", "-", "-", "-", "-"),  # no such step
+    "GET /portal/me/data":                                 ("-", "-", "A", "-", "-", "-", "-"),
+    "GET /portal/me/accesses":                             ("-", "-", "A", "-", "-", "-", "-"),
+    "GET /portal/me/devices":                              ("-", "-", "A", "-", "-", "-", "-"),
+    "GET /portal/steward/grants":                          ("-", "-", "-", "A", "-", "-", "-"),
+    "GET /portal/steward/notices":                         ("-", "-", "-", "A", "-", "-", "-"),
+    "GET /portal/steward/releases":                        ("-", "-", "-", "A", "-", "-", "-"),
+    "GET /portal/audit":                                   ("-", "-", "-", "-", "-", "A", "-"),
+    "GET /portal/admin/accounts":                          ("-", "-", "-", "-", "-", "-", "A"),
+    "GET /portal/admin/participants":                      ("-", "-", "-", "-", "-", "-", "A"),
+    "GET /portal/static":                                  ("A", "A", "A", "A", "A", "A", "A"),  # css and js
+}  # fmt: skip
+PORTAL_URLS = {
+    "GET /portal/me/timeline/{session}/{episode}/{step}": "/portal/me/timeline/nosuchsession/0/0",
+    "GET /portal/static": "/portal/static/portal.css",
+}
+
+
+def _portal_app(app: Any) -> Any:
+    """The portal app behind the service app's ``PortalMount`` middleware."""
+    node = app.build_middleware_stack()
+    while node is not None:
+        if isinstance(node, PortalMount):
+            return node.portal
+        node = getattr(node, "app", None)
+    raise AssertionError("no PortalMount in the middleware stack")
+
+
+def _keys_of(routes: list[Any], prefix: str = "") -> list[str]:
+    """``METHOD path`` of each route, walking into included routers (their prefix prepended) and mounts (as GET)."""
+    keys = []
+    for route in routes:
+        if isinstance(route, Mount):
+            keys.append(f"GET {prefix}{route.path}")
+        elif isinstance(route, APIRoute):
+            keys += [f"{m} {prefix}{route.path}" for m in sorted(route.methods)]
+        else:
+            included = getattr(route, "original_router", None)  # FastAPI's include_router, kept as one node
+            assert included is not None, route
+            keys += _keys_of(included.routes, prefix + route.include_context.prefix)
+    return keys
+
+
+def _portal_keys(api: ServerAPI) -> list[str]:
+    return _keys_of(_portal_app(create_app(api)).routes)
+
+
+def test_every_path_the_app_answers_is_in_a_matrix(api: ServerAPI) -> None:
+    service, portal = _route_keys(api), _portal_keys(api)
+    assert all(k.split(" ", 1)[1].startswith("/portal") for k in portal)
+    gets = {k for k in portal if k.startswith("GET ")}
+    assert sorted(gets - set(PORTAL_EXPECTED)) == [], "portal pages without matrix entries"
+    assert sorted(set(PORTAL_EXPECTED) - gets) == [], "portal matrix entries without pages"
+    assert not set(service) & set(portal)
+    # Nothing else answers: an unknown path, inside or outside the portal, is a 404.
+    client = TestClient(create_app(api), base_url="https://testserver")
+    for path in ("/", "/v2/me", "/admin", "/portal/nope", "/metrics/x", "/.env"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_portal_matrix(api: ServerAPI) -> None:
+    people = cast(api)
+    assert people.ada.participant_id is not None
+    device = api.enroll(api.create_enrolment_code(people.ada.participant_id), "portal-matrix")
+    client = TestClient(create_app(api), base_url="https://testserver", follow_redirects=False)
+    portal = _portal_keys(api)
+    unexpected = []
+    for column, caller in enumerate(CALLERS):
+        client.cookies.clear()
+        headers = {"Authorization": f"Bearer {device.device_token}"} if caller == "device" else {}
+        if caller not in ("anonymous", "device"):
+            name = "ada" if caller == "participant" else caller
+            client.cookies.set("wp_session", api.identity.login(name, PASSWORD).token)
+        for key in portal:
+            method, path = key.split(" ", 1)
+            before = len(api.metadata.audit_entries())
+            if method == "GET":
+                r = client.get(PORTAL_URLS.get(key, path), headers=headers)
+                want = PORTAL_EXPECTED[key][column]
+            else:
+                form = {"username": "ada", "password": "wrong password!"} if path == "/portal/login" else {}
+                r = client.post(path.replace("{", "").replace("}", ""), data=form, headers=headers)
+                want = "-"
+            refused = r.status_code in (400, 401, 403, 404) or (
+                r.status_code == 303 and r.headers["location"].startswith("/portal/login")
+            )
+            got = "A" if r.status_code == 200 else "-" if refused else "?"
+            if got != want:
+                unexpected.append(f"{caller} {key}: expected {want}, got {r.status_code} {r.text[:120]}")
+            if got == "-":
+                assert all(e.action == "login.failure" for e in api.metadata.audit_entries()[before:]), key
+    assert unexpected == []
+
+
+def test_metrics_are_aggregates_that_name_no_participant_device_account_or_segment(api: ServerAPI) -> None:
+    people = cast(api)
+    client = TestClient(create_app(api), base_url="https://testserver")
+    assert people.ada.participant_id is not None
+    e = api.enroll(api.create_enrolment_code(people.ada.participant_id), "metrics-laptop")
+    sid, data, _ = sealed(e.participant_id, e.device_id, e.public_key, session=secrets.token_hex(4))
+    assert client.put(f"/v1/segments/{sid}", content=data, headers={"Authorization": f"Bearer {e.device_token}"})
+    token = api.identity.create_api_token(people.ada, "m")
+    assert client.get(f"/v1/me/segments/{people.ada_segment}", headers={"Authorization": f"Bearer {token}"})
+    body = client.get("/metrics").text
+    assert "workprint" in body or "_total" in body, body[:200]  # it does report something
+    ids = [people.ada.participant_id, people.bob.participant_id, e.device_id, sid, people.ada_segment,
+           people.bob_segment, *(getattr(people, n).id for n in ("ada", "bob", "steward", "auditor", "admin")),
+           "ada", "bob", "metrics-laptop"]  # fmt: skip
+    leaked = [i for i in ids if i and i in body]
+    assert leaked == [], f"/metrics names {leaked}"
