@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -20,14 +21,41 @@ def _root() -> None:
     """workprint: consent-first recording of computer use."""
 
 
-def _register() -> None:
-    # Imported for their side effect of adding commands to ``app``.
-    from workprint.cli import agent_cmds, audit_cmds, consent_cmds, dataset_cmds, redact_cmds, server_cmds  # noqa: F401
+# The module that adds each top-level command. ``workprint pause`` then imports only what pausing needs, so it
+# acts well within a second even on a slow machine; help and unknown words import them all.
+COMMAND_MODULES: dict[str, str] = {
+    "enroll": "agent_cmds",
+    "record": "agent_cmds",
+    "upload": "agent_cmds",
+    "demo": "agent_cmds",
+    "audit": "audit_cmds",
+    "consent": "consent_cmds",
+    "exclude": "consent_cmds",
+    "pause": "consent_cmds",
+    "resume": "consent_cmds",
+    "status": "consent_cmds",
+    "dataset": "dataset_cmds",
+    "import": "dataset_cmds",
+    "redact": "redact_cmds",
+    "redact-image": "redact_cmds",
+    "server": "server_cmds",
+    "admin": "server_cmds",
+}
+
+
+def _register(argv: list[str]) -> None:
+    """Import the command modules (for their side effect of adding commands to ``app``) that ``argv`` needs."""
+    first = next((a for a in argv if not a.startswith("-")), "")
+    if first == "version":
+        return
+    modules = [COMMAND_MODULES[first]] if first in COMMAND_MODULES else sorted(set(COMMAND_MODULES.values()))
+    for name in modules:
+        importlib.import_module(f"workprint.cli.{name}")
 
 
 def main() -> None:
     """Entry point: expected errors become one line on stderr and exit status 1, never a traceback."""
-    _register()
+    _register(sys.argv[1:])
     try:
         code = app(standalone_mode=False)
     except WorkprintError as exc:
