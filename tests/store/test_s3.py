@@ -40,7 +40,8 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     args = [weed, "server", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={master}",
             f"-master.port.grpc={grpc1}", f"-volume.port={volume}", f"-volume.port.grpc={grpc2}",
             f"-filer.port={filer}", f"-filer.port.grpc={grpc3}", "-s3", f"-s3.port={s3}",
-            f"-s3.config={d / 's3.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false"]  # fmt: skip
+            f"-s3.config={d / 's3.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-master.telemetry=false"]  # fmt: skip
     with (d / "log").open("w") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{s3}"
