@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+
+import httpx
 
 from workprint.capture.indicator import Indicator
 from workprint.capture.lockscreen import ScreenProbe
@@ -28,10 +32,11 @@ from workprint.config import AgentSettings
 from workprint.device import DeviceRecord
 from workprint.errors import CaptureError, SpoolFull
 from workprint.models import ButtonEvent, ControlEvent, Event, ScrollEvent
-from workprint.privacy.consent_sync import ReceiptSync
+from workprint.privacy.consent_sync import ReceiptSync, apply_portal_requests
 from workprint.privacy.exclusion_step import ExclusionStep
 from workprint.privacy.gate import PrivacyGate, Step
 from workprint.privacy.pause import auto_pause_reason
+from workprint.privacy.redact.image import ImageRedactor
 from workprint.privacy.redact.step import KeyRedactor
 from workprint.privacy.scopes import scopes_of_event
 from workprint.privacy.state import toggle_pause
@@ -82,12 +87,12 @@ class Agent:
         self.stats = AgentStats()
         self.watcher = StateWatcher(settings.home)
         self.exclusions = ExclusionStep(self.watcher.rules)
-        self.redactor = KeyRedactor()
+        self.redactor = KeyRedactor(frame_redactor=ImageRedactor() if settings.redact_frames else None)
         steps: list[Step] = [self.exclusions, self.redactor]
         self.auto_pause: str | None = None  # why recording is paused automatically (screen locked, idle), if it is
         self.gate = PrivacyGate(consented=self.watcher.consented, paused=self._paused, steps=steps)
         self.timeline = PrivacyTimeline(time.monotonic_ns(), self._paused(), self.watcher.consented())
-        self.last_event_t_ns = 0  # the (monotonic) time of the last event capture delivered, for tests and status
+        self.last_event_t_ns = 0  # the (monotonic) time of the last event fully handled (written or dropped)
         identity = SpoolIdentity(
             participant=device.participant_id,
             device=device.device_id,
@@ -105,7 +110,7 @@ class Agent:
             on_full=self._spool_full_changed,
         )
         self.transport = transport or HttpTransport(device.server_url, device.device_token)
-        self.uploader = Uploader(self.spool, self.transport)
+        self.uploader = Uploader(self.spool, self.transport, max_bytes_per_s=settings.upload_max_bytes_per_s or None)
         self.receipts = receipts or ReceiptSync(settings.home, device)
         self._notice_check_ns = int(notice_check_s * 1e9)
         self._notice_checked_ns: int | None = None  # when the server's notice was last fetched (monotonic)
@@ -116,6 +121,8 @@ class Agent:
             Indicator(display, self.status, lambda: toggle_pause(settings.home, time.time_ns())) if indicator else None
         )
         self._spool_lock = threading.Lock()
+        self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._privacy_worker, name="wp-privacy", daemon=True)
         self.watcher.on_change = self._privacy_changed  # only now: the hook needs the gate and the spool
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -158,24 +165,59 @@ class Agent:
         return x <= event.x < x + w and y <= event.y < y + h
 
     def _sink(self, event: Event, data: bytes | None) -> None:
-        self.last_event_t_ns = event.t_ns
         if self._on_indicator(event):
+            self.last_event_t_ns = event.t_ns
             return
         if not self.timeline.allows(event.t_ns, scopes_of_event(event)):
             self.stats.late_dropped += 1  # it happened during a pause or without consent, however late it arrives
+            self.last_event_t_ns = event.t_ns
             return
-        self._write(self.gate.admit(event, data))
+        # Redaction (OCR of frames above all) runs on the privacy worker, so capture never waits for it.
+        self._later(lambda: self._admit(event, data))
+
+    def _admit(self, event: Event, data: bytes | None) -> None:
+        try:
+            self._write(self.gate.admit(event, data))
+        finally:
+            self.last_event_t_ns = event.t_ns
+
+    def _later(self, op: Callable[[], None]) -> None:
+        """Run ``op`` on the privacy worker, after everything queued before it (one order for all writes)."""
+        self._work.put(op)
+
+    def _flush_gate(self) -> None:
+        self._later(lambda: self._write(self.gate.flush()))
+
+    def _privacy_worker(self) -> None:
+        while True:
+            op = self._work.get()
+            if op is None:
+                return
+            try:
+                op()
+            except Exception:  # fail closed: what failed is not written; the worker goes on
+                log.exception("privacy worker step failed; its data was dropped")
+
+    def _control_now(self, kind: str, detail: tuple[tuple[str, str], ...] = ()) -> None:
+        """Write a control marker now (on the privacy worker, in order with what it is writing)."""
+        self._write([(ControlEvent(time.monotonic_ns(), time.time_ns(), kind, detail), None)])
 
     def _control(self, kind: str, detail: tuple[tuple[str, str], ...] = ()) -> None:
         # Control markers carry no recorded data and no scope: they go to the spool directly, even while paused.
-        self._write([(ControlEvent(time.monotonic_ns(), time.time_ns(), kind, detail), None)])
+        event = ControlEvent(time.monotonic_ns(), time.time_ns(), kind, detail)
+        self._later(lambda: self._write([(event, None)]))
 
     def _seal(self) -> None:
         with self._spool_lock:
             self.spool.seal()
 
     def _privacy_changed(self, old: Snapshot, new: Snapshot) -> None:
+        # At once, on the watcher's thread: the capture callback drops events of the new pause or withdrawal.
         self.timeline.mark(time.monotonic_ns(), new.paused or self.auto_pause is not None, new.consented)
+        # The rest in order with the events already queued: flush, purge, seal, markers.
+        self._later(lambda: self._apply_privacy_change(old, new))
+
+    def _apply_privacy_change(self, old: Snapshot, new: Snapshot) -> None:
         # Release what the redactor holds (typed before the change), then mark the change in the stream.
         self._write(self.gate.flush())
         newly_withdrawn = new.withdrawn - old.withdrawn
@@ -191,14 +233,14 @@ class Agent:
         elif new.consented != old.consented:
             self._seal()  # no segment straddles a consent decision
         if new.paused and not old.paused and self.auto_pause is None:
-            self._control("pause", (("reason", "participant"),))
+            self._control_now("pause", (("reason", "participant"),))
         elif old.paused and not new.paused and self.auto_pause is None:
-            self._control("resume", (("reason", "participant"),))
+            self._control_now("resume", (("reason", "participant"),))
         if new.consented != old.consented:
             detail = [("consented", ",".join(sorted(new.consented)))]
             if newly_withdrawn:
                 detail.append(("withdrawn", ",".join(sorted(newly_withdrawn))))
-            self._control("consent", tuple(detail))
+            self._control_now("consent", tuple(detail))
 
     def _set_auto_pause(self, reason: str | None) -> None:
         if reason == self.auto_pause:
@@ -207,7 +249,7 @@ class Agent:
         if reason is not None:
             was_running = self.auto_pause is None and not manual
             if was_running:
-                self._write(self.gate.flush())
+                self._flush_gate()
             self.auto_pause = reason
             self.timeline.mark(time.monotonic_ns(), True, self.watcher.consented())
             if was_running:
@@ -226,6 +268,7 @@ class Agent:
         without the indicator on screen.
         """
         self.watcher.start()
+        self._worker.start()
         if self.indicator is not None:
             self.indicator.start()
         try:
@@ -234,6 +277,7 @@ class Agent:
             if self.indicator is not None:
                 self.indicator.stop()
             self.watcher.stop()
+            self._work.put(None)
             raise
         self._control("session_start")
         loops = [(self._tick_loop, "wp-tick"), (self._upload_loop, "wp-upload")]
@@ -251,6 +295,9 @@ class Agent:
             if self.indicator is not None and not self.indicator.alive:
                 # The participant must always see that recording is on; without the indicator, stop capturing.
                 self.capture.stop()
+            if not self.capture.alive() and self.capture.error:
+                log.error("capture stopped: %s", self.capture.error)
+                return
 
     def _auto_pause_loop(self) -> None:
         try:
@@ -280,6 +327,10 @@ class Agent:
             if self.receipts.fetch_notice():
                 return 0  # offline or refused: the segments wait, like the receipts
             self._notice_checked_ns = now
+        try:
+            apply_portal_requests(self.settings.home, self.device)  # pause, resume, consent asked for in the portal
+        except (httpx.HTTPError, ValueError) as exc:
+            log.info("portal requests not fetched: %s", exc)
         result = self.receipts.run()
         self.stats.receipts_sent += result.sent
         if not result.ok:
@@ -300,9 +351,11 @@ class Agent:
     def stop(self, *, upload: bool = True) -> None:
         """Stop capture, release what the gate holds, seal the open segment and (by default) upload it."""
         self.capture.stop()
-        self._write(self.gate.flush())
+        self._flush_gate()
         self._control("session_stop")
-        self._write(self.gate.flush())
+        self._flush_gate()
+        self._work.put(None)
+        self._worker.join()
         self._stop.set()
         for t in self._threads:
             t.join(timeout=10)

@@ -40,6 +40,7 @@ class AgentSettings:
     segment_max_s: float = 60.0
     segment_max_bytes: int = 32 * 1024 * 1024
     upload_interval_s: float = 1.0
+    redact_frames: bool = True  # OCR each pre-action frame and fill personal data and secrets (tesseract)
     idle_pause_min: float = 10.0  # pause automatically after this many idle minutes (0: never)
     spool_max_bytes: int = 2 * 1024**3  # the spool never holds more; capture stops (and says so) at the cap
     upload_max_bytes_per_s: float = 4 * 1024 * 1024  # drain rate after a long offline period (0: unlimited)
@@ -60,6 +61,7 @@ class AgentSettings:
             segment_max_s=_float("WORKPRINT_SEGMENT_MAX_S", 60.0),
             frame_format=os.environ.get("WORKPRINT_FRAME_FORMAT", "webp"),
             idle_pause_min=_float("WORKPRINT_IDLE_PAUSE_MIN", 10.0),
+            redact_frames=os.environ.get("WORKPRINT_REDACT_FRAMES", "1") != "0",
         )
         s.validate()
         return s

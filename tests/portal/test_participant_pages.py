@@ -16,7 +16,7 @@ from portal_helpers import SCREENSHOTS, World, nav, type_text
 from workprint.agent import Agent
 from workprint.dataset.reduce import reduce_events
 from workprint.models import FrameEvent, KeyEvent
-from workprint.portal.device_requests import apply_requests
+from workprint.privacy.consent_sync import apply_portal_requests as apply_requests
 from workprint.privacy.notices import DEFAULT_PROGRAM
 from workprint.server.consent import consent_of
 

@@ -2,32 +2,27 @@
 
 Recording state and consent live on the device (it signs every consent receipt with its own key), so the portal
 cannot change them itself. It queues a request; the device fetches its requests (``GET /portal/device/requests``
-with its device token) and applies each one exactly as the participant's own command would (``record_consent``,
+with its device token) and applies each one
+(``privacy.consent_sync.apply_portal_requests``) exactly as the participant's own command would (``record_consent``,
 pause/resume in the state file). Receipts then reach the server through the normal consent path
 (``POST /v1/consents``), which records withdrawals as erasure requests.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
-import httpx
 from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.engine import Connection
 
-from workprint.device import DeviceRecord
 from workprint.errors import BadRequest
-from workprint.models import ALL_SCOPES, Scope
-from workprint.privacy.state import DeviceState
+from workprint.models import ALL_SCOPES
 from workprint.server.api import ServerAPI
 from workprint.store.metadata import append_audit
 from workprint.store.records import AuditEvent
 
-__all__ = ["KINDS", "DeviceRequest", "apply_requests", "pending", "queue", "take"]
+__all__ = ["KINDS", "DeviceRequest", "pending", "queue", "take"]
 
 KINDS = ("pause", "resume", "grant", "withdraw")
 _meta = MetaData()
@@ -111,35 +106,3 @@ def take(api: ServerAPI, participant_id: str, device_id: str) -> list[DeviceRequ
         return rows
 
     return api.metadata.write(fn)
-
-
-def _pause_at(now: int) -> Callable[[DeviceState], DeviceState]:
-    def change(s: DeviceState) -> DeviceState:
-        return s if s.pause.active(now) else s.paused_for(now, None)
-
-    return change
-
-
-def apply_requests(home: Path, device: DeviceRecord, *, timeout: float = 10.0) -> list[str]:
-    """Device side: fetch this device's requests and apply them to its state file; returns the kinds applied.
-
-    The agent's ``StateWatcher`` sees the change as if the participant had used the indicator or ``workprint
-    consent``; receipts leave with the next upload round.
-    """
-    from workprint.privacy.state import record_consent, update_state
-
-    r = httpx.get(f"{device.server_url}/portal/device/requests", timeout=timeout,
-                  headers={"Authorization": f"Bearer {device.device_token}"})  # fmt: skip
-    r.raise_for_status()
-    done = []
-    for req in r.json()["requests"]:
-        kind, scopes = req["kind"], tuple(cast(Scope, s) for s in req["scopes"])
-        now = time.time_ns()
-        if kind in ("grant", "withdraw"):
-            record_consent(home, kind, scopes, now)
-        elif kind == "pause":
-            update_state(home, _pause_at(now))
-        elif kind == "resume":
-            update_state(home, lambda s: s.resumed())
-        done.append(kind)
-    return done

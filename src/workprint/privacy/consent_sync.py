@@ -13,21 +13,25 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import nacl.signing
 
 from workprint.device import DeviceRecord
 from workprint.errors import ConfigError, ConsentError
+from workprint.models import Scope
 from workprint.privacy.notices import Notice
 from workprint.privacy.receipts import ConsentReceipt, verify_receipt_dict
 from workprint.privacy.state import (
     SERVER_KEY_FILE,
     DeviceState,
     load_state,
+    record_consent,
     server_verify_key,
     signing_key,
     update_state,
@@ -187,3 +191,33 @@ def sync_now(home: Path, *, timeout: float = 5.0) -> SyncResult | None:
 
 
 __all__ = ["ReceiptSync", "SyncResult", "pending", "sync_now"]
+
+
+def _pause_at(now: int) -> Callable[[DeviceState], DeviceState]:
+    def change(s: DeviceState) -> DeviceState:
+        return s if s.pause.active(now) else s.paused_for(now, None)
+
+    return change
+
+
+def apply_portal_requests(home: Path, device: DeviceRecord, *, timeout: float = 10.0) -> list[str]:
+    """Device side: fetch this device's requests and apply them to its state file; returns the kinds applied.
+
+    The agent's ``StateWatcher`` sees the change as if the participant had used the indicator or ``workprint
+    consent``; receipts leave with the next upload round.
+    """
+    r = httpx.get(f"{device.server_url}/portal/device/requests", timeout=timeout,
+                  headers={"Authorization": f"Bearer {device.device_token}"})  # fmt: skip
+    r.raise_for_status()
+    done = []
+    for req in r.json()["requests"]:
+        kind, scopes = req["kind"], tuple(cast(Scope, s) for s in req["scopes"])
+        now = time.time_ns()
+        if kind in ("grant", "withdraw"):
+            record_consent(home, kind, scopes, now)
+        elif kind == "pause":
+            update_state(home, _pause_at(now))
+        elif kind == "resume":
+            update_state(home, lambda s: s.resumed())
+        done.append(kind)
+    return done
