@@ -43,9 +43,9 @@ COMMAND_MODULES: dict[str, str] = {
 }
 
 
-def _register(argv: list[str]) -> None:
+def _register(argv: list[str] | None = None) -> None:
     """Import the command modules (for their side effect of adding commands to ``app``) that ``argv`` needs."""
-    first = next((a for a in argv if not a.startswith("-")), "")
+    first = next((a for a in argv or [] if not a.startswith("-")), "")
     if first == "version":
         return
     modules = [COMMAND_MODULES[first]] if first in COMMAND_MODULES else sorted(set(COMMAND_MODULES.values()))
