@@ -14,6 +14,8 @@ from workprint.config import ServerSettings
 from workprint.dataset.purge import pending, purge_pending
 from workprint.dataset.release import ReleaseOptions, build_release
 from workprint.dataset.source import ServerSource
+from workprint.server.api import ServerAPI
+from workprint.server.identity import Principal
 from workprint.store.lineage_tables import LineageStore
 
 MARKER = "zqxmarkerjv"
@@ -83,6 +85,18 @@ def test_a_withdrawal_request_is_purged_and_late_ones_are_flagged(tmp_path: Path
     assert "bobword" not in str(eps) and len(eps) == 4
 
 
+def steward_grant(api: ServerAPI) -> list[str]:
+    """Two stewards: one asks for a program grant, the other approves it; the requester's token reads under it."""
+    admin = Principal.system("test", "admin")
+    for name in ("steward-a", "steward-b"):
+        api.identity.add_user(admin, name, "correct horse battery", ["steward"])
+    a, b = (api.identity.principal_from_session(api.identity.login(n, "correct horse battery").token)
+            for n in ("steward-a", "steward-b"))  # fmt: skip
+    g = api.access.request_grant(a, "Build the r1 release for the agent team", "program")
+    api.access.approve_grant(b, g.id)
+    return ["--grant", g.id, "--token", api.identity.create_api_token(a, "build")]
+
+
 def run(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     monkeypatch.setattr(sys, "argv", ["workprint", *args])
     try:
@@ -99,7 +113,8 @@ def test_cli_builds_a_release_then_purge_pending_processes_an_erasure(
     source, _lineage, alice, _bob = corpus_on_server(home)
     monkeypatch.delenv("WORKPRINT_DB_URL", raising=False)
     monkeypatch.delenv("WORKPRINT_BLOB_URL", raising=False)
-    assert run(monkeypatch, "dataset", "build", "--release", "r1", "--server-home", str(home), "--k", "1") == 0
+    grant = steward_grant(source.api)
+    assert run(monkeypatch, "dataset", "build", "--release", "r1", "--server-home", str(home), "--k", "1", *grant) == 0
     out = capsys.readouterr().out
     assert f"release: {home / 'releases' / 'r1' / 'v0001'}" in out and "episodes" in out
     source.api.erase_participant(alice)
@@ -118,7 +133,8 @@ def test_cli_build_exits_non_zero_naming_a_corrupt_segment(
     bad = source.api.metadata.segments(alice)[0]
     blob = home / "server" / "blobs" / bad.blob_key
     blob.write_bytes(blob.read_bytes()[:-40])  # truncated on disk
-    code = run(monkeypatch, "dataset", "build", "--release", "r1", "--server-home", str(home), "--k", "1")
+    grant = steward_grant(source.api)
+    code = run(monkeypatch, "dataset", "build", "--release", "r1", "--server-home", str(home), "--k", "1", *grant)
     captured = capsys.readouterr()
     assert code == 2
     assert f"skipped segment {bad.id}: SegmentError: segment {bad.id}: stored blob does not match its hash" in (
@@ -148,3 +164,22 @@ def test_the_consent_ledger_decides_at_build_time_withdrawn_screenshots_give_no_
     assert set(images) == {alice, bob} and report.participants == 2
     assert images[alice] == {None} and None not in images[bob]
     assert carol not in by_participant.values()
+
+
+def test_cli_build_refuses_without_a_grant_and_under_an_unapproved_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    source, _, _, _ = corpus_on_server(home)
+    base = ["dataset", "build", "--release", "r1", "--server-home", str(home)]
+    assert run(monkeypatch, *base) == 1
+    assert "--grant: raw data is read only under a grant approved by a second steward" in capsys.readouterr().err
+    grant = steward_grant(source.api)
+    pending_grant = source.api.access.request_grant(
+        source.api.identity.principal_from_api_token(grant[3]), "Another release nobody approved", "program"
+    )
+    reads = len([e for e in source.api.metadata.audit_entries() if e.action == "segment.read"])
+    assert run(monkeypatch, *base, "--grant", pending_grant.id, "--token", grant[3]) == 1
+    assert "not approved, expired or revoked" in " ".join(capsys.readouterr().err.split())
+    assert len([e for e in source.api.metadata.audit_entries() if e.action == "segment.read"]) == reads
+    assert not (home / "releases" / "r1").exists()

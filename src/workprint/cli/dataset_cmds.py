@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from workprint.cli.main import app
+from workprint.dataset.consent import Consented
 from workprint.dataset.executors import EXECUTORS, Executor
 from workprint.dataset.source import SegmentSource
 from workprint.errors import ConfigError
@@ -28,16 +29,20 @@ ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (in process)
 
 
 def open_source(
-    home: Path | None, actor: str, grant_id: str | None = None
+    home: Path | None, actor: str, grant_id: str | None = None, token: str | None = None
 ) -> tuple[SegmentSource, LineageStore | None]:
-    """The collection server's segments (each decryption an audited read by ``actor``) and its lineage tables."""
+    """The collection server's segments (each decryption an audited read) and its lineage tables.
+
+    With ``token`` (a steward's API token) the reads go through the server's access rules under ``grant_id``;
+    without, they are the operator's own reads as ``actor`` (the erasure rebuild), audited all the same.
+    """
     from workprint.config import ServerSettings
     from workprint.dataset.source import ServerSource
 
     settings = ServerSettings.from_env()
     if home is not None:
         settings = ServerSettings(home=home, db_url=settings.db_url, blob_url=settings.blob_url)
-    source = ServerSource(settings, actor, grant_id=grant_id)
+    source = ServerSource(settings, actor, grant_id=grant_id, token=token)
     return source, LineageStore(source.api.metadata.engine)
 
 
@@ -46,6 +51,18 @@ def _executor(name: str) -> Executor:
         if e == name:
             return e
     raise ConfigError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {name!r}")
+
+
+def _ledger_consent(source: SegmentSource) -> Consented:
+    """Consent as the server's ledger holds it now: scopes consented over each segment's range, not withdrawn."""
+    import time
+
+    from workprint.dataset.consent import LedgerConsent
+    from workprint.dataset.source import ServerSource
+    from workprint.server.consent import consent_of
+
+    assert isinstance(source, ServerSource)
+    return LedgerConsent(consent_of(source.api).ledger, time.time_ns())
 
 
 def _default_out(home: Path | None) -> str:
@@ -64,8 +81,10 @@ def build(
     executor: ExecutorOpt = "local",
     k: Annotated[int, typer.Option("--k", help="Keep titles and app names shared by at least k participants")] = 5,
     min_actions: Annotated[int, typer.Option("--min-actions", help="Drop episodes with fewer actions")] = 2,
-    actor: Annotated[str, typer.Option("--actor", help="Who reads the segments (audited)")] = "steward:cli",
-    grant: Annotated[str | None, typer.Option("--grant", help="The approved grant the reads are made under")] = None,
+    grant: Annotated[str, typer.Option("--grant", help="The approved grant the reads are made under")] = "",
+    token: Annotated[
+        str, typer.Option("--token", envvar="WORKPRINT_API_TOKEN", help="Your API token (steward who requested it)")
+    ] = "",
 ) -> None:
     """Build a new version of a release: Parquet, WebDataset shards, AgentNet JSONL, datasheet and manifest."""
     from dataclasses import replace
@@ -79,8 +98,12 @@ def build(
     opts = ReleaseOptions(
         replace(base.episodes, min_actions=min_actions), k=k, executor=_executor(executor), progress=out.is_terminal
     )
-    source, lineage = open_source(server_home, actor, grant)
-    report = build_release(source, location, release, options=opts, lineage=lineage)
+    if not grant:
+        raise ConfigError("--grant: raw data is read only under a grant approved by a second steward; none given")
+    if not token:
+        raise ConfigError("--token: the requesting steward's API token is needed (or $WORKPRINT_API_TOKEN); none given")
+    source, lineage = open_source(server_home, "steward:cli", grant, token)
+    report = build_release(source, location, release, options=opts, lineage=lineage, consented=_ledger_consent(source))
     table = Table(title=f"release {report.release_id} v{report.version}", show_header=False)
     for name in ("segments", "sessions", "events", "actions", "episodes", "steps", "frames", "participants"):
         table.add_row(name, str(getattr(report, name)))
@@ -124,7 +147,13 @@ def purge_pending_cmd(
         raise ConfigError(f"--deadline-days: expected a positive number, got {days!r}")
     source, lineage = open_source(server_home, "steward:purge")
     assert lineage is not None
-    results = purge_pending(lineage, source, deadline_ns=int(days * 86_400e9), executor=_executor(executor))
+    results = purge_pending(
+        lineage,
+        source,
+        deadline_ns=int(days * 86_400e9),
+        executor=_executor(executor),
+        consented=_ledger_consent(source),
+    )
     for r in results:
         state = "OVERDUE" if r.overdue else "in time"
         versions = ", ".join(f"{rid} v{v}" for rid, v in r.purged) or "none held"

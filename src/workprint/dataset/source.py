@@ -15,11 +15,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from workprint.errors import ConfigError
 from workprint.segment import Segment
 
 if TYPE_CHECKING:
     from workprint.config import ServerSettings
     from workprint.server.api import ServerAPI
+    from workprint.server.identity import Principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +93,20 @@ class ServerSource:
         api: ServerAPI | None = None,
         participant: str | None = None,
         grant_id: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.settings = settings
         self.actor = actor
         self.participant = participant
         self.grant_id = grant_id
+        # With a steward's API token, segments are listed and read only through ``grant_id`` (approved by a second
+        # steward, unexpired, covering the participant): the server's access rules decide, not this code.
+        self.token = token
         self._api = api
 
     def __getstate__(self) -> dict[str, Any]:
         # A live API (engine, pools) does not cross process boundaries; workers build their own.
-        return {k: getattr(self, k) for k in ("settings", "actor", "participant", "grant_id")}
+        return {k: getattr(self, k) for k in ("settings", "actor", "participant", "grant_id", "token")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
@@ -116,12 +122,29 @@ class ServerSource:
             self._api = build_api(self.settings)
         return self._api
 
+    def _granted(self) -> tuple[Principal, str] | None:
+        if self.token is None:
+            return None
+        if self.grant_id is None:
+            raise ConfigError("grant: a token reads recorded data only under an approved grant; none was given")
+        return self.api.identity.principal_from_api_token(self.token), self.grant_id
+
     def refs(self) -> Iterable[SegmentRef]:
-        for r in self.api.metadata.segments(self.participant):
+        granted = self._granted()
+        if granted is None:
+            records = self.api.metadata.segments(self.participant)
+        else:
+            records = [
+                r for r in self.api.access.grant_segments(*granted) if self.participant in (None, r.participant_id)
+            ]
+        for r in records:
             yield SegmentRef(r.id, r.participant_id, r.session, r.seq, r.notice_version, r.wall_start_ns, r.wall_end_ns)
 
     def open(self, ref: SegmentRef) -> Segment:
-        return self.api.read_segment(self.actor, ref.id, grant_id=self.grant_id)
+        granted = self._granted()
+        if granted is None:
+            return self.api.read_segment(self.actor, ref.id, grant_id=self.grant_id)
+        return self.api.access.read_with_grant(granted[0], granted[1], ref.id)
 
 
 __all__ = ["MemorySource", "SegmentRef", "SegmentSource", "ServerSource", "memory_segment_id"]
