@@ -7,9 +7,11 @@ real XTEST input → segments are sealed, uploaded, decrypted under an audited r
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,9 @@ from workprint.demo import session
 from workprint.device import DeviceRecord
 from workprint.models import ALL_SCOPES
 from workprint.privacy.state import record_consent
+from workprint.segment import Segment
+from workprint.server.api import ServerAPI
+from workprint.server.identity import Principal
 from workprint.server.serve import build_api, serve_in_thread, stop_server
 from workprint.transport import enroll
 
@@ -75,12 +80,27 @@ def run_demo(out_dir: Path, console: Console, *, settle_s: float = 0.5) -> DemoR
                 for p in procs:
                     p.terminate()
             expected = session.expected_actions(win, (vd.width, vd.height))
-        report = build_dataset(api.iter_segments("steward:demo"), out_dir / "dataset")
+        report = build_dataset(_granted_segments(api, console), out_dir / "dataset")
         result = DemoResult(report, agent.stats.admitted, agent.stats.segments_uploaded, expected, (1280, 800))
         _summary(console, result)
         return result
     finally:
         stop_server(server, thread)
+
+
+def _granted_segments(api: ServerAPI, console: Console) -> Iterator[Segment]:
+    """Raw data leaves the store only under a grant: one steward asks, a second approves, every read is audited."""
+    admin = Principal.system("demo", "admin")
+    password = secrets.token_urlsafe(16)
+    for name in ("steward-ana", "steward-ben"):
+        api.identity.add_user(admin, name, password, ["steward"])
+    ana, ben = (api.identity.principal_from_session(api.identity.login(n, password).token)
+                for n in ("steward-ana", "steward-ben"))  # fmt: skip
+    grant = api.access.request_grant(ana, "Build the demo dataset of the scripted session", "program", duration_s=600)
+    api.access.approve_grant(ben, grant.id)
+    console.print(f"grant   {grant.id}: requested by steward-ana, approved by steward-ben, 10 minutes")
+    for rec in api.access.grant_segments(ana, grant.id):
+        yield api.access.read_with_grant(ana, grant.id, rec.id)
 
 
 def _summary(console: Console, r: DemoResult) -> None:
