@@ -15,6 +15,7 @@ from workprint.dataset.purge import pending, purge_pending
 from workprint.dataset.release import ReleaseOptions, build_release
 from workprint.dataset.source import ServerSource
 from workprint.server.api import ServerAPI
+from workprint.server.consent import consent_of
 from workprint.server.identity import Principal
 from workprint.store.lineage_tables import LineageStore
 
@@ -183,3 +184,24 @@ def test_cli_build_refuses_without_a_grant_and_under_an_unapproved_one(
     assert "not approved, expired or revoked" in " ".join(capsys.readouterr().err.split())
     assert len([e for e in source.api.metadata.audit_entries() if e.action == "segment.read"]) == reads
     assert not (home / "releases" / "r1").exists()
+
+
+def test_purge_pending_carries_out_the_servers_withdrawal_erasure_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    api = server(home)
+    upload(api, "alice", [("s1", session_tape(0, word="plain"))])
+    bob = upload(api, "bob", [("s1", session_tape(2, word="bobword"))], withdraw=("keys",))
+    source = ServerSource(api.settings, "steward:test", api=api)
+    lineage = LineageStore(api.metadata.engine)
+    build_release(source, home / "releases", "rel", options=OPTS, lineage=lineage)  # built before the purge ran
+    assert every_file_holding(home / "releases", b"bobword")
+    [request] = consent_of(api).erasure_requests(bob)
+    assert request.done_at is None
+    monkeypatch.delenv("WORKPRINT_DB_URL", raising=False)
+    monkeypatch.delenv("WORKPRINT_BLOB_URL", raising=False)
+    assert run(monkeypatch, "dataset", "purge-pending", "--server-home", str(home)) == 0
+    assert f"{bob}: purged rel v1; rebuilt rel v2 (in time)" in " ".join(capsys.readouterr().out.split())
+    assert every_file_holding(home / "releases", b"bobword") == []
+    assert consent_of(api).erasure_requests(bob)[0].done_at is not None

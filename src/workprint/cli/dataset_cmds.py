@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,10 @@ from workprint.dataset.executors import EXECUTORS, Executor
 from workprint.dataset.source import SegmentSource
 from workprint.errors import ConfigError
 from workprint.store.lineage_tables import LineageStore
+
+if TYPE_CHECKING:
+    from workprint.server.consent import ConsentService
+    from workprint.store.consent_tables import ErasureRequest
 
 out = Console()
 err = Console(stderr=True)
@@ -63,6 +67,25 @@ def _ledger_consent(source: SegmentSource) -> Consented:
 
     assert isinstance(source, ServerSource)
     return LedgerConsent(consent_of(source.api).ledger, time.time_ns())
+
+
+def _consent_service(source: SegmentSource) -> ConsentService:
+    from workprint.dataset.source import ServerSource
+    from workprint.server.consent import consent_of
+
+    assert isinstance(source, ServerSource)
+    return consent_of(source.api)
+
+
+def _server_erasure_requests(source: SegmentSource, lineage: LineageStore) -> list[ErasureRequest]:
+    """Withdrawals and deletions the server recorded become purge requests, keeping their time for the deadline.
+
+    A request drops the participant from every release (rebuilt without them), which covers any narrower request.
+    """
+    open_requests = [r for r in _consent_service(source).erasure_requests() if r.done_at is None]
+    for req in open_requests:
+        lineage.request_purge(req.participant_id, req.requested_at)
+    return open_requests
 
 
 def _default_out(home: Path | None) -> str:
@@ -147,6 +170,7 @@ def purge_pending_cmd(
         raise ConfigError(f"--deadline-days: expected a positive number, got {days!r}")
     source, lineage = open_source(server_home, "steward:purge")
     assert lineage is not None
+    erasures = _server_erasure_requests(source, lineage)
     results = purge_pending(
         lineage,
         source,
@@ -159,6 +183,10 @@ def purge_pending_cmd(
         versions = ", ".join(f"{rid} v{v}" for rid, v in r.purged) or "none held"
         rebuilt = ", ".join(f"{x.release_id} v{x.version}" for x in r.rebuilt) or "-"
         out.print(f"{r.participant_id}: purged {versions}; rebuilt {rebuilt} ({state})", markup=False, soft_wrap=True)
+    done = {r.participant_id for r in results}
+    for req in erasures:
+        if req.participant_id in done or not lineage.active_holding(req.participant_id):
+            _consent_service(source).mark_erasure_done(req.id, actor="steward:purge")
     out.print(f"{len(results)} purge request(s) processed", markup=False)
     if any(r.overdue for r in results):
         raise typer.Exit(code=3)
