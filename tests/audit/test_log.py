@@ -19,7 +19,7 @@ from workprint.store import tables
 from workprint.store.metadata import MetadataStore
 from workprint.store.records import AuditEvent
 
-_register()
+_register([])
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from workprint.cli.main import _register, app
 from workprint.config import ServerSettings
 from workprint.server.serve import build_api
 
-_register()
+_register([])
 
 
 def _run(tmp_path: Path, *args: str, stdin: str = "") -> tuple[int, str]:

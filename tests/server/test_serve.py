@@ -56,7 +56,7 @@ def test_serve_in_thread_refuses_a_port_in_use(api: ServerAPI) -> None:
 
 
 def test_admin_add_participant_prints_an_id_and_a_code_that_enrols(tmp_path: Path, db_url: str) -> None:
-    _register()
+    _register([])
     result = CliRunner().invoke(
         app, ["admin", "add-participant", "Ada Lovelace", "--db", db_url, "--blobs", str(tmp_path / "b")],
         env={"WORKPRINT_HOME": str(tmp_path)},

@@ -17,7 +17,7 @@ from workprint.server.api import ServerAPI
 from workprint.server.identity import Principal
 from workprint.server.serve import build_api
 
-_register()
+_register([])
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -36,11 +36,11 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     actions = ["Admin", "Read", "Write", "List", "Tagging"]
     (d / "s3.json").write_text(json.dumps({"identities": [{"name": "wp", "credentials": [creds], "actions": actions}]}))
     weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
-    master, volume, filer, s3, grpc1, grpc2, grpc3 = _free_ports(7)
+    master, volume, filer, s3, grpc1, grpc2, grpc3, grpc4 = _free_ports(8)
     args = [weed, "server", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={master}",
             f"-master.port.grpc={grpc1}", f"-volume.port={volume}", f"-volume.port.grpc={grpc2}",
             f"-filer.port={filer}", f"-filer.port.grpc={grpc3}", "-s3", f"-s3.port={s3}",
-            f"-s3.config={d / 's3.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            f"-s3.config={d / 's3.json'}", f"-s3.port.grpc={grpc4}", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-master.telemetry=false"]  # fmt: skip
     with (d / "log").open("w") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)

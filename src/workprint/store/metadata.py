@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError
 
 from workprint.errors import ConfigError
 from workprint.store import tables as t
+from workprint.store.group_commit import GroupCommit
 from workprint.store.records import AuditEntry, AuditEvent, Device, Participant, SegmentRecord
 
 T = TypeVar("T")
@@ -99,6 +102,7 @@ class MetadataStore:
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
         )
+        self._segments: GroupCommit[SegmentRecord, bool] = GroupCommit(self._add_segments)
         if create:
             t.create_schema(self._writer)
 
@@ -255,19 +259,31 @@ class MetadataStore:
     # -- segments -------------------------------------------------------------------------------------------------
 
     def add_segment(self, rec: SegmentRecord) -> bool:
-        """Insert a segment manifest; False (and nothing written) when a segment with that id exists."""
-        values: dict[str, Any] = {
-            name: getattr(rec, name) for name in SegmentRecord.__dataclass_fields__ if name not in ("scopes", "counts")
-        }
-        values["scopes"] = list(rec.scopes)
-        values["counts"] = dict(rec.counts)
-        try:
-            self.write(lambda conn: conn.execute(insert(t.segments).values(**values)))
-        except IntegrityError:
-            if self.segment(rec.id) is not None:
-                return False  # a concurrent upload of the same bytes won the race
-            raise
-        return True
+        """Insert a segment manifest; False (and nothing written) when a segment with that id exists.
+
+        Returns once the row is committed. Concurrent calls share one transaction (group commit), so a burst of
+        uploads pays for one durable commit instead of one each.
+        """
+        return self._segments.submit(rec)
+
+    def _add_segments(self, recs: Sequence[SegmentRecord]) -> list[bool]:
+        upsert = pg_insert if self.backend == "postgresql" else sqlite_insert
+
+        def fn(conn: Connection) -> list[bool]:
+            added = []
+            for rec in recs:
+                values: dict[str, Any] = {
+                    name: getattr(rec, name)
+                    for name in SegmentRecord.__dataclass_fields__
+                    if name not in ("scopes", "counts")
+                }
+                values["scopes"], values["counts"] = list(rec.scopes), dict(rec.counts)
+                # A segment already held (a concurrent upload of the same bytes won) inserts nothing: False.
+                stmt = upsert(t.segments).values(**values).on_conflict_do_nothing(index_elements=["id"])
+                added.append(conn.execute(stmt.returning(t.segments.c.id)).first() is not None)
+            return added
+
+        return self.write(fn)
 
     def segment(self, segment_id: str) -> SegmentRecord | None:
         """The manifest of one segment, or None."""
