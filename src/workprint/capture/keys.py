@@ -11,24 +11,11 @@ import importlib
 from collections.abc import Mapping, Sequence
 from functools import cache
 
+from workprint.keysyms import MODIFIER_OF_KEYSYM
+
 # Canonical order of the names in KeyEvent.modifiers.
 MODIFIER_ORDER = ("ctrl", "alt", "shift", "super", "altgr")
-_MODIFIER_OF_KEYSYM = {
-    "Shift_L": "shift",
-    "Shift_R": "shift",
-    "Control_L": "ctrl",
-    "Control_R": "ctrl",
-    "Alt_L": "alt",
-    "Alt_R": "alt",
-    "Meta_L": "alt",
-    "Meta_R": "alt",
-    "Super_L": "super",
-    "Super_R": "super",
-    "Hyper_L": "super",
-    "Hyper_R": "super",
-    "ISO_Level3_Shift": "altgr",
-    "Mode_switch": "altgr",
-}
+_MODIFIER_OF_KEYSYM = MODIFIER_OF_KEYSYM
 # Core modifier mask bits (X.ShiftMask ...) of the pointer state, for seeding.
 MASK_NAMES = {1: "shift", 4: "ctrl", 8: "alt", 64: "super", 128: "altgr"}
 LOCK_MASK = 2

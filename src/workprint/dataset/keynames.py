@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from workprint.keysyms import LOCK_OF_KEYSYM, MODIFIER_OF_KEYSYM
+
 # workprint's KeyEvent.modifiers names (capture/keys.py) -> PyAutoGUI names. AltGr only selects characters, so it
 # never makes a hotkey.
 MODIFIER_NAMES = {"ctrl": "ctrl", "alt": "alt", "shift": "shift", "super": "win"}
@@ -10,25 +12,7 @@ HOTKEY_MODIFIERS = frozenset({"ctrl", "alt", "super"})
 MODIFIER_ORDER = ("ctrl", "alt", "shift", "super")
 
 # Keysyms of modifier and lock keys: they never make an action of their own inside a chord.
-MODIFIER_KEYSYMS = {
-    "Shift_L": "shift",
-    "Shift_R": "shift",
-    "Control_L": "ctrl",
-    "Control_R": "ctrl",
-    "Alt_L": "alt",
-    "Alt_R": "alt",
-    "Meta_L": "alt",
-    "Meta_R": "alt",
-    "Super_L": "super",
-    "Super_R": "super",
-    "Hyper_L": "super",
-    "Hyper_R": "super",
-    "ISO_Level3_Shift": "altgr",
-    "Mode_switch": "altgr",
-    "Caps_Lock": "capslock",
-    "Num_Lock": "numlock",
-    "Shift_Lock": "capslock",
-}
+MODIFIER_KEYSYMS = {**MODIFIER_OF_KEYSYM, **LOCK_OF_KEYSYM}
 # A modifier tapped alone does something for these (Super opens the launcher, Alt the menu bar).
 LONE_TAP_MODIFIERS = {"super": "win", "alt": "alt"}
 
