@@ -75,7 +75,8 @@ class HardenResponses:
 DRAIN_LIMIT = 16 * 1024 * 1024
 
 
-async def _drain(receive: Receive, budget: int) -> None:
+async def drain_body(receive: Receive, budget: int) -> None:
+    """Read and discard up to ``budget`` bytes of a request body we refuse (see ``DRAIN_LIMIT``)."""
     while budget > 0:
         message = await receive()
         if message["type"] != "http.request":
@@ -111,7 +112,7 @@ class LimitBody:
                 return
             if int(declared) > limit:
                 if int(declared) <= limit + DRAIN_LIMIT:
-                    await _drain(receive, DRAIN_LIMIT)
+                    await drain_body(receive, DRAIN_LIMIT)
                 await send_error(send, _too_large(int(declared), limit))
                 return
         received = 0
@@ -128,7 +129,7 @@ class LimitBody:
                 if received > limit:
                     refused = True
                     if message.get("more_body", False):
-                        await _drain(receive, DRAIN_LIMIT)
+                        await drain_body(receive, DRAIN_LIMIT)
                     if not started:
                         await send_error(send, _too_large(received, limit, streaming=True))
                     return {"type": "http.disconnect"}

@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workprint.config import ServerSettings
-from workprint.server.middleware import DRAIN_LIMIT, error_body
+from workprint.server.middleware import DRAIN_LIMIT, drain_body, error_body
 
 __all__ = ["FreeSpace", "IngestGuard", "IngestLimits", "install_ingest_guard", "is_ingest"]
 
@@ -113,19 +113,9 @@ class _Slots:
         self.busy -= 1
 
 
-async def _drain(receive: Receive, budget: int) -> None:
-    while budget > 0:
-        message = await receive()
-        if message["type"] != "http.request":
-            return
-        budget -= len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
-
-
 async def refuse(receive: Receive, send: Send, status: int, code: str, message: str, retry_after_s: int) -> None:
     """Answer an upload with the JSON error shape and ``Retry-After``, after reading (and discarding) its body."""
-    await _drain(receive, DRAIN_LIMIT)
+    await drain_body(receive, DRAIN_LIMIT)
     body = json.dumps(error_body(code, message)).encode()
     headers = [
         (b"content-type", b"application/json"),
