@@ -7,18 +7,26 @@ provider's redirect back to our callback, each hop read from the ``Location`` he
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from workprint.cli.main import _register
+from workprint.cli.main import app as cli_app
+from workprint.config import ServerSettings
 from workprint.errors import Unauthorized
 from workprint.server.api import ServerAPI
+from workprint.server.app import create_app
 from workprint.server.auth import SESSION_COOKIE
 from workprint.server.identity import Principal
 from workprint.server.oidc import OidcLogin, OidcSettings, map_roles, verify_id_token
+from workprint.server.serve import build_api
 
+_register([])
 CALLBACK = "https://testserver/v1/auth/oidc/callback"
 ROLE_MAP = (("wp-stewards", "steward"), ("wp-audit", "auditor"), ("staff", "participant"))
 
@@ -202,11 +210,12 @@ def test_role_mapping_and_settings_from_env() -> None:
     assert OidcSettings.from_env({}) is None
     s = OidcSettings.from_env({
         "WORKPRINT_OIDC_ISSUER": "https://idp.example/", "WORKPRINT_OIDC_CLIENT_ID": "wp",
+        "WORKPRINT_OIDC_CLIENT_SECRET": "x",
         "WORKPRINT_OIDC_REDIRECT_URL": CALLBACK, "WORKPRINT_OIDC_ROLE_MAP": "wp-stewards=steward, wp-audit=auditor",
     })  # fmt: skip
     assert s is not None and s.issuer == "https://idp.example" and s.role_map[1] == ("wp-audit", "auditor")
     with pytest.raises(Exception, match="'x' maps to 'root'"):
-        OidcSettings("https://i", "c", "", CALLBACK, role_map=(("x", "root"),))
+        OidcSettings("https://i", "c", "s", CALLBACK, role_map=(("x", "root"),))
 
 
 def test_without_configuration_the_routes_answer_404(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -215,3 +224,50 @@ def test_without_configuration_the_routes_answer_404(client: TestClient, monkeyp
     assert (
         r.status_code == 404 and r.json()["error"]["message"] == "oidc: single sign-on is not configured on this server"
     )
+
+
+def test_with_an_after_login_path_the_browser_lands_there_signed_in(
+    api: ServerAPI, client: TestClient, provider: str
+) -> None:
+    settings = OidcSettings(provider, "workprint", "s", CALLBACK, role_map=ROLE_MAP, after_login_url="/portal/")
+    client.app.state.oidc = OidcLogin(settings, api.identity)  # type: ignore[attr-defined]
+    _set_user(provider, "kim", ["wp-audit"])
+    back = urlsplit(_authorize(_login_redirect(client), "kim"))
+    r = client.get(f"{back.path}?{back.query}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/portal/" and r.cookies.get(SESSION_COOKIE)
+    assert client.get("/v1/me").json()["roles"] == ["auditor"]
+    for bad in ("//evil.example/", "https://evil.example/", "/\\evil"):
+        with pytest.raises(Exception, match="after_login_url: expected a local path"):
+            OidcSettings(provider, "workprint", "s", CALLBACK, after_login_url=bad)
+
+
+def test_admin_cli_links_a_subject_to_a_participant_account(
+    tmp_path: Path, db_url: str, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKPRINT_OIDC_ISSUER", provider)
+    monkeypatch.setenv("WORKPRINT_OIDC_CLIENT_ID", "workprint")
+    monkeypatch.setenv("WORKPRINT_OIDC_CLIENT_SECRET", "client-secret")
+    monkeypatch.setenv("WORKPRINT_OIDC_REDIRECT_URL", CALLBACK)
+    monkeypatch.setenv("WORKPRINT_OIDC_ROLE_MAP", "staff=participant")
+    blobs = str(tmp_path / "b")
+    api = build_api(ServerSettings(home=tmp_path, db_url=db_url, blob_url=blobs))
+    try:
+        pid = api.create_participant("Lou")
+        api.identity.add_user(Principal.system("t", "admin"), "lou", None, ["participant"], pid)
+    finally:
+        api.metadata.close()
+    env = {"WORKPRINT_HOME": str(tmp_path)}
+    args = ["admin", "link-sso", "lou", "lou-sub", "--db", db_url, "--blobs", blobs]
+    r = CliRunner().invoke(cli_app, args, env=env)
+    assert r.exit_code == 0 and r.output.strip() == f"linked {provider} subject 'lou-sub' to user lou", r.output
+    r = CliRunner().invoke(cli_app, args, env=env)
+    assert r.exit_code == 1 and "already linked" in str(r.exception)
+    api = build_api(ServerSettings(home=tmp_path, db_url=db_url, blob_url=blobs))
+    try:
+        with TestClient(create_app(api), base_url="https://testserver") as client:  # the app reads WORKPRINT_OIDC_*
+            _set_user(provider, "lou-sub", ["staff"])
+            r = _callback(client, _authorize(_login_redirect(client), "lou-sub"))
+            assert r.status_code == 200, r.text
+            assert client.get("/v1/me").json()["participant_id"] == pid
+    finally:
+        api.metadata.close()

@@ -161,6 +161,33 @@ def revoke_token(
     out.print(f"revoked api token {token_id}")
 
 
+@admin.command("link-sso")
+def link_sso(
+    username: Annotated[str, typer.Argument(help="The existing account (e.g. a participant's) to sign in as")],
+    subject: Annotated[str, typer.Argument(help="The provider's 'sub' for that person")],
+    db: DbOption = "",
+    blobs: BlobsOption = "",
+) -> None:
+    """Let a single sign-on subject (of WORKPRINT_OIDC_ISSUER) sign in as an existing account; audited."""
+    from workprint.errors import ConfigError, NotFound
+    from workprint.server.identity import Principal
+    from workprint.server.oidc import OidcLogin, OidcSettings
+    from workprint.server.serve import build_api
+
+    settings = OidcSettings.from_env()
+    if settings is None:
+        raise ConfigError("WORKPRINT_OIDC_ISSUER: required to link a single sign-on subject, got ''")
+    api = build_api(_settings(db, blobs))
+    try:
+        user = api.identity.accounts.user_by_name(username.strip().lower())
+        if user is None:
+            raise NotFound(f"username {username!r}: no such account")
+        OidcLogin(settings, api.identity).link(Principal.system("admin-cli", "admin"), user.id, subject)
+    finally:
+        api.metadata.close()
+    out.print(f"linked {settings.issuer} subject {subject!r} to user {user.username}")
+
+
 @admin.command("rotate-keys")
 def rotate_keys(db: DbOption = "", blobs: BlobsOption = "") -> None:
     """Rotate the key-encryption key and re-wrap every participant key (no segment is re-encrypted); audited."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import time
 import uuid
@@ -44,6 +45,7 @@ __all__ = ["OidcLogin", "OidcSettings", "map_roles", "verify_id_token"]
 
 _ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")  # never "none" nor HMAC
 _LEEWAY_S = 60
+_LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\\]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +64,16 @@ class OidcSettings:
     role_map: tuple[tuple[str, str], ...] = ()
     scope: str = "openid email profile"
     login_ttl_s: int = 600
+    after_login_url: str = ""  # a local path (e.g. ``/portal/``) to send the browser to; empty: answer JSON
 
     def __post_init__(self) -> None:
-        for name in ("issuer", "client_id", "redirect_url"):
+        for name in ("issuer", "client_id", "client_secret", "redirect_url"):
             if not getattr(self, name):
                 raise ConfigError(f"oidc {name}: required, got ''")
+        if self.after_login_url and not _LOCAL_PATH.fullmatch(self.after_login_url):  # no open redirect
+            raise ConfigError(
+                f"oidc after_login_url: expected a local path such as /portal/, got {self.after_login_url!r}"
+            )
         for value, role in self.role_map:
             if role not in ROLES:
                 raise ConfigError(f"oidc role_map: {value!r} maps to {role!r}, expected one of {', '.join(ROLES)}")
@@ -89,7 +96,7 @@ class OidcSettings:
         return cls(
             issuer.rstrip("/"), env.get("WORKPRINT_OIDC_CLIENT_ID", ""), env.get("WORKPRINT_OIDC_CLIENT_SECRET", ""),
             env.get("WORKPRINT_OIDC_REDIRECT_URL", ""), env.get("WORKPRINT_OIDC_ROLE_CLAIM", "groups") or "groups",
-            tuple(pairs),
+            tuple(pairs), after_login_url=env.get("WORKPRINT_OIDC_AFTER_LOGIN_URL", ""),
         )  # fmt: skip
 
 

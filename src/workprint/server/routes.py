@@ -179,10 +179,15 @@ _CallbackParam = Annotated[str, Query(max_length=2048)]
 async def oidc_callback(
     _: Public, request: Request, response: Response, state: _CallbackParam = "", code: _CallbackParam = "",
     error: _CallbackParam = "",
-) -> dict[str, Any]:  # fmt: skip
+) -> Any:  # fmt: skip
     """Finish single sign-on: sets the same session cookie as ``/login`` and returns the CSRF token."""
     _limit_sign_in(request)
-    s = await run_in_threadpool(_oidc(request).finish, state, code, error)
+    sso = _oidc(request)
+    s = await run_in_threadpool(sso.finish, state, code, error)
+    if sso.settings.after_login_url:  # a browser: on to the portal, signed in
+        to = RedirectResponse(sso.settings.after_login_url, status_code=303, headers={"Cache-Control": "no-store"})
+        _start_session(request, to, s)
+        return to
     response.headers["Cache-Control"] = "no-store"
     return _start_session(request, response, s)
 
