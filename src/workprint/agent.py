@@ -27,6 +27,7 @@ import httpx
 
 from workprint.capture.indicator import Indicator
 from workprint.capture.lockscreen import ScreenProbe
+from workprint.capture.visible import VisibleWindows
 from workprint.capture.x11 import X11Capture
 from workprint.config import AgentSettings
 from workprint.device import DeviceRecord
@@ -86,7 +87,7 @@ class Agent:
         self.session = uuid.uuid4().hex
         self.stats = AgentStats()
         self.watcher = StateWatcher(settings.home)
-        self.exclusions = ExclusionStep(self.watcher.rules)
+        self.exclusions = ExclusionStep(self.watcher.rules, visible_windows=VisibleWindows(display))
         self.redactor = KeyRedactor(frame_redactor=ImageRedactor() if settings.redact_frames else None)
         steps: list[Step] = [self.exclusions, self.redactor]
         self.auto_pause: str | None = None  # why recording is paused automatically (screen locked, idle), if it is
