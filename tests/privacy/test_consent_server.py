@@ -4,6 +4,7 @@ checked against them, withdrawals recorded as erasure requests."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -18,10 +19,13 @@ import pytest
 
 from workprint.config import ServerSettings
 from workprint.device import DeviceRecord
+from workprint.errors import BadRequest, ConfigError
 from workprint.models import ALL_SCOPES, Event, KeyEvent
-from workprint.privacy.consent_sync import ReceiptSync, pending, sync_now
+from workprint.privacy.consent_sync import ReceiptSync, adopted_program, pending, sync_now
+from workprint.privacy.exclusions import ExclusionRules
+from workprint.privacy.notices import DEFAULT_PROGRAM, Notice
 from workprint.privacy.receipts import sign_receipt
-from workprint.privacy.state import load_state, record_consent, server_verify_key, state_path
+from workprint.privacy.state import DeviceState, load_state, record_consent, server_verify_key, state_path, trusted_keys
 from workprint.segment import SegmentHeader, count_kinds, seal, segment_id
 from workprint.server.api import ServerAPI
 from workprint.server.consent import consent_of
@@ -199,3 +203,61 @@ def test_the_device_adopts_a_new_notice_and_its_old_consent_stops_counting(site:
     offline = replace(site.device, server_url="http://127.0.0.1:9")
     with ReceiptSync(site.home, offline) as sync:
         assert "connection refused" in sync.fetch_notice()
+
+
+ORG_RULES = [{"kind": "app", "value": "Slack"}, {"kind": "title", "value": r"payroll\s+\d{4}"},
+             {"kind": "site", "value": "intranet.example"}]  # fmt: skip
+
+
+def test_a_program_published_by_a_steward_reaches_the_device_state_and_excludes_its_windows(site: Site) -> None:
+    record_consent(site.home, "grant", ALL_SCOPES, time.time_ns())
+    service = consent_of(site.api)
+    version = service.publish_program("Train agents on spreadsheet work", ["keys", "mouse"], 90,
+                                      "We record keys and mouse for spreadsheet work only.", ORG_RULES)  # fmt: skip
+    assert version == "2" and service.current_notice() == "2"
+    before = load_state(site.home).exclusion_rules()
+    assert not before.excluded("Navigator", "Payroll 2026 - Mozilla Firefox")
+    with ReceiptSync(site.home, site.device) as sync:
+        assert sync.fetch_notice() == ""
+    state = DeviceState.from_dict(json.loads(state_path(site.home).read_text()), trusted_keys(site.home))
+    p = state.program
+    assert (p.purpose, p.scopes, p.retention_days) == ("Train agents on spreadsheet work", ("keys", "mouse"), 90)
+    assert (p.notice.version, p.notice.text) == ("2", "We record keys and mouse for spreadsheet work only.")
+    assert state.consented(time.time_ns()) == frozenset()  # a new notice version needs fresh consent
+    rules = state.exclusion_rules()
+    hit = rules.match("Navigator", "Payroll 2026 - Mozilla Firefox")
+    assert hit is not None and hit.source == "org" and hit.value == r"payroll\s+\d{4}"
+    assert rules.match("slack", "general")
+    assert rules.match("firefox", "Holidays - intranet.example - Mozilla Firefox")
+    assert not rules.excluded("xterm", "make test")
+    # personal rules still only add: the org rules stay when the participant adds one
+    assert state.with_exclusion({"kind": "app", "value": "gimp"}).exclusion_rules().excluded("Slack", "x")
+    rows = service.programs()
+    assert [(r.version, r.exclusions) for r in rows] == [("2", tuple(ORG_RULES))]
+    assert any(e.action == "program.publish" for e in site.api.metadata.audit_entries())
+
+
+def test_a_program_with_a_broken_rule_is_refused_naming_it_and_nothing_is_published(site: Site) -> None:
+    service = consent_of(site.api)
+    with pytest.raises(BadRequest) as err:
+        service.publish_program(
+            "Purpose", ["keys"], 30, "Notice text", [ORG_RULES[0], {"kind": "title", "value": "(a"}]
+        )
+    assert err.value.message.startswith(
+        "program.exclusions[2]: exclusion rule (title): invalid regular expression '(a'"
+    )
+    with pytest.raises(BadRequest, match=r"program\.retention_days: expected a positive number of days, got 0"):
+        service.publish_program("Purpose", ["keys"], 0, "Notice text")
+    with pytest.raises(BadRequest, match="scope: unknown scope 'webcam'"):
+        service.publish_program("Purpose", ["webcam"], 30, "Notice text")
+    assert service.programs() == [] and service.current_notice() == "1"
+
+
+def test_the_device_keeps_its_program_when_the_server_sends_a_broken_rule(tmp_path: Path) -> None:
+    notice = Notice("7", "A notice")
+    adopted = adopted_program(DEFAULT_PROGRAM, notice, {"purpose": "P", "scopes": ["keys"], "retention_days": 5,
+                                                        "exclusions": ORG_RULES})  # fmt: skip
+    assert ExclusionRules.build(adopted.exclusions).excluded("Slack", "anything")
+    assert adopted_program(DEFAULT_PROGRAM, notice, None) == replace(DEFAULT_PROGRAM, notice=notice)
+    with pytest.raises(ConfigError, match=r"invalid regular expression '\[x'"):
+        adopted_program(DEFAULT_PROGRAM, notice, {"exclusions": [{"kind": "title", "value": "[x"}]})

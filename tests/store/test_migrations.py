@@ -80,3 +80,25 @@ def test_tables_an_older_create_all_already_made_are_kept_by_the_upgrade(db_url:
         assert ctx.get_current_revision() == tables._alembic()[1]
         assert compare_metadata(ctx, [tables.metadata, consent_metadata, lineage_metadata]) == []  # type: ignore[arg-type]
     store.close()
+
+
+def test_revision_0004_adds_the_program_table_and_its_downgrade_removes_only_it(db_url: str) -> None:
+    store = MetadataStore(db_url)
+    with store.engine.connect() as conn:
+        assert "consent_programs" in inspect(conn).get_table_names()
+    cfg, _ = tables._alembic()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        try:
+            command.downgrade(cfg, "0003")
+        finally:
+            cfg.attributes.pop("connection")
+    with store.engine.connect() as conn:
+        names = set(inspect(conn).get_table_names())
+        assert "consent_programs" not in names and "consent_notices" in names
+        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+    store.close()
+    store = MetadataStore(db_url)  # and up again: the table is back
+    with store.engine.connect() as conn:
+        assert "consent_programs" in inspect(conn).get_table_names()
+    store.close()

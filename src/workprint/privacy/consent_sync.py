@@ -5,7 +5,8 @@ and offline. ``ReceiptSync.run`` then posts each receipt the server has not coun
 with the device token), verifies the answer under the server's consent key (trusted on first use and kept in
 ``$WORKPRINT_HOME/consent_server_key``) and swaps the device's copy for the countersigned one. The agent runs it
 before every segment upload: the server refuses segments whose consent it has not seen. ``fetch_notice`` adopts
-the server's current notice, so a new notice version stops capture until the participant consents again.
+the server's current notice and program (purpose, scopes, retention, organisation exclusion rules), so a new notice
+version stops capture until the participant consents again and the steward's rules exclude windows on the device.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import nacl.signing
 from workprint.device import DeviceRecord
 from workprint.errors import ConfigError, ConsentError
 from workprint.models import Scope
-from workprint.privacy.notices import Notice
+from workprint.privacy.exclusions import rule_from_dict
+from workprint.privacy.notices import Notice, Program
 from workprint.privacy.receipts import ConsentReceipt, verify_receipt_dict
 from workprint.privacy.state import (
     SERVER_KEY_FILE,
@@ -131,16 +133,19 @@ class ReceiptSync:
         try:
             body = r.json()
             notice = Notice(str(body["version"]), str(body["text"]))
-        except (ValueError, KeyError, TypeError, ConfigError) as exc:
+            published = body.get("program")
+        except (ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
             return f"server: notice: malformed answer ({exc})"
 
         def adopt(state: DeviceState) -> DeviceState:
-            if state.program.notice == notice:
-                return state
-            return replace(state, program=replace(state.program, notice=notice))
+            return replace(state, program=adopted_program(state.program, notice, published))
 
-        if load_state(self.home).program.notice != notice:
-            update_state(self.home, adopt)
+        try:
+            current = load_state(self.home).program
+            if adopted_program(current, notice, published) != current:
+                update_state(self.home, adopt)
+        except (ConfigError, ConsentError) as exc:  # a broken rule or scope: keep the program the device has
+            return f"server: notice: malformed program ({exc})"
         return ""
 
     def _store(self, body: dict[str, Any]) -> None:
@@ -173,6 +178,30 @@ class ReceiptSync:
         self.close()
 
 
+def adopted_program(current: Program, notice: Notice, published: object) -> Program:
+    """``current`` under ``notice`` and, when the server sent one, its program's purpose, scopes, retention and rules.
+
+    Every organisation rule is validated (``ConfigError`` naming it) so that a state file never holds a rule the
+    device cannot apply. A server that sends no program (older servers) changes only the notice.
+    """
+    if published is None:
+        return replace(current, notice=notice)
+    if not isinstance(published, dict):
+        raise ConfigError(f"program: expected a JSON object, got {type(published).__name__}")
+    rules = published.get("exclusions", [])
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        raise ConfigError(f"program.exclusions: expected a list of rule objects, got {rules!r}"[:200])
+    for r in rules:
+        rule_from_dict(r, "org")
+    merged = {
+        **current.to_dict(),
+        **{k: published[k] for k in ("purpose", "scopes", "retention_days") if k in published},
+    }
+    merged["notice"] = {"version": notice.version, "text": notice.text}
+    merged["exclusions"] = rules
+    return Program.from_dict(merged)
+
+
 def _save_server_key(home: Path, key_b64: str) -> None:
     path = home / SERVER_KEY_FILE
     tmp = path.with_name(f".{SERVER_KEY_FILE}.tmp")
@@ -190,7 +219,7 @@ def sync_now(home: Path, *, timeout: float = 5.0) -> SyncResult | None:
         return sync.run()
 
 
-__all__ = ["ReceiptSync", "SyncResult", "pending", "sync_now"]
+__all__ = ["ReceiptSync", "SyncResult", "adopted_program", "pending", "sync_now"]
 
 
 def _pause_at(now: int) -> Callable[[DeviceState], DeviceState]:

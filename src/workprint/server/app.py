@@ -143,7 +143,7 @@ def create_app(api: ServerAPI, *, limits: RateLimits | None = None) -> FastAPI:
         return {"receipt": service.receive(who.device, body), "server_key": service.public_key}
 
     @app.get("/v1/notice")
-    def get_notice(_: Annotated[Principal, Depends(device_access)], request: Request) -> dict[str, str]:
+    def get_notice(_: Annotated[Principal, Depends(device_access)], request: Request) -> dict[str, Any]:
         from workprint.server.consent import consent_of
 
         return consent_of(api_of(request)).notice()

@@ -7,7 +7,9 @@ every segment header against it (invariant 1). No web framework here.
   server directory) and stores both copies. The countersigned copy is what the device keeps and the ledger reads.
 - A withdrawal also records an erasure request for those scopes (``erasure_requests``), processed by the dataset
   pipeline; the ledger then refuses further data of those scopes.
-- ``notice`` is the current notice; devices fetch it and ask for fresh consent when its version changed.
+- ``notice`` is the current notice with the current program (purpose, scopes, retention, organisation exclusion
+  rules); devices fetch it, apply the program's rules and ask for fresh consent when the notice version changed.
+  ``publish_program`` publishes a program together with a new notice version (numbered after the last one).
 - ``check_segment`` refuses (403) a segment whose header declares a scope without active consent over its whole time
   range (``consent_missing``) or cites another notice than the current one (``notice_outdated``).
 """
@@ -19,7 +21,7 @@ import binascii
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,10 @@ from nacl.signing import SigningKey, VerifyKey
 from sqlalchemy.engine import Connection
 
 from workprint.audit.signing import load_signing_key
-from workprint.errors import BadRequest, Conflict, ConsentError, Forbidden
+from workprint.errors import BadRequest, ConfigError, Conflict, ConsentError, Forbidden
 from workprint.privacy.consent import ConsentLedger, DeclaresConsent, header_refusal, ledger_from_dicts
-from workprint.privacy.notices import DEFAULT_NOTICE
+from workprint.privacy.exclusions import rule_from_dict
+from workprint.privacy.notices import DEFAULT_NOTICE, DEFAULT_PROGRAM, Notice, Program, parse_scope
 from workprint.privacy.receipts import ConsentReceipt, canonical_json, sign_receipt, verify_receipt_dict
 from workprint.store import consent_tables as ct
 from workprint.store.metadata import MetadataStore, append_audit
@@ -75,13 +78,58 @@ class ConsentService:
         with self._read() as conn:
             return ct.current_notice(conn) or DEFAULT_NOTICE_VERSION
 
-    def notice(self) -> dict[str, str]:
-        """The current notice (version and text) that devices show before asking for consent."""
+    def notice(self) -> dict[str, Any]:
+        """The current notice (version, text) and program that devices show and apply before asking for consent."""
         with self._read() as conn:
             found = ct.current_notice_row(conn)
-        if found is None:
-            return {"version": DEFAULT_NOTICE.version, "text": DEFAULT_NOTICE.text}
-        return {"version": found[0], "text": found[1]}
+            programs = ct.program_versions(conn)
+        version, text = found if found is not None else (DEFAULT_NOTICE.version, DEFAULT_NOTICE.text)
+        if programs:  # the last program published stays in force under later notice-only versions
+            p = programs[0]
+            program = {"purpose": p.purpose, "scopes": list(p.scopes), "retention_days": p.retention_days,
+                       "exclusions": [dict(r) for r in p.exclusions]}  # fmt: skip
+        else:
+            program = {"purpose": DEFAULT_PROGRAM.purpose, "scopes": list(DEFAULT_PROGRAM.scopes),
+                       "retention_days": DEFAULT_PROGRAM.retention_days, "exclusions": []}  # fmt: skip
+        return {"version": version, "text": text, "program": program}
+
+    def programs(self) -> list[ct.ProgramVersion]:
+        """Every published program version, newest first."""
+        with self._read() as conn:
+            return ct.program_versions(conn)
+
+    def publish_program(
+        self,
+        purpose: str,
+        scopes: Sequence[str],
+        retention_days: int,
+        text: str,
+        exclusions: Sequence[Mapping[str, Any]] = (),
+        *,
+        actor: str = "steward",
+    ) -> str:
+        """Publish a program with a new notice version (returned): consent under earlier versions stops counting.
+
+        Every field is checked first (``BadRequest`` naming the field, e.g. ``program.exclusions[2]: ...`` for a
+        broken regular expression); nothing is stored then.
+        """
+        rules = validate_program(purpose, scopes, retention_days, text, exclusions)
+        now = self._clock()
+
+        def fn(conn: Connection) -> str:
+            used = ct.notice_versions(conn) | {DEFAULT_NOTICE.version}
+            n = max((int(v) for v in used if v.isdigit()), default=0) + 1
+            while str(n) in used:
+                n += 1
+            version = str(n)
+            seq = ct.add_notice(conn, version, text, actor, now)
+            ct.add_program(conn, seq, {"purpose": purpose.strip(), "scopes": list(scopes),
+                                       "retention_days": retention_days, "exclusions": rules})  # fmt: skip
+            detail = {"scopes": list(scopes), "retention_days": retention_days, "exclusions": len(rules)}
+            append_audit(conn, AuditEvent(actor, "program.publish", f"notice:{version}", detail), now)
+            return version
+
+        return self.metadata.write(fn)
 
     def publish_notice(self, version: str, text: str, *, actor: str = "steward") -> None:
         """Make ``version`` the current notice: consent under earlier versions no longer covers new segments."""
@@ -178,6 +226,23 @@ class ConsentService:
         return self.metadata.write(fn)
 
 
+def validate_program(
+    purpose: str, scopes: Sequence[str], retention_days: int, text: str, exclusions: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Check a program's fields (``BadRequest`` naming the first bad one); returns the rules as plain dicts."""
+    rules = []
+    for i, r in enumerate(exclusions, 1):
+        try:
+            rules.append(rule_from_dict(r, "org").to_dict())
+        except ConfigError as exc:
+            raise BadRequest(f"program.exclusions[{i}]: {exc}") from None
+    try:
+        Program("program", purpose, tuple(parse_scope(s) for s in scopes), retention_days, Notice("x", text))
+    except (ConfigError, ConsentError) as exc:
+        raise BadRequest(str(exc)) from None
+    return rules
+
+
 _MAKE_LOCK = threading.Lock()
 
 
@@ -200,4 +265,4 @@ def consent_of(api: object) -> ConsentService:
         return service
 
 
-__all__ = ["DEFAULT_NOTICE_VERSION", "KEY_FILE", "ConsentService", "consent_of"]
+__all__ = ["DEFAULT_NOTICE_VERSION", "KEY_FILE", "ConsentService", "consent_of", "validate_program"]

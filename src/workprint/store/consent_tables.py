@@ -1,8 +1,9 @@
-"""Consent on the server, in the metadata database: receipts, device consent keys, the notice, erasure requests.
+"""Consent on the server, in the metadata database: receipts, device keys, notices, programs, erasure requests.
 
 Tables live on their own ``MetaData`` (created with ``create_consent_schema``) beside the server's tables, on the
 same SQLite or PostgreSQL database. ``consent_receipts`` keeps every receipt twice: as the device signed it and as
-the server countersigned it; the ledger is rebuilt from the countersigned copies. ``erasure_requests`` is where a
+the server countersigned it; the ledger is rebuilt from the countersigned copies. A program version
+(``consent_programs``) is published with a notice row and shares its ``seq``. ``erasure_requests`` is where a
 withdrawal starts erasure of a participant's data for some scopes (the dataset pipeline processes the rows).
 Writes take a ``Connection`` so that the caller can append the audit entry in the same transaction.
 """
@@ -52,6 +53,17 @@ consent_notices = Table(
     Column("text", Text, nullable=False),
     Column("published_at", BigInteger, nullable=False),
     Column("actor", String(200), nullable=False),
+)
+
+# A program version: published together with a notice row (same transaction), keyed by that row's ``seq``.
+consent_programs = Table(
+    "consent_programs",
+    consent_metadata,
+    Column("notice_seq", _SEQ, primary_key=True, autoincrement=False),
+    Column("purpose", Text, nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("retention_days", Integer, nullable=False),
+    Column("exclusions", JSON, nullable=False),  # organisation rule dicts (privacy.exclusions.rule_from_dict)
 )
 
 erasure_requests = Table(
@@ -142,9 +154,55 @@ def current_notice_row(conn: Connection) -> tuple[str, str] | None:
     return None if row is None else (str(row[0]), str(row[1]))
 
 
-def add_notice(conn: Connection, version: str, text: str, actor: str, now: int) -> None:
-    """Publish a notice version."""
-    conn.execute(insert(consent_notices).values(version=version, text=text, published_at=now, actor=actor))
+def add_notice(conn: Connection, version: str, text: str, actor: str, now: int) -> int:
+    """Publish a notice version; returns its row's ``seq``."""
+    result = conn.execute(insert(consent_notices).values(version=version, text=text, published_at=now, actor=actor))
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def notice_versions(conn: Connection) -> set[str]:
+    """Every notice version ever published here."""
+    return {str(v) for v in conn.execute(select(consent_notices.c.version)).scalars()}
+
+
+def add_program(conn: Connection, notice_seq: int, program: Mapping[str, Any]) -> None:
+    """Store the program published with notice row ``notice_seq`` (purpose, scopes, retention_days, exclusions)."""
+    conn.execute(
+        insert(consent_programs).values(
+            notice_seq=notice_seq, purpose=program["purpose"], scopes=list(program["scopes"]),
+            retention_days=int(program["retention_days"]), exclusions=[dict(r) for r in program["exclusions"]],
+        )
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramVersion:
+    """One published program version with the notice published with it."""
+
+    seq: int
+    version: str
+    text: str
+    published_at: int
+    actor: str
+    purpose: str
+    scopes: tuple[str, ...]
+    retention_days: int
+    exclusions: tuple[dict[str, Any], ...]
+
+
+def program_versions(conn: Connection) -> list[ProgramVersion]:
+    """Every published program version, newest first."""
+    n, p = consent_notices.c, consent_programs.c
+    cols = (n.seq, n.version, n.text, n.published_at, n.actor, p.purpose, p.scopes, p.retention_days, p.exclusions)
+    q = select(*cols).join_from(consent_notices, consent_programs, n.seq == p.notice_seq).order_by(n.seq.desc())
+    out = []
+    for r in conn.execute(q):
+        rules = tuple(dict(x) for x in r[8])
+        out.append(ProgramVersion(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]), str(r[5]), tuple(r[6]),
+                                  int(r[7]), rules))  # fmt: skip
+    return out
 
 
 def add_erasure_request(
@@ -184,13 +242,16 @@ def mark_erasure_done(conn: Connection, request_id: int, now: int) -> bool:
 
 __all__ = [
     "ErasureRequest",
+    "ProgramVersion",
     "StoredReceipt",
     "add_erasure_request",
     "add_notice",
+    "add_program",
     "bind_device_key",
     "consent_device_keys",
     "consent_metadata",
     "consent_notices",
+    "consent_programs",
     "consent_receipts",
     "countersigned_receipts",
     "create_consent_schema",
@@ -201,5 +262,7 @@ __all__ = [
     "insert_receipt",
     "list_erasure_requests",
     "mark_erasure_done",
+    "notice_versions",
+    "program_versions",
     "receipt",
 ]
