@@ -67,6 +67,19 @@ def test_redacted_placeholder_appends_to_the_write_run() -> None:
     assert [(a.kind, a.text, a.frame_id) for a in actions] == [("write", "to <EMAIL> ok", fid(t0))]
 
 
+def test_a_placeholder_for_a_capitalised_value_takes_the_frame_of_the_shift_before_it() -> None:
+    # Capture gives frames only to the first key of a typing run: here the Shift press, not the redacted value.
+    tape = Tape()
+    t0 = tape.key_down("Shift_L")
+    tape.frames = False
+    tape.redacted("<NAME>")
+    tape.key_up("Shift_L")
+    tape.type("x")
+    assert [(a.kind, a.text, a.frame_id, a.t_ns) for a in reduce_events(tape.events)] == [
+        ("write", "<NAME>x", fid(t0), t0)
+    ]
+
+
 def test_a_run_may_start_with_a_placeholder_and_backspace_after_it_is_a_press() -> None:
     tape = Tape()
     t0 = tape.redacted("<PASSWORD>")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 
 from workprint.keysyms import MODIFIER_OF_KEYSYM
+from workprint.models import KeyEvent
 
 # Canonical order of the names in KeyEvent.modifiers.
 MODIFIER_ORDER = ("ctrl", "alt", "shift", "super", "altgr")
@@ -180,3 +181,16 @@ class Keyboard:
 
 
 __all__ = ["MODIFIER_ORDER", "Keyboard", "keysym_name", "keysym_text", "parse_change_keyboard_mapping"]
+
+
+# Keys that continue a run of typing (the dataset reduces such a run to one ``write`` with the frame before its
+# first key), so capture needs no new frame for them.
+_TYPING_EDIT_KEYSYMS = frozenset({"BackSpace", "Shift_L", "Shift_R", "Caps_Lock", "ISO_Level3_Shift"})
+_CHORD_MODIFIERS = frozenset({"ctrl", "alt", "super"})
+
+
+def is_typing_key(event: object) -> bool:
+    """True for a key press that types text (or edits it: Backspace, Shift) without a chord modifier."""
+    if not isinstance(event, KeyEvent) or not event.press or _CHORD_MODIFIERS & set(event.modifiers):
+        return False
+    return (bool(event.text) and event.text.isprintable()) or event.keysym in _TYPING_EDIT_KEYSYMS

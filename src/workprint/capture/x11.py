@@ -27,7 +27,7 @@ from Xlib.protocol import rq
 from workprint.capture.base import Sink
 from workprint.capture.clock import ServerClock
 from workprint.capture.frames import FrameRing, open_mss
-from workprint.capture.keys import CHANGE_KEYBOARD_MAPPING, Keyboard, parse_change_keyboard_mapping
+from workprint.capture.keys import CHANGE_KEYBOARD_MAPPING, Keyboard, is_typing_key, parse_change_keyboard_mapping
 from workprint.capture.motion import MotionCoalescer
 from workprint.capture.watch import Watcher, WatcherHooks, keymap_of
 from workprint.config import AgentSettings
@@ -68,6 +68,7 @@ class X11Capture:
         self._wake_r, self._wake_w = -1, -1
         self._ctx = 0
         self._motion = MotionCoalescer(settings.motion_hz)
+        self._typing = False  # the last action was a typing key (see _emit_action)
         #: Why a capture thread died (X server gone, ...); None while healthy. The agent should poll ``alive()``.
         self.error: str | None = None
 
@@ -232,6 +233,8 @@ class X11Capture:
         # capture threads: the next event goes through the sink (and its privacy gate) again.
         if self._stop.is_set():
             return
+        if isinstance(event, WindowEvent):
+            self._typing = False  # typing into another window starts a new run, with its own frame
         self._stats["events"] += 1
         try:
             self.sink(event, data)
@@ -243,7 +246,11 @@ class X11Capture:
         motion = self._motion.flush()
         if motion is not None:
             self._emit(motion)
-        grab = self.ring.before(event.t_ns)
+        # Within a run of typing only the run's first key gets a frame: the run becomes one ``write`` action whose
+        # frame is the one before its first key, and a frame per echoed key would cost an encode and an OCR each.
+        continues_run = self._typing and is_typing_key(event)
+        self._typing = is_typing_key(event)
+        grab = None if continues_run else self.ring.before(event.t_ns)
         if grab is not None:
             frame, data = grab.frame_event(event.t_ns, self.settings.frame_format, self.settings.frame_quality)
             self._stats["frames"] += 1

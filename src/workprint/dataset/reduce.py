@@ -245,6 +245,10 @@ class _Reducer:
         self._before_input(e.t_ns)
         # A chord or a capital letter begins at its first modifier press, whose frame shows the state before it.
         anchors = [(t, f) for t, f, m in self.held.values() if m in e.modifiers]
+        if not anchors and frame_id is None:
+            # A key typed while a modifier is held but not reported on it (a redaction placeholder standing for a
+            # capitalised value) starts where that modifier was pressed, with its frame.
+            anchors = [(t, f) for t, f, _ in self.held.values() if f is not None]
         t0, f0 = min(anchors, key=lambda a: a[0]) if anchors else (e.t_ns, frame_id)
         if e.keysym == "Redacted":
             self._append_text(e.text, True, e.t_ns, _Start(t0, f0, self.app, self.title))
