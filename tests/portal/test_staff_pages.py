@@ -117,15 +117,59 @@ def test_admin_creates_an_account_and_a_bad_one_is_rerendered(world: World, page
     assert "code" not in page.url.split("/portal/")[-1].replace("admin/codes", "")
 
 
-def test_a_steward_publishes_a_notice_version_and_sees_the_exclusion_rules(world: World, page_of: StewardPage) -> None:
+def test_a_program_with_a_broken_regex_rerenders_naming_the_rule_with_the_input_kept(
+    world: World, page_of: StewardPage
+) -> None:
     page = page_of("steward2")
-    nav(page, "Notices")
-    expect(page.locator("#rules li")).not_to_have_count(0)
-    page.get_by_label("Version").fill("")
-    page.get_by_label("Notice text").fill("Short")
-    page.get_by_role("button", name="Publish").click()
-    expect(page.locator("#version-error")).to_contain_text("version:")
-    expect(page.get_by_label("Notice text")).to_have_value("Short")
-    assert consent_of(world.api).current_notice() == "1"
-    nav(page, "Releases")
-    expect(page.locator("main")).to_contain_text("Erasure requests")
+    nav(page, "Programs")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Programs and notices")
+    expect(page.locator("#default-rules li")).not_to_have_count(0)
+    expect(page.get_by_label("keys")).to_be_checked()  # the form starts from the program in force
+    page.get_by_label("Purpose").fill("Spreadsheet work only")
+    page.get_by_label("screenshots").uncheck()
+    page.get_by_label(re.compile("Retention")).fill("ninety")
+    page.get_by_label(re.compile("Exclusion rules")).fill("app:Slack\ntitle:payroll (20[0-9]")
+    page.get_by_role("button", name="Publish program").click()
+    expect(page.locator("#rules-error")).to_contain_text(
+        "rules: line 2: exclusion rule (title): invalid regular expression 'payroll (20[0-9]'"
+    )
+    expect(page.locator("#retention_days-error")).to_have_text("retention_days: expected 1 to 3650, got 'ninety'")
+    expect(page.get_by_label(re.compile("Exclusion rules"))).to_have_value("app:Slack\ntitle:payroll (20[0-9]")
+    expect(page.get_by_label(re.compile("Exclusion rules"))).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Purpose")).to_have_value("Spreadsheet work only")
+    expect(page.get_by_label("screenshots")).not_to_be_checked()
+    expect(page.get_by_label("keys")).to_be_checked()
+    assert consent_of(world.api).programs() == [] and consent_of(world.api).current_notice() == "1"
+
+
+def test_a_steward_publishes_a_program_with_a_rule_and_the_participant_reads_its_notice(
+    world: World, page_of: StewardPage
+) -> None:
+    # Runs last in the package: a new notice version ends the consent the recordings above were made under.
+    text = "From now on we record keys and mouse in spreadsheets only; Slack and payroll windows are never recorded."
+    page = page_of("steward1")
+    nav(page, "Programs")
+    page.get_by_label("Purpose").fill("Spreadsheet work only")
+    for scope in ("screenshots", "window_titles", "app_names"):
+        page.get_by_label(scope).uncheck()
+    page.get_by_label(re.compile("Retention")).fill("90")
+    page.get_by_label("Notice text").fill(text)
+    page.get_by_label(re.compile("Exclusion rules")).fill("app:Slack\ntitle:payroll 20\\d\\d\nsite:intranet.example")
+    page.get_by_role("button", name="Publish program").click()
+    page.wait_for_url(re.compile(r"/portal/steward/programs$"))
+    service = consent_of(world.api)
+    version = service.current_notice()
+    row = page.locator(f"#program-{version}")
+    expect(row).to_contain_text("keys, mouse")
+    expect(row).to_contain_text("90 days")
+    expect(row.locator("code")).to_have_text(["app:Slack", "title:payroll 20\\d\\d", "site:intranet.example"])
+    expect(page.locator("#current-version")).to_have_text(version)
+    page.screenshot(path=str(SCREENSHOTS / "steward-programs.png"), full_page=True)
+    published = service.notice()
+    assert published["text"] == text and published["program"]["scopes"] == ["keys", "mouse"]
+    assert published["program"]["exclusions"][1] == {"kind": "title", "value": "payroll 20\\d\\d"}
+
+    reader = page_of("ada")
+    nav(reader, "Consent")
+    expect(reader.get_by_role("heading", name=f"The notice, version {version}")).to_be_visible()
+    expect(reader.locator("blockquote.notice")).to_have_text(text)

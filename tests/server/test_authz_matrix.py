@@ -291,7 +291,7 @@ PORTAL_EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /portal/me/accesses":                             ("-", "-", "A", "-", "-", "-", "-"),
     "GET /portal/me/devices":                              ("-", "-", "A", "-", "-", "-", "-"),
     "GET /portal/steward/grants":                          ("-", "-", "-", "A", "-", "-", "-"),
-    "GET /portal/steward/notices":                         ("-", "-", "-", "A", "-", "-", "-"),
+    "GET /portal/steward/programs":                        ("-", "-", "-", "A", "-", "-", "-"),
     "GET /portal/steward/releases":                        ("-", "-", "-", "A", "-", "-", "-"),
     "GET /portal/audit":                                   ("-", "-", "-", "-", "-", "A", "-"),
     "GET /portal/admin/accounts":                          ("-", "-", "-", "-", "-", "-", "A"),

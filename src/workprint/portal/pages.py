@@ -41,7 +41,7 @@ _HEADERS = {
 
 def create_portal(api: ServerAPI) -> FastAPI:
     """The portal's pages over ``api``."""
-    from workprint.portal import participant_pages, staff_pages
+    from workprint.portal import participant_pages, program_pages, staff_pages
 
     app = FastAPI(title="workprint portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.api = api
@@ -73,6 +73,7 @@ def create_portal(api: ServerAPI) -> FastAPI:
     _sign_in_routes(app)
     app.include_router(participant_pages.router)
     app.include_router(staff_pages.router)
+    app.include_router(program_pages.router)
     return app
 
 

@@ -1,4 +1,7 @@
-"""Steward, auditor and admin pages: grants and notices, releases and purges, the audit log, accounts and devices."""
+"""Steward, auditor and admin pages: grants, releases and purges, the audit log, accounts and devices.
+
+The steward's programs and notices live in ``program_pages``.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,10 @@ from sqlalchemy import select
 
 from workprint.errors import HTTPError
 from workprint.portal.web import Viewer, api, form_of, page, require, viewer
-from workprint.privacy.exclusions import DEFAULT_RULES
 from workprint.server.access import MAX_GRANT_S
 from workprint.server.consent import consent_of
 from workprint.server.identity import ROLES
 from workprint.store import tables as t
-from workprint.store.consent_tables import consent_notices
 
 __all__ = ["router"]
 
@@ -83,38 +84,6 @@ async def approve_grant(request: Request) -> Response:
     v = _as(request, "steward")
     await run_in_threadpool(api(request).access.approve_grant, v.principal, str(form.get("grant_id") or ""))
     return RedirectResponse("/portal/steward/grants", status_code=303)
-
-
-def _notices(request: Request) -> list[Any]:
-    with api(request).metadata.engine.connect() as conn:
-        return list(conn.execute(select(consent_notices).order_by(consent_notices.c.seq.desc())).mappings())
-
-
-@router.get("/portal/steward/notices")
-def notices(request: Request) -> Response:
-    v = _as(request, "steward")
-    ctx = {"notices": _notices(request), "current": consent_of(api(request)).current_notice(), "form": {}, "errors": {}}
-    return page(request, "notices.html", v, {**ctx, "rules": DEFAULT_RULES})
-
-
-@router.post("/portal/steward/notices")
-async def publish_notice(request: Request) -> Response:
-    raw = await form_of(request)
-    v = _as(request, "steward")
-    form = {k: str(raw.get(k) or "") for k in ("version", "text")}
-    errors = {}
-    if not form["version"].strip() or len(form["version"]) > 64:
-        errors["version"] = f"version: expected 1 to 64 characters, got {form['version']!r}"
-    if len(form["text"].strip()) < 20:
-        errors["text"] = f"text: expected the notice's full text (at least 20 characters), got {len(form['text'])}"
-    service = consent_of(api(request))
-    if errors:
-        ctx = {"notices": _notices(request), "current": service.current_notice(), "form": form, "errors": errors}
-        return page(request, "notices.html", v, {**ctx, "rules": DEFAULT_RULES}, 400)
-    await run_in_threadpool(
-        lambda: service.publish_notice(form["version"].strip(), form["text"], actor=v.principal.actor)
-    )
-    return RedirectResponse("/portal/steward/notices", status_code=303)
 
 
 @router.get("/portal/steward/releases")

@@ -40,7 +40,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("participant", "/portal/me/devices", "Devices"),
     ("participant", "/portal/me/data", "Delete or download"),
     ("steward", "/portal/steward/grants", "Grants"),
-    ("steward", "/portal/steward/notices", "Notices"),
+    ("steward", "/portal/steward/programs", "Programs"),
     ("steward", "/portal/steward/releases", "Releases"),
     ("auditor", "/portal/audit", "Audit log"),
     ("admin", "/portal/admin/accounts", "Accounts"),
