@@ -9,6 +9,7 @@ from pathlib import Path
 
 import mss
 import pytest
+from Xlib.display import Display
 
 from workprint.capture.indicator import COLORS, DEFAULT_HOTKEY, Indicator, parse_hotkey
 from workprint.capture.xvfb import VirtualDisplay
@@ -167,3 +168,117 @@ def test_bad_hotkey_names_the_value(bad: str) -> None:
     with pytest.raises(ConfigError, match="hotkey"):
         parse_hotkey(bad)
     assert parse_hotkey("ctrl+alt+Pause")[0] != 0
+
+
+# ----- the tray icon, with a real tray manager (trayer: freedesktop system tray over XEmbed) -------------------------
+TRAYER = ["trayer", "--edge", "bottom", "--align", "left", "--widthtype", "request", "--height", "24"]
+
+
+def start_tray(vd: VirtualDisplay) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(TRAYER, env=vd.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = Display(vd.display)
+    try:
+        atom = d.intern_atom("_NET_SYSTEM_TRAY_S0")
+        assert wait_until(lambda: bool(d.get_selection_owner(atom)), 10.0), "the tray never took the selection"
+    finally:
+        d.close()
+    return proc
+
+
+def stop_tray(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=5)
+
+
+def parent_of(vd: VirtualDisplay, wid: int) -> int:
+    out = subprocess.run(["xwininfo", "-children", "-id", hex(wid)], env=vd.env, capture_output=True, text=True).stdout
+    return int(out.split("Parent window id:", 1)[1].split()[0], 16)
+
+
+def root_of(vd: VirtualDisplay) -> int:
+    out = subprocess.run(["xwininfo", "-root"], env=vd.env, capture_output=True, text=True).stdout
+    return int(out.split("Window id:", 1)[1].split()[0], 16)
+
+
+def viewable_workprint_windows(vd: VirtualDisplay) -> int:
+    tree = subprocess.run(["xwininfo", "-root", "-tree"], env=vd.env, capture_output=True, text=True).stdout
+    ids = [line.split()[0] for line in tree.splitlines() if '"Workprint")' in line]
+    states = [subprocess.run(["xwininfo", "-id", i], env=vd.env, capture_output=True, text=True).stdout for i in ids]
+    return sum("IsViewable" in s for s in states)
+
+
+def tray_center(ind: Indicator) -> tuple[int, int]:
+    rect = ind.tray_rect
+    assert rect is not None
+    x, y, w, h = rect
+    return x + w // 2, y + h // 2
+
+
+@pytest.fixture
+def trayed(home: Path) -> Iterator[tuple[VirtualDisplay, Indicator]]:
+    with VirtualDisplay(W, H) as vd:
+        tray = start_tray(vd)
+        watcher = StateWatcher(home, interval=0.02).start()
+        ind = Indicator(
+            vd.display,
+            status=lambda: recording_status(watcher.snapshot, False),
+            on_click=lambda: toggle_pause(home, time.time_ns()),
+        ).start()
+        yield vd, ind
+        ind.stop()
+        watcher.stop()
+        stop_tray(tray)
+
+
+def test_tray_icon_is_embedded_shows_the_state_and_a_click_toggles_pause(
+    trayed: tuple[VirtualDisplay, Indicator], home: Path
+) -> None:
+    vd, ind = trayed
+    assert wait_until(lambda: ind.tray_rect is not None)
+    assert ind.tray is not None and ind.tray.window is not None
+    icon = int(ind.tray.window.id)
+    assert parent_of(vd, icon) != root_of(vd)  # the tray reparented it into its panel
+    x, y = tray_center(ind)
+    assert ind.hits(x, y) and ind.rect is not None and not ind.hits(ind.rect[0] - 1, y)
+    assert wait_until(lambda: near(pixel(vd, x, y), COLORS["recording"]))
+    subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], env=vd.env, check=True)
+    assert wait_until(lambda: load_state(home).pause.active(time.time_ns()))
+    rx, _, rw, rh = ind.tray_rect or (0, 0, 0, 0)
+    bar_x = rx + (rw - min(rw, rh)) // 2 + 3 + 1 + 1  # inside the left pause bar
+    assert wait_until(lambda: near(pixel(vd, bar_x, y), COLORS["paused"]))
+    assert wait_until(lambda: label(vd, ind.window_id) == "❚❚ PAUSED")  # the window follows the same state
+    subprocess.run(["xdotool", "click", "1"], env=vd.env, check=True)
+    assert wait_until(lambda: not load_state(home).pause.paused)
+    assert wait_until(lambda: near(pixel(vd, x, y), COLORS["recording"]))
+    assert ind.clicks == 2
+
+
+def test_without_a_tray_nothing_but_the_window_is_shown(screen: VirtualDisplay, running: Indicator) -> None:
+    assert running.tray is not None and running.tray.window is None and running.tray.docks == 0
+    assert running.tray_rect is None
+    assert viewable_workprint_windows(screen) == 1
+
+
+def test_a_tray_started_later_gets_the_icon_and_one_that_exits_leaves_no_stray_window(home: Path) -> None:
+    with VirtualDisplay(W, H) as vd:
+        ind = Indicator(vd.display, status=lambda: "recording", on_click=lambda: None).start()
+        try:
+            assert ind.tray_rect is None and viewable_workprint_windows(vd) == 1
+            tray = start_tray(vd)
+            assert wait_until(lambda: ind.tray_rect is not None)
+            assert viewable_workprint_windows(vd) == 2
+            assert ind.tray is not None and ind.tray.window is not None
+            icon = hex(ind.tray.window.id)
+            stop_tray(tray)
+            assert wait_until(lambda: ind.tray_rect is None)
+            gone = lambda: subprocess.run(["xwininfo", "-id", icon], env=vd.env, capture_output=True).returncode != 0  # noqa: E731
+            assert wait_until(gone)  # not left on the root by the tray's save-set, where a window manager may map it
+            assert viewable_workprint_windows(vd) == 1
+            assert ind.alive
+            tray = start_tray(vd)  # the tray comes back: so does the icon
+            assert wait_until(lambda: ind.tray_rect is not None)
+            assert ind.tray is not None and ind.tray.docks == 2
+            assert wait_until(lambda: near(pixel(vd, *tray_center(ind)), COLORS["recording"]))
+            stop_tray(tray)
+        finally:
+            ind.stop()

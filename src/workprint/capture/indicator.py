@@ -13,11 +13,17 @@ CapsLock) does the same as a click. X RECORD still sees the hotkey's key presses
 It runs in its own thread over its own X connection. ``start`` returns only once the window is mapped and raises
 ``CaptureError`` if it cannot be (no display, window never mapped): the agent must not record without it. ``alive``
 turns false if the connection is lost later; the agent should then pause.
+
+Where a system tray exists (a tray manager owns ``_NET_SYSTEM_TRAY_S<screen>``, now or later), a small icon in it
+shows the same state and toggles pause on a click (``capture.tray``); without a tray nothing else is shown. A tray
+that fails never stops the indicator window. ``hits(x, y)`` covers both, so the agent can keep clicks on either out
+of the recording.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import select
 import threading
 from collections.abc import Callable
@@ -29,7 +35,10 @@ from Xlib.error import BadAccess, CatchError, DisplayError, XError
 from Xlib.xobject.drawable import Window
 from Xlib.xobject.fontable import GC, Font
 
+from workprint.capture.tray import TrayIcon
 from workprint.errors import CaptureError, ConfigError
+
+log = logging.getLogger(__name__)
 
 LABELS = {
     "recording": "● REC", "paused": "❚❚ PAUSED", "excluded": "EXCLUDED", "not_consented": "NOT CONSENTED",
@@ -88,6 +97,7 @@ class Indicator:
         margin: int = 8,
         interval: float = 0.1,
         hotkey: str | None = None,
+        tray: bool = True,
     ) -> None:
         self.display_name = display
         self.status = status
@@ -97,6 +107,8 @@ class Indicator:
         self.interval = interval
         self.hotkey = parse_hotkey(hotkey) if hotkey else None  # bad text fails here, before any window
         self._hotkey_code = 0
+        self.use_tray = tray
+        self.tray: TrayIcon | None = None  # set on the indicator's thread once the window is up
         self.window_id = 0
         self.rect: tuple[int, int, int, int] | None = None  # x, y, width, height on the root window, once mapped
         self.shown = ""  # the state currently drawn
@@ -110,6 +122,18 @@ class Indicator:
     def alive(self) -> bool:
         """True while the window is up and the thread runs."""
         return self._thread is not None and self._thread.is_alive() and self._ready.is_set() and not self._error
+
+    @property
+    def tray_rect(self) -> tuple[int, int, int, int] | None:
+        """Where the tray icon is on the root window, while it is embedded in a tray."""
+        tray = self.tray
+        return tray.rect if tray is not None else None
+
+    def hits(self, x: int, y: int) -> bool:
+        """Whether root point (x, y) is on the indicator window or its tray icon (a click there is for workprint)."""
+        return any(
+            r is not None and r[0] <= x < r[0] + r[2] and r[1] <= y < r[1] + r[3] for r in (self.rect, self.tray_rect)
+        )
 
     def start(self, timeout: float = 5.0) -> Indicator:
         """Map the window; raise ``CaptureError`` if it is not shown within ``timeout`` seconds."""
@@ -140,6 +164,7 @@ class Indicator:
             self._wait_mapped(d, win)
             self._locate(d, win)
             self._grab_hotkey(d)
+            self._start_tray(d, gc)
             self._ready.set()
             self._loop(d, win, gc, font_ascent)
         except Exception as exc:  # any X failure ends the indicator; ``alive`` tells the agent
@@ -185,6 +210,24 @@ class Indicator:
         self.window_id = int(win.id)
         return win, gc, ascent
 
+    def _start_tray(self, d: Display, gc: Any) -> None:
+        if not self.use_tray:
+            return
+        try:
+            tray = TrayIcon(d, self._painter(d, gc), background=self._pixel(d, BACKGROUND), wm_class=WM_CLASS)
+            tray.dock()
+        except XError as exc:  # the tray is a courtesy; the window is what must be on screen
+            log.warning("indicator: no tray icon (%s)", exc)
+            return
+        self.tray = tray
+
+    def _painter(self, d: Display, gc: Any) -> Callable[[Window, int, int, str], None]:
+        def paint(win: Window, w: int, h: int, state: str) -> None:
+            side = min(w, h)
+            self._mark(d, win, gc, state, (w - side) // 2 + 3, (h - side) // 2 + 3, max(2, side - 6))
+
+        return paint
+
     def _locate(self, d: Display, win: Window) -> None:
         # Where the window really is on the root (the window manager may have moved or reparented it).
         pos = win.translate_coords(d.screen().root, 0, 0)
@@ -212,9 +255,17 @@ class Indicator:
             if state != self.shown:
                 self._set_title(d, win, state)
                 self._draw(d, win, gc, ascent, state)
+            tray = self.tray
+            if tray is not None:
+                tray.show(state)
+                tray.locate()  # the tray may move its panel without telling the icon
             while d.pending_events():
                 ev = d.next_event()
-                if ev.type == X.Expose and ev.count == 0:
+                if tray is not None and tray.owns(ev):
+                    if tray.handle(ev):
+                        self.clicks += 1
+                        self.on_click()
+                elif ev.type == X.Expose and ev.count == 0:
                     self._draw(d, win, gc, ascent, self.shown)
                 elif self._is_toggle(ev):
                     self.clicks += 1
@@ -227,6 +278,8 @@ class Indicator:
                 elif ev.type == X.DestroyNotify and ev.window.id == win.id:
                     raise CaptureError("indicator: window destroyed")
             select.select([d.fileno()], [], [], self.interval)
+        if self.tray is not None:
+            self.tray.destroy()
         win.destroy()
         d.flush()
 
@@ -261,20 +314,23 @@ class Indicator:
         # ``gc: Any``: the python-xlib stubs type drawing calls' GC argument as an int id.
         w, h = self.size
         win.clear_area(0, 0, w, h)
-        mark = self._pixel(d, COLORS.get(state, COLORS["not_consented"]))
-        gc.change(foreground=mark)
-        r = h - 8
-        if state == "paused":
-            win.fill_rectangle(gc, 5, 4, 4, r)
-            win.fill_rectangle(gc, 11, 4, 4, r)
-        elif state == "not_consented":
-            win.arc(gc, 4, 4, r, r, 0, 360 * 64)
-        else:
-            win.fill_arc(gc, 4, 4, r, r, 0, 360 * 64)
+        self._mark(d, win, gc, state, 4, 4, h - 8)
         gc.change(foreground=d.screen().white_pixel)
         win.draw_text(gc, 22, (h + ascent) // 2 - 1, _ASCII.get(state, state))  # type: ignore[arg-type]
         d.flush()
         self.shown = state
+
+    def _mark(self, d: Display, win: Window, gc: Any, state: str, x: int, y: int, r: int) -> None:
+        # The state's mark in an r-by-r square at (x, y): a dot, two pause bars, or a ring (not consented).
+        gc.change(foreground=self._pixel(d, COLORS.get(state, COLORS["not_consented"])))
+        if state == "paused":
+            bar = max(1, r // 3)
+            win.fill_rectangle(gc, x + 1, y, bar, r)
+            win.fill_rectangle(gc, x + r - bar - 1, y, bar, r)
+        elif state == "not_consented":
+            win.arc(gc, x, y, r, r, 0, 360 * 64)
+        else:
+            win.fill_arc(gc, x, y, r, r, 0, 360 * 64)
 
     @staticmethod
     def _pixel(d: Display, rgb: tuple[int, int, int]) -> int:
