@@ -86,6 +86,27 @@ class ReceiptSync:
         )
         self._refused: set[str] = set()
 
+    def apply_portal_requests(self) -> list[str]:
+        """Fetch this device's requests from the portal and apply them to its state file; returns the kinds applied.
+
+        The agent's ``StateWatcher`` sees the change as if the participant had used the indicator or ``workprint
+        consent``; receipts leave with the next upload round.
+        """
+        r = self._client.get("/portal/device/requests")
+        r.raise_for_status()
+        done = []
+        for req in r.json()["requests"]:
+            kind, scopes = req["kind"], tuple(cast(Scope, s) for s in req["scopes"])
+            now = time.time_ns()
+            if kind in ("grant", "withdraw"):
+                record_consent(self.home, kind, scopes, now)
+            elif kind == "pause":
+                update_state(self.home, _pause_at(now))
+            elif kind == "resume":
+                update_state(self.home, lambda s: s.resumed())
+            done.append(kind)
+        return done
+
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
@@ -119,10 +140,12 @@ class ReceiptSync:
         return SyncResult(sent, tuple(refused))
 
     def fetch_notice(self) -> str:
-        """Adopt the server's current notice (``GET /v1/notice``) when its version differs from the device's.
+        """Adopt the server's current notice and program (``GET /v1/notice``) when they differ from the device's.
 
-        Consent given under the old version then stops counting at once, and capture of its scopes stops until the
-        participant reads the new notice and consents again. Returns "" or why the notice could not be fetched.
+        Consent given under an old notice version then stops counting at once, and capture of its scopes stops until
+        the participant reads the new notice and consents again; the program's organisation exclusion rules apply
+        from the next window change (``DeviceState.exclusion_rules``). A program with a broken rule is not adopted.
+        Returns "" or why the notice could not be fetched or adopted.
         """
         try:
             r = self._client.get("/v1/notice")
@@ -227,26 +250,3 @@ def _pause_at(now: int) -> Callable[[DeviceState], DeviceState]:
         return s if s.pause.active(now) else s.paused_for(now, None)
 
     return change
-
-
-def apply_portal_requests(home: Path, device: DeviceRecord, *, timeout: float = 10.0) -> list[str]:
-    """Device side: fetch this device's requests and apply them to its state file; returns the kinds applied.
-
-    The agent's ``StateWatcher`` sees the change as if the participant had used the indicator or ``workprint
-    consent``; receipts leave with the next upload round.
-    """
-    r = httpx.get(f"{device.server_url}/portal/device/requests", timeout=timeout,
-                  headers={"Authorization": f"Bearer {device.device_token}"})  # fmt: skip
-    r.raise_for_status()
-    done = []
-    for req in r.json()["requests"]:
-        kind, scopes = req["kind"], tuple(cast(Scope, s) for s in req["scopes"])
-        now = time.time_ns()
-        if kind in ("grant", "withdraw"):
-            record_consent(home, kind, scopes, now)
-        elif kind == "pause":
-            update_state(home, _pause_at(now))
-        elif kind == "resume":
-            update_state(home, lambda s: s.resumed())
-        done.append(kind)
-    return done
