@@ -33,7 +33,7 @@ from workprint.config import AgentSettings
 from workprint.device import DeviceRecord
 from workprint.errors import CaptureError, SpoolFull
 from workprint.models import ButtonEvent, ControlEvent, Event, ScrollEvent
-from workprint.privacy.consent_sync import ReceiptSync, apply_portal_requests
+from workprint.privacy.consent_sync import ReceiptSync
 from workprint.privacy.exclusion_step import ExclusionStep
 from workprint.privacy.gate import PrivacyGate, Step
 from workprint.privacy.pause import auto_pause_reason
@@ -329,7 +329,7 @@ class Agent:
                 return 0  # offline or refused: the segments wait, like the receipts
             self._notice_checked_ns = now
         try:
-            apply_portal_requests(self.settings.home, self.device)  # pause, resume, consent asked for in the portal
+            self.receipts.apply_portal_requests()  # pause, resume, consent asked for in the portal
         except (httpx.HTTPError, ValueError) as exc:
             log.info("portal requests not fetched: %s", exc)
         result = self.receipts.run()

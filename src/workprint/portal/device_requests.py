@@ -2,10 +2,10 @@
 
 Recording state and consent live on the device (it signs every consent receipt with its own key), so the portal
 cannot change them itself. It queues a request; the device fetches its requests (``GET /portal/device/requests``
-with its device token) and applies each one
-(``privacy.consent_sync.apply_portal_requests``) exactly as the participant's own command would (``record_consent``,
-pause/resume in the state file). Receipts then reach the server through the normal consent path
-(``POST /v1/consents``), which records withdrawals as erasure requests.
+with its device token) and applies each one exactly as the participant's own command would
+(``privacy.consent_sync.ReceiptSync.apply_portal_requests``: ``record_consent``, pause/resume in the state file).
+Receipts then reach the server through the normal consent path (``POST /v1/consents``), which records withdrawals
+as erasure requests.
 """
 
 from __future__ import annotations
