@@ -26,6 +26,7 @@ import contextlib
 import logging
 import select
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -236,12 +237,19 @@ class Indicator:
 
     def _wait_mapped(self, d: Display, win: Window) -> None:
         # The window manager may reparent first; MapNotify on our window is the proof it is on screen.
+        # A window manager that is still starting may drop the map request (openbox right after it announced
+        # itself, seen on Xvfb): ask again every half second until the window is viewable.
+        asked = time.monotonic()
         while not self._stop.is_set():
             if not d.pending_events():
                 r, _, _ = select.select([d.fileno()], [], [], 0.05)
                 if not r:
                     if win.get_attributes().map_state == X.IsViewable:
                         return
+                    if time.monotonic() - asked > 0.5:
+                        win.map()
+                        d.flush()
+                        asked = time.monotonic()
                     continue
             ev = d.next_event()
             if ev.type == X.MapNotify and ev.window.id == win.id:
