@@ -86,7 +86,7 @@ class Agent:
         self.device = device
         self.session = uuid.uuid4().hex
         self.stats = AgentStats()
-        self.watcher = StateWatcher(settings.home)
+        self.watcher = StateWatcher(settings.home, interval=0.25)  # well inside the 1 s pause bound
         self.exclusions = ExclusionStep(self.watcher.rules, visible_windows=VisibleWindows(display))
         self.redactor = KeyRedactor(frame_redactor=ImageRedactor() if settings.redact_frames else None)
         steps: list[Step] = [self.exclusions, self.redactor]
@@ -119,7 +119,9 @@ class Agent:
         self._auto_enabled = auto_pause
         self.capture = X11Capture(display, sink=self._sink, settings=settings)
         self.indicator: Indicator | None = (
-            Indicator(display, self.status, lambda: toggle_pause(settings.home, time.time_ns())) if indicator else None
+            Indicator(display, self.status, lambda: toggle_pause(settings.home, time.time_ns()), interval=0.25)
+            if indicator
+            else None
         )
         self._spool_lock = threading.Lock()
         self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
@@ -308,7 +310,7 @@ class Agent:
             return
         idle_limit = self.settings.idle_pause_min * 60.0
         try:
-            while not self._stop.wait(0.2):
+            while not self._stop.wait(1.0):  # a lock or the idle limit pauses within a second
                 try:
                     reading = probe.read()
                 except Exception as exc:  # the probe's X connection is gone: stop deciding, keep recording rules
