@@ -23,6 +23,7 @@ of the recording.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import select
 import threading
@@ -222,6 +223,18 @@ class Indicator:
             return
         self.tray = tray
 
+    def _tray_do(self, op: Callable[[TrayIcon], object]) -> bool:
+        # The tray is a courtesy: an X error there drops the icon, never the indicator window.
+        tray = self.tray
+        if tray is None:
+            return False
+        try:
+            return bool(op(tray))
+        except XError as exc:
+            log.warning("indicator: tray icon dropped (%s)", exc)
+            self.tray = None
+            return False
+
     def _painter(self, d: Display, gc: Any) -> Callable[[Window, int, int, str], None]:
         def paint(win: Window, w: int, h: int, state: str) -> None:
             side = min(w, h)
@@ -263,14 +276,12 @@ class Indicator:
             if state != self.shown:
                 self._set_title(d, win, state)
                 self._draw(d, win, gc, ascent, state)
-            tray = self.tray
-            if tray is not None:
-                tray.show(state)
-                tray.locate()  # the tray may move its panel without telling the icon
+            self._tray_do(functools.partial(TrayIcon.refresh, state=state))
             while d.pending_events():
                 ev = d.next_event()
+                tray = self.tray
                 if tray is not None and tray.owns(ev):
-                    if tray.handle(ev):
+                    if self._tray_do(lambda t: t.handle(ev)):  # noqa: B023 (called at once)
                         self.clicks += 1
                         self.on_click()
                 elif ev.type == X.Expose and ev.count == 0:

@@ -137,6 +137,12 @@ class TrayIcon:
             return
         self.rect = (-int(pos.x), -int(pos.y), *self.size)
 
+    def refresh(self, state: str) -> None:
+        """Once per indicator tick: draw ``state`` if it changed and re-read ``rect`` (a tray may move its panel
+        without telling the icon)."""
+        self.show(state)
+        self.locate()
+
     def show(self, state: str) -> None:
         """Draw ``state`` (when it changed)."""
         if state != self.state:
