@@ -43,7 +43,9 @@ def wait_until(pred: Callable[[], bool], what: str, timeout: float = 10.0) -> No
 def root_rect(vd: VirtualDisplay, wid: int) -> tuple[int, int, int, int]:
     out = subprocess.run(["xwininfo", "-id", hex(wid)], env=vd.env, capture_output=True, text=True).stdout
     val = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines())}
-    return (int(val["Absolute upper-left X"]), int(val["Absolute upper-left Y"]), int(val["Width"]), int(val["Height"]))
+    border = int(val["Border width"])  # xwininfo gives the outer corner; the window's own pixels start inside it
+    x, y = int(val["Absolute upper-left X"]) + border, int(val["Absolute upper-left Y"]) + border
+    return (x, y, int(val["Width"]), int(val["Height"]))
 
 
 def active(vd: VirtualDisplay) -> int:
@@ -191,3 +193,18 @@ def test_frame_blanks_a_visible_excluded_window_that_never_had_focus(
     blind.feed((focus, None))
     (_, unblanked) = blind.feed((frame, raw_frame))[0]
     assert unblanked is not None and _dark(Image.open(io.BytesIO(unblanked)).convert("RGB"), vault) > 200
+
+
+def test_without_a_window_manager_the_roots_children_are_listed() -> None:
+    with VirtualDisplay(640, 480, window_manager=False) as vd:
+        proc = subprocess.Popen(["xterm", "-T", VAULT, "-geometry", "40x10+20+30", "-e", "cat"], env=vd.env)
+        try:
+            wid = int(xdo(vd, "search", "--sync", "--name", f"^{VAULT}$").split()[0])
+            provider = VisibleWindows(vd.display)
+            try:
+                assert ("XTerm", VAULT, root_rect(vd, wid)) in provider()
+            finally:
+                provider.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=5)

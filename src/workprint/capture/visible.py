@@ -1,9 +1,10 @@
 """Which top-level windows are on screen now: app, title and rectangle, for blanking excluded windows out of frames.
 
-``VisibleWindows(display)`` is the ``visible_windows`` provider of ``privacy.exclusion_step.ExclusionStep``. It lists
-the window manager's clients (``_NET_CLIENT_LIST_STACKING``, else ``_NET_CLIENT_LIST``) over its own X connection and
-keeps those that are viewable (mapped, with their frame mapped: not minimised, not on another desktop) and not
-``_NET_WM_STATE_HIDDEN``. The step asks once per frame, so one listing is reused for ``max_age`` seconds.
+``VisibleWindows(display)`` is the ``visible_windows`` provider of ``privacy.exclusion_step.ExclusionStep``. Over its
+own X connection it lists the window manager's clients (``_NET_CLIENT_LIST_STACKING``, else ``_NET_CLIENT_LIST``;
+without an EWMH window manager, the root's children) and keeps those that are viewable (mapped, with their frame
+mapped: not minimised, not on another desktop) and not ``_NET_WM_STATE_HIDDEN``. The step asks once per frame, so one
+listing is reused for ``max_age`` seconds.
 
 Failing to list (X connection lost) raises ``RedactionError``: the step then drops the frame rather than keep it
 unblanked, and the next call reconnects. A window gone between the listing and its queries is simply left out.
@@ -91,6 +92,8 @@ class VisibleWindows:
             if prop is not None and len(prop.value):
                 ids = [int(w) for w in prop.value]
                 break
+        else:  # no EWMH window manager: the root's children are the top-level windows (bottom to top)
+            ids = [int(w.id) for w in root.query_tree().children]
         out: list[VisibleWindow] = []
         for wid in ids:
             try:
