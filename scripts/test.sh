@@ -6,6 +6,6 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export WORKPRINT_TEST_DEPS=1
 source "$root/scripts/bootstrap.sh"
 cd "$root"
-.venv/bin/ruff check src tests bench
+.venv/bin/ruff check --no-cache src tests bench
 .venv/bin/mypy src
 exec .venv/bin/pytest "$@"

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from release_helpers import server, session_tape, upload
-from s3_server import s3_url, weed
 
+from s3_server import s3_url, weed
 from workprint.dataset.executors import ensure_ray
 from workprint.dataset.fsio import Root
 from workprint.dataset.release import ReleaseOptions, build_release
