@@ -87,7 +87,8 @@ class Agent:
         self.session = uuid.uuid4().hex
         self.stats = AgentStats()
         self.watcher = StateWatcher(settings.home, interval=0.25)  # well inside the 1 s pause bound
-        self.exclusions = ExclusionStep(self.watcher.rules, visible_windows=VisibleWindows(display))
+        self.visible = VisibleWindows(display)
+        self.exclusions = ExclusionStep(self.watcher.rules, visible_windows=self.visible)
         self.redactor = KeyRedactor(frame_redactor=ImageRedactor() if settings.redact_frames else None)
         steps: list[Step] = [self.exclusions, self.redactor]
         self.auto_pause: str | None = None  # why recording is paused automatically (screen locked, idle), if it is
@@ -158,14 +159,10 @@ class Agent:
         log.warning("spool %s", "full: recording stops until uploads make room" if full else "has room again")
 
     def _on_indicator(self, event: Event) -> bool:
-        # A click on the indicator (pause/resume) is the participant talking to workprint, not work to record.
+        # A click on the indicator or its tray icon (pause/resume) is the participant talking to workprint, not work.
         if self.indicator is None or not isinstance(event, (ButtonEvent, ScrollEvent)):
             return False
-        rect = self.indicator.rect
-        if rect is None:
-            return False
-        x, y, w, h = rect
-        return x <= event.x < x + w and y <= event.y < y + h
+        return self.indicator.hits(event.x, event.y)
 
     def _sink(self, event: Event, data: bytes | None) -> None:
         if self._on_indicator(event):
@@ -363,6 +360,7 @@ class Agent:
         for t in self._threads:
             t.join(timeout=10)
         self.watcher.stop()
+        self.visible.close()
         if self.indicator is not None:
             self.indicator.stop()
         with self._spool_lock:
