@@ -136,6 +136,8 @@ def test_clicks_on_the_indicator_toggle_pause_and_are_not_recorded(
         wait(lambda: load_state(rig.home).pause.paused, "the indicator click to pause")
         rig.xdo("click", "1")
         wait(lambda: not load_state(rig.home).pause.paused, "the second click to resume")
+        # The agent follows the state file within its poll interval; a click before it sees the resume is dropped.
+        wait(lambda: not rig.agent.watcher.paused(), "the agent to see the resume")
         rig.xdo("mousemove", "210", "160", "click", "1")
         time.sleep(0.5)
     finally:
