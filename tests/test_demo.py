@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import subprocess
 from pathlib import Path
 
 from PIL import Image
@@ -45,6 +47,9 @@ def test_demo_records_the_scripted_session_into_the_expected_actions(tmp_path: P
         assert s["image"], s
         with Image.open(result.report.jsonl_path.parent / s["image"]) as img:
             assert img.size == (1280, 800)
-    # The typed name never left the device: not in the dataset, not in any stored blob.
+    # The typed name never left the device: not in the dataset's text, and not legible in any of its frames.
     assert "Ada Lovelace" not in result.report.jsonl_path.read_text()
+    for image in sorted(result.report.images_dir.iterdir()):
+        seen = subprocess.run(["tesseract", str(image), "stdout"], capture_output=True, text=True, check=True).stdout
+        assert "lovel" not in re.sub(r"[^a-z]", "", seen.lower()), (image.name, seen)
     assert "<NAME>" in buf.getvalue()

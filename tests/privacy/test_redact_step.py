@@ -208,3 +208,22 @@ def test_password_field_reached_by_a_click_after_the_user_name() -> None:
     click = [ButtonEvent(t, t, True, 400, 300, 1), ButtonEvent(t + 1, t + 1, False, 400, 300, 1)]
     events = [k.window("firefox", "Log in | Jira"), *k.type("asmith"), *click, *k.type("sunshine\n")]
     assert typed_text(run(KeyRedactor(), events)) == "asmith<PASSWORD>\n"
+
+
+def test_values_of_earlier_fields_are_blanked_in_every_later_frame() -> None:
+    # The name stays in its box while the next field is typed: later frames must not show it either.
+    seen: list[list[str]] = []
+
+    def frames(frame: FrameEvent, data: bytes, title: str, known: Sequence[str]) -> bytes:
+        seen.append(list(known))
+        return data
+
+    k = Keys()
+    events: list[Event] = [k.window("Tk", "Expense report"), *k.type("Ada Lovelace\t")]
+    t = next(k.t)
+    events += [FrameEvent(t, t, "f", 10, 10, "png", "0" * 64, t), *k.type("42.50\n")]
+    t = next(k.t)
+    events += [FrameEvent(t, t, "g", 10, 10, "png", "0" * 64, t), ButtonEvent(t + 1, t + 1, True, 5, 5, 1)]
+    out = run(KeyRedactor(frame_redactor=frames), events)
+    assert typed_text(out).startswith("<NAME>")
+    assert len(seen) == 2 and all("Ada Lovelace" in known for known in seen)

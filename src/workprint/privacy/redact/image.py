@@ -149,7 +149,9 @@ class ImageRedactor:
             raise RedactionError(f"frame: cannot decode image ({exc})") from None
         gray = rgb.convert("L")
         bands = changed_bands(self._prev, gray)
-        kept = [b for b in self._boxes if not any(b.y < y1 and b.y + b.h > y0 for y0, y1 in bands)]
+        # A box is dropped only when the band re-read covers it whole; one cut by a band's edge may not be read again
+        # (its text is split), so it stays blanked: too much blanked is the safe side.
+        kept = [b for b in self._boxes if not any(y0 <= b.y and b.y + b.h <= y1 for y0, y1 in bands)]
         new = self._read(gray, bands, title, known) if bands else []
         boxes = kept + new
         self._prev, self._boxes = None, []  # fail closed: state only advances once the output exists

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from workprint.models import ButtonEvent, ControlEvent, FrameEvent, KeyEvent, MotionEvent, WindowEvent
@@ -79,6 +80,9 @@ def key_op(event: KeyEvent) -> tuple[str, str] | None:
     return None
 
 
+REMEMBERED_VALUES = 64  # redacted values searched for in every later frame
+
+
 class KeyRedactor:
     """A ``privacy.gate.Step`` redacting typed values, window titles and (optionally) frames."""
 
@@ -93,6 +97,9 @@ class KeyRedactor:
         self._prev_boundary = ""
         self._last_key_ns: int | None = None
         self._suppressed: set[int] = set()  # keycodes whose press was replaced: their release goes too
+        # Values redacted in earlier fields stay on screen after the field is left (a name stays in its box while the
+        # amount is typed): every later frame is searched for them too.
+        self._remembered: deque[str] = deque(maxlen=REMEMBERED_VALUES)
         self.redacted = 0
         self.frames_dropped = 0
 
@@ -170,6 +177,8 @@ class KeyRedactor:
         # and each value as it finally reads, for frames that show the corrected text half typed
         cells = list(zip(rebuilt.text, rebuilt.sources, strict=True))
         known += ["".join(c for c, cell in cells if strokes.intersection(cell)) for _, strokes in values]
+        self._remembered.extend(v for v in known if len(v) >= 3 and v not in self._remembered)
+        known = list(self._remembered)
         out: list[Item] = []
         for i, (event, data) in enumerate(held):
             if isinstance(event, KeyEvent) and not event.press and event.keycode in self._suppressed:
