@@ -10,7 +10,7 @@ decimals in code as AgentNet does; positional actions that start elsewhere (drag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 ActionKind = Literal[
     "click",
@@ -27,21 +27,7 @@ ActionKind = Literal[
     "hotkey",
     "wait",
 ]
-ACTION_KINDS: tuple[ActionKind, ...] = (
-    "click",
-    "doubleClick",
-    "tripleClick",
-    "rightClick",
-    "middleClick",
-    "moveTo",
-    "dragTo",
-    "scroll",
-    "hscroll",
-    "write",
-    "press",
-    "hotkey",
-    "wait",
-)
+ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
 _CLICKS = frozenset({"click", "doubleClick", "tripleClick", "rightClick", "middleClick"})
 _POINTER = _CLICKS | {"dragTo", "scroll", "hscroll"}
 
