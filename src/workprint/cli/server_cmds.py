@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from workprint.cli.main import app
 from workprint.config import ServerSettings
+
+if TYPE_CHECKING:
+    from workprint.server.api import ServerAPI
+    from workprint.server.identity import Principal
+    from workprint.store.records import User
 
 out = Console(highlight=False, soft_wrap=True)
 admin = typer.Typer(no_args_is_help=True, help="Administer the collection service directly on its store.")
@@ -25,6 +32,34 @@ CHECKPOINT_INTERVAL_S = 300.0
 def _settings(db: str, blobs: str) -> ServerSettings:
     s = ServerSettings.from_env()
     return dataclasses.replace(s, db_url=db or s.db_url, blob_url=blobs or s.blob_url)
+
+
+@contextmanager
+def _store(db: str, blobs: str) -> Iterator[ServerAPI]:
+    """The service's domain API straight on its store, closed when the command is done."""
+    from workprint.server.serve import build_api
+
+    api = build_api(_settings(db, blobs))
+    try:
+        yield api
+    finally:
+        api.metadata.close()
+
+
+def _admin() -> Principal:
+    """Who a local ``workprint admin`` command acts as (the operator at the server's console)."""
+    from workprint.server.identity import Principal
+
+    return Principal.system("admin-cli", "admin")
+
+
+def _user(api: ServerAPI, username: str) -> User:
+    from workprint.errors import NotFound
+
+    user = api.identity.accounts.user_by_name(username.strip().lower())
+    if user is None:
+        raise NotFound(f"username {username!r}: no such account")
+    return user
 
 
 @app.command()
@@ -63,12 +98,9 @@ def add_participant(
     blobs: BlobsOption = "",
 ) -> None:
     """Create a participant and print a one-time enrolment code for their device."""
-    from workprint.server.serve import build_api
-
-    api = build_api(_settings(db, blobs))
-    pid = api.create_participant(name, actor="admin:cli")
-    code = api.create_enrolment_code(pid, int(ttl_hours * 3600), actor="admin:cli")
-    api.metadata.close()
+    with _store(db, blobs) as api:
+        pid = api.create_participant(name, actor="admin:cli")
+        code = api.create_enrolment_code(pid, int(ttl_hours * 3600), actor="admin:cli")
     out.print(f"participant {pid}")
     out.print(f"enrolment code {code}  (single use, valid {ttl_hours:g} h, shown only now)")
 
@@ -80,13 +112,8 @@ def erase_participant(
     blobs: BlobsOption = "",
 ) -> None:
     """Crypto-shred a participant: destroy their key (every copy of their segments becomes unreadable)."""
-    from workprint.server.serve import build_api
-
-    api = build_api(_settings(db, blobs))
-    try:
+    with _store(db, blobs) as api:
         deleted = api.erase_participant(participant_id, actor="admin:cli")
-    finally:
-        api.metadata.close()
     out.print(f"erased participant {participant_id}: key destroyed, {deleted} segment blobs deleted")
 
 
@@ -102,20 +129,12 @@ def add_user(
     """Create an account with one or more roles; the password is prompted for (or read from stdin)."""
     import sys
 
-    from workprint.server.identity import Principal
-    from workprint.server.serve import build_api
-
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    api = build_api(_settings(db, blobs))
-    try:
-        user = api.identity.add_user(
-            Principal.system("admin-cli", "admin"), username, password, role, participant or None
-        )
-    finally:
-        api.metadata.close()
+    with _store(db, blobs) as api:
+        user = api.identity.add_user(_admin(), username, password, role, participant or None)
     out.print(f"user {user.username} ({user.id}): {', '.join(user.roles)}")
 
 
@@ -126,18 +145,8 @@ def list_tokens(
     blobs: BlobsOption = "",
 ) -> None:
     """List an account's API tokens (id, name, state), to find the one to revoke."""
-    from workprint.errors import NotFound
-    from workprint.server.identity import Principal
-    from workprint.server.serve import build_api
-
-    api = build_api(_settings(db, blobs))
-    try:
-        user = api.identity.accounts.user_by_name(username.strip().lower())
-        if user is None:
-            raise NotFound(f"username {username!r}: no such account")
-        rows = api.identity.api_tokens(Principal.system("admin-cli", "admin"), user.id)
-    finally:
-        api.metadata.close()
+    with _store(db, blobs) as api:
+        rows = api.identity.api_tokens(_admin(), _user(api, username).id)
     for r in rows:
         state = "revoked" if r.revoked_at is not None else "active"
         out.print(f"{r.id} {state} {r.name}")
@@ -150,14 +159,8 @@ def revoke_token(
     blobs: BlobsOption = "",
 ) -> None:
     """Revoke an API token at once; audited."""
-    from workprint.server.identity import Principal
-    from workprint.server.serve import build_api
-
-    api = build_api(_settings(db, blobs))
-    try:
-        api.identity.revoke_api_token(Principal.system("admin-cli", "admin"), token_id)
-    finally:
-        api.metadata.close()
+    with _store(db, blobs) as api:
+        api.identity.revoke_api_token(_admin(), token_id)
     out.print(f"revoked api token {token_id}")
 
 
@@ -169,33 +172,21 @@ def link_sso(
     blobs: BlobsOption = "",
 ) -> None:
     """Let a single sign-on subject (of WORKPRINT_OIDC_ISSUER) sign in as an existing account; audited."""
-    from workprint.errors import ConfigError, NotFound
-    from workprint.server.identity import Principal
+    from workprint.errors import ConfigError
     from workprint.server.oidc import OidcLogin, OidcSettings
-    from workprint.server.serve import build_api
 
     settings = OidcSettings.from_env()
     if settings is None:
         raise ConfigError("WORKPRINT_OIDC_ISSUER: required to link a single sign-on subject, got ''")
-    api = build_api(_settings(db, blobs))
-    try:
-        user = api.identity.accounts.user_by_name(username.strip().lower())
-        if user is None:
-            raise NotFound(f"username {username!r}: no such account")
-        OidcLogin(settings, api.identity).link(Principal.system("admin-cli", "admin"), user.id, subject)
-    finally:
-        api.metadata.close()
+    with _store(db, blobs) as api:
+        user = _user(api, username)
+        OidcLogin(settings, api.identity).link(_admin(), user.id, subject)
     out.print(f"linked {settings.issuer} subject {subject!r} to user {user.username}")
 
 
 @admin.command("rotate-keys")
 def rotate_keys(db: DbOption = "", blobs: BlobsOption = "") -> None:
     """Rotate the key-encryption key and re-wrap every participant key (no segment is re-encrypted); audited."""
-    from workprint.server.serve import build_api
-
-    api = build_api(_settings(db, blobs))
-    try:
+    with _store(db, blobs) as api:
         n = api.rotate_keys(actor="system:admin-cli")
-    finally:
-        api.metadata.close()
     out.print(f"rotated keys: {n} participant keys re-wrapped under {api.keys.key_id}")
