@@ -3,13 +3,12 @@ release that held them and leaves no byte of their typed data under the data dir
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from release_helpers import jsonl, server, session_tape, upload
 
-from workprint.cli.main import main
+from cli_helpers import run
 from workprint.config import ServerSettings
 from workprint.dataset.purge import pending, purge_pending
 from workprint.dataset.release import ReleaseOptions, build_release
@@ -96,15 +95,6 @@ def steward_grant(api: ServerAPI) -> list[str]:
     g = api.access.request_grant(a, "Build the r1 release for the agent team", "program")
     api.access.approve_grant(b, g.id)
     return ["--grant", g.id, "--token", api.identity.create_api_token(a, "build")]
-
-
-def run(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["workprint", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_cli_builds_a_release_then_purge_pending_processes_an_erasure(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from nacl.signing import SigningKey
 from test_ducktrack import recording
 
-from workprint.cli.main import main
+from cli_helpers import run
 from workprint.config import ServerSettings
 from workprint.dataset.release import ReleaseOptions, build_release
 from workprint.dataset.source import ServerSource
@@ -20,15 +19,6 @@ from workprint.privacy.notices import DEFAULT_PROGRAM
 from workprint.privacy.receipts import make_receipt, sign_receipt
 from workprint.server.consent import consent_of
 from workprint.server.serve import build_api
-
-
-def run(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["workprint", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_import_ingests_gated_segments_that_build_into_a_release(
