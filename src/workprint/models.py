@@ -31,8 +31,11 @@ CONTROL_KINDS = frozenset(
         "exclusion_leave",
         "redaction",
         "marker",
+        "secret_field",
     }
 )
+# Focus entered (detail state=enter) or left (state=leave) a secret field, as the accessibility bus reports it.
+SECRET_FIELD = "secret_field"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +235,7 @@ __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSION",
     "SCOPE_OF_KIND",
+    "SECRET_FIELD",
     "ButtonEvent",
     "ControlEvent",
     "Event",

@@ -8,6 +8,13 @@ the Backspaces that fixed them included) replaced by ONE placeholder press and r
 so they would cut every value into single characters): they are held in order with the keys, frames redacted by the
 image redactor when one is configured. Window titles pass through the same detectors.
 
+A field typed while the accessibility bus reported a focused password field (``ControlEvent(SECRET_FIELD)``, see
+``capture.a11y``) is a password whatever its text: every key of it, modifiers and deleted strokes included, becomes
+one ``<PASSWORD>``. The report arrives on another thread, after the focus moved and possibly after the first keys, so
+it is judged against the held field: an "enter" marks the whole field being held, a key pressed while a secret field
+is focused, or stamped before the last "leave", marks its field; a report that is not a clear "leave" counts as
+"enter". These reports do not end a field (they are held in order with it).
+
 Fail closed: a frame whose redaction fails or times out is dropped (``frames_dropped``); if anything else raises,
 every held record is discarded and the exception propagates, so the gate drops the record too; nothing partially
 redacted is ever returned.
@@ -20,7 +27,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from workprint.models import ButtonEvent, ControlEvent, FrameEvent, KeyEvent, MotionEvent, WindowEvent
+from workprint.models import SECRET_FIELD, ButtonEvent, ControlEvent, FrameEvent, KeyEvent, MotionEvent, WindowEvent
 from workprint.privacy.gate import Item
 from workprint.privacy.redact.detectors import detect
 from workprint.privacy.redact.engine import redact_text
@@ -97,6 +104,9 @@ class KeyRedactor:
         self._prev_boundary = ""
         self._last_key_ns: int | None = None
         self._suppressed: set[int] = set()  # keycodes whose press was replaced: their release goes too
+        self._secret = False  # the accessibility bus last reported a focused secret field
+        self._secret_left_ns = -1  # when it last reported leaving one: keys stamped before then are in doubt
+        self._field_secret = False  # the held field was (possibly) typed into a secret field
         # Values redacted in earlier fields stay on screen after the field is left (a name stays in its box while the
         # amount is typed): every later frame is searched for them too.
         self._remembered: deque[str] = deque(maxlen=REMEMBERED_VALUES)
@@ -122,14 +132,19 @@ class KeyRedactor:
     def _reset(self) -> None:
         self._held = []
         self._builder = TextBuilder()
+        self._field_secret = False
 
     def _feed(self, item: Item) -> list[Item]:
         event = item[0]
         out: list[Item] = []
         if self._last_key_ns is not None and event.t_ns - self._last_key_ns > self._idle_ns and self._held:
             out.extend(self._release(""))
+        if isinstance(event, ControlEvent) and event.kind == SECRET_FIELD:
+            return out + self._secret_field(item, event)
         if isinstance(event, KeyEvent):
             self._last_key_ns = event.t_ns
+            if event.press and (self._secret or event.t_ns <= self._secret_left_ns):
+                self._field_secret = True
             self._held.append(item)
             if event.press and event.keysym in _BOUNDARY_KEYS:
                 out.extend(self._release(_BOUNDARY_KEYS[event.keysym]))
@@ -155,6 +170,19 @@ class KeyRedactor:
         out.append(item)
         return out
 
+    def _secret_field(self, item: Item, event: ControlEvent) -> list[Item]:
+        if event.get("state") == "leave":
+            self._secret = False
+            self._secret_left_ns = max(self._secret_left_ns, event.t_ns)
+        else:
+            self._secret = True
+            if any(isinstance(e, KeyEvent) and e.press for e, _ in self._held):
+                self._field_secret = True  # focus moved before the report arrived: the keys held are the field's
+        if self._held:
+            self._held.append(item)  # in order with the field it concerns
+            return []
+        return [item]
+
     def _release(self, boundary: str) -> list[Item]:
         if not self._held:
             return []
@@ -162,6 +190,10 @@ class KeyRedactor:
         rebuilt = builder.result()
         ctx = Context(self._app, self._title, self._prev_field, self._prev_boundary)
         values = sources_of_values(rebuilt, lambda t: detect(t, ctx, ended_by=boundary))
+        if self._field_secret:  # every stroke but the key that ended the field, typos and modifiers included
+            last = len(held) - 1 if boundary in _BOUNDARY_KEYS.values() else len(held)
+            strokes = frozenset(i for i, (e, _) in enumerate(held[:last]) if isinstance(e, KeyEvent) and e.press)
+            values.insert(0, ("PASSWORD", strokes))
         # Each value becomes one placeholder at its first stroke; overlapping values merge into the first.
         owner: dict[int, int] = {}
         kinds: dict[int, str] = {}
@@ -202,7 +234,7 @@ class KeyRedactor:
             out.append((event, data))
         if rebuilt.text.strip():
             self._prev_field, self._prev_boundary = rebuilt.text, boundary
-        self._held, self._builder = [], TextBuilder()
+        self._held, self._builder, self._field_secret = [], TextBuilder(), False
         return out
 
 
