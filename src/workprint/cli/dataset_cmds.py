@@ -18,6 +18,7 @@ from workprint.errors import ConfigError
 from workprint.store.lineage_tables import LineageStore
 
 if TYPE_CHECKING:
+    from workprint.dataset.purge import PurgeRequest, PurgeResult
     from workprint.server.consent import ConsentService
     from workprint.store.consent_tables import ErasureRequest
 
@@ -77,15 +78,26 @@ def _consent_service(source: SegmentSource) -> ConsentService:
     return consent_of(source.api)
 
 
-def _server_erasure_requests(source: SegmentSource, lineage: LineageStore) -> list[ErasureRequest]:
-    """Withdrawals and deletions the server recorded become purge requests, keeping their time for the deadline.
+def _server_erasure_requests(
+    source: SegmentSource, lineage: LineageStore
+) -> tuple[list[ErasureRequest], list[PurgeRequest]]:
+    """The server's open erasure requests, and the partial withdrawals among them as purge requests.
 
-    A request drops the participant from every release (rebuilt without them), which covers any narrower request.
+    A withdrawal of every scope becomes a lineage purge request (kept there until done, with its time for the
+    deadline): the participant leaves every release. A partial one is handed to the purge as it is, so the rebuild
+    keeps the participant's other scopes; it stays open on the server until the purge is done.
     """
+    from workprint.dataset.purge import PurgeRequest
+
     open_requests = [r for r in _consent_service(source).erasure_requests() if r.done_at is None]
+    partial = []
     for req in open_requests:
-        lineage.request_purge(req.participant_id, req.requested_at)
-    return open_requests
+        request = PurgeRequest(req.participant_id, req.requested_at, frozenset(req.scopes))
+        if request.full:
+            lineage.request_purge(req.participant_id, req.requested_at)
+        else:
+            partial.append(request)
+    return open_requests, partial
 
 
 def _default_out(home: Path | None) -> str:
@@ -162,7 +174,10 @@ def purge_pending_cmd(
     ] = None,
     executor: ExecutorOpt = "local",
 ) -> None:
-    """Rebuild every release holding erased or withdrawn participants without them, and purge the old files."""
+    """Rebuild every release holding erased or withdrawn participants without what they took back; purge old files.
+
+    An erasure or a full withdrawal removes the participant; a partial withdrawal removes only those scopes.
+    """
     from workprint.dataset.purge import purge_pending
 
     days = deadline_days if deadline_days is not None else float(os.environ.get("WORKPRINT_PURGE_DEADLINE_DAYS", 7))
@@ -170,19 +185,17 @@ def purge_pending_cmd(
         raise ConfigError(f"--deadline-days: expected a positive number, got {days!r}")
     source, lineage = open_source(server_home, "steward:purge")
     assert lineage is not None
-    erasures = _server_erasure_requests(source, lineage)
+    erasures, partial = _server_erasure_requests(source, lineage)
     results = purge_pending(
         lineage,
         source,
+        withdrawals=partial,
         deadline_ns=int(days * 86_400e9),
         executor=_executor(executor),
         consented=_ledger_consent(source),
     )
     for r in results:
-        state = "OVERDUE" if r.overdue else "in time"
-        versions = ", ".join(f"{rid} v{v}" for rid, v in r.purged) or "none held"
-        rebuilt = ", ".join(f"{x.release_id} v{x.version}" for x in r.rebuilt) or "-"
-        out.print(f"{r.participant_id}: purged {versions}; rebuilt {rebuilt} ({state})", markup=False, soft_wrap=True)
+        out.print(_purge_line(r), markup=False, soft_wrap=True)
     done = {r.participant_id for r in results}
     for req in erasures:
         if req.participant_id in done or not lineage.active_holding(req.participant_id):
@@ -190,6 +203,14 @@ def purge_pending_cmd(
     out.print(f"{len(results)} purge request(s) processed", markup=False)
     if any(r.overdue for r in results):
         raise typer.Exit(code=3)
+
+
+def _purge_line(r: PurgeResult) -> str:
+    state = "OVERDUE" if r.overdue else "in time"
+    versions = ", ".join(f"{rid} v{v}" for rid, v in r.purged) or "none held"
+    rebuilt = ", ".join(f"{x.release_id} v{x.version}" for x in r.rebuilt) or "-"
+    what = "" if r.full else f" without {', '.join(r.scopes)}"
+    return f"{r.participant_id}: purged {versions}; rebuilt {rebuilt}{what} ({state})"
 
 
 __all__ = ["dataset_app", "open_source"]

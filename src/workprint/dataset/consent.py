@@ -4,14 +4,21 @@ The server already refuses segments whose header declares an unconsented scope, 
 whose events exceed its header. At build time consent may have changed since: ``Consented`` asks the consent
 ledger (the lead wires it; the default allows all) whether ``participant`` consented to ``scope`` for the whole
 wall-clock range under ``notice``. A scope that is not consented drops its records: no ``screenshots`` -> no frame
-records and no image bytes; no ``window_titles`` / ``app_names`` -> blank titles / app names. A withdrawn
-participant is not consented to anything and contributes nothing.
+records and no image bytes; no ``window_titles`` / ``app_names`` -> blank titles / app names; no ``keys`` -> no
+key events, so no typed text, presses or hotkeys. A withdrawn participant is not consented to anything and
+contributes nothing.
+
+A withdrawal reaches back: the raw segments recorded before it stay sealed on the server with every scope they
+were recorded under (one ciphertext per minute; erasing part of it would mean re-sealing under a new content id),
+so ``LedgerConsent`` treats a scope withdrawn after a segment began as unconsented for that segment for good, even
+when the participant grants the scope again later (a new grant covers new recordings only). ``WithdrawnScopes``
+enforces the withdrawals a purge is carrying out whatever the wrapped check says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from workprint.models import ALL_SCOPES, SCOPE_OF_KIND, Event, FrameEvent, WindowEvent
 from workprint.privacy.consent import ConsentLedger
@@ -30,8 +37,9 @@ class LedgerConsent:
     """``Consented`` over consent ledgers: covered for the whole range under the notice, and not withdrawn since.
 
     ``ledger_of(participant)`` returns the participant's ledger (e.g. ``ConsentService.ledger``); ``now_ns`` is the
-    build time: a scope withdrawn by then contributes nothing, whenever it was recorded. Ledgers are cached per
-    build (a build is short next to the purge deadline).
+    build time: a scope withdrawn after the segment began and by then contributes nothing, whenever it was recorded
+    and whatever was granted after the withdrawal. Ledgers are cached per build (a build is short next to the purge
+    deadline).
     """
 
     def __init__(self, ledger_of: Callable[[str], ConsentLedger], now_ns: int) -> None:
@@ -45,9 +53,27 @@ class LedgerConsent:
             ledger = self._cache[participant] = self.ledger_of(participant)
         if ledger.consented_over((scope,), wall_start_ns, wall_end_ns, notice):
             return False
-        known = next((s for s in ALL_SCOPES if s == scope), None)
-        latest = ledger.latest(known, self.now_ns) if known is not None else None
-        return latest is not None and latest.action != "withdraw"
+        return not any(
+            r.action == "withdraw" and scope in r.scopes and wall_start_ns < r.timestamp_ns <= self.now_ns
+            for r in ledger.receipts
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawnScopes:
+    """``Consented`` that refuses each participant's ``withdrawn`` scopes and otherwise asks ``base``.
+
+    A purge wraps the build's consent check in it, so the scopes being purged leave the rebuilt release even when
+    the check it was given does not know of the withdrawal (e.g. ``allow_all``). Picklable when ``base`` is.
+    """
+
+    base: Consented = allow_all
+    withdrawn: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def __call__(self, participant: str, scope: str, wall_start_ns: int, wall_end_ns: int, notice: str) -> bool:
+        if scope in self.withdrawn.get(participant, frozenset()):
+            return False
+        return self.base(participant, scope, wall_start_ns, wall_end_ns, notice)
 
 
 def consented_scopes(seg: Segment, consented: Consented) -> frozenset[str]:
@@ -83,4 +109,4 @@ def filter_consented(seg: Segment, consented: Consented) -> Segment | None:
     return Segment(header=replace(seg.header, scopes=tuple(sorted(scopes))), events=events, frames=frames)
 
 
-__all__ = ["Consented", "LedgerConsent", "allow_all", "consented_scopes", "filter_consented"]
+__all__ = ["Consented", "LedgerConsent", "WithdrawnScopes", "allow_all", "consented_scopes", "filter_consented"]
