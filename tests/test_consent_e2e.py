@@ -160,7 +160,7 @@ def _direct_put(api: ServerAPI, url: str, device: DeviceRecord, wall_ns: int) ->
 
 
 def _session(api: ServerAPI, url: str, home: Path, device: DeviceRecord, desk: Desk, out: Run) -> None:
-    priv = api.keys.unwrap(api.participant(device.participant_id).wrapped_private_key or b"")
+    priv = api.keys.unwrap(device.participant_id, api.participant(device.participant_id).wrapped_private_key or b"")
     settings = AgentSettings(home=home, frame_interval_s=0.5, upload_interval_s=0.5, idle_pause_min=0)
     update_state(home, lambda s: s.with_exclusion({"kind": "app", "value": "Secretapp"}))
     update_state(home, lambda s: s.with_exclusion({"kind": "title", "value": "^Diary "}))

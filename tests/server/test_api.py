@@ -9,7 +9,15 @@ import pytest
 from server_helpers import consent_all, sealed
 from sqlalchemy import text
 
-from workprint.errors import AuditUnavailable, BadRequest, Forbidden, Gone, PayloadTooLarge, Unauthorized
+from workprint.errors import (
+    AuditUnavailable,
+    BadRequest,
+    ConfigError,
+    Forbidden,
+    Gone,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from workprint.segment import open_sealed
 from workprint.server.api import Enrollment, ServerAPI
 from workprint.store.blobs import LocalBlobStore
@@ -45,6 +53,7 @@ def test_erasure_makes_every_copy_unreadable(api: ServerAPI, enrolled: Enrollmen
     shutil.copytree(api.blobs.root, backup)
     wrapped = api.participant(enrolled.participant_id).wrapped_private_key
     assert wrapped is not None
+    assert list(open_sealed(data, api.keys.unwrap(enrolled.participant_id, wrapped)).events)  # what is destroyed
 
     assert api.erase_participant(enrolled.participant_id) == 1
     assert list(api.blobs.keys()) == []
@@ -59,9 +68,10 @@ def test_erasure_makes_every_copy_unreadable(api: ServerAPI, enrolled: Enrollmen
     assert LocalBlobStore(backup).get(f"segments/{sid[:2]}/{sid}") == data
     assert api.participant(enrolled.participant_id).wrapped_private_key is None
     assert api.participant(enrolled.participant_id).name == ""
-    # Until erasure the wrapped key opened the segment; that is what was destroyed.
-    assert list(open_sealed(data, api.keys.unwrap(wrapped)).events)
-    assert [e.action for e in api.metadata.audit_entries()][-1] == "participant.erase"
+    # A copy of the wrapped key (a database backup) no longer unwraps: its key-encryption key was destroyed.
+    with pytest.raises(ConfigError, match=f"participant {enrolled.participant_id}: key destroyed"):
+        api.keys.unwrap(enrolled.participant_id, wrapped)
+    assert [e.action for e in api.metadata.audit_entries()][-2:] == ["participant.key_destroy", "participant.erase"]
 
 
 def test_uploads_from_an_erased_participants_devices_are_forbidden(api: ServerAPI, enrolled: Enrollment) -> None:

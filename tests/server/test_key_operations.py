@@ -65,11 +65,13 @@ def test_rotating_the_master_key_rewraps_every_key_and_destroys_the_old_one(db_u
     for pid, sid in segs.items():
         assert api.participant(pid).key_id == keys.key_id
         assert api.read_segment("system:test", sid).header.participant == pid
-    old = tmp_path / "old.key"
-    old.write_bytes(old_file)
-    old.chmod(0o600)
+    old = MasterKeyFile(tmp_path / "old.key")  # the destroyed master key, with the participant keys beside it
+    old.path.write_bytes(old_file)
+    old.path.chmod(0o600)
+    shutil.copytree(keys.key_dir, old.key_dir)
+    pid = next(iter(segs))
     with pytest.raises(ConfigError, match="cannot unwrap"):
-        MasterKeyFile(old).unwrap(api.participant(next(iter(segs))).wrapped_private_key or b"")
+        old.unwrap(pid, api.participant(pid).wrapped_private_key or b"")
     last = api.metadata.audit_entries()[-3]
     assert (last.action, last.detail["participants"]) == ("keys.rotate", 2)
     api.metadata.close()
@@ -91,7 +93,7 @@ def test_crypto_shredding_over_vault_leaves_no_readable_copy(db_url: str, tmp_pa
         restored.read_segment("system:test", ada_sid)
     assert restored.read_segment("system:test", bob_sid).header.participant == bob
     sealed_copy = LocalBlobStore(backup).get(f"segments/{ada_sid[:2]}/{ada_sid}")
-    wrong = keys.unwrap(api.participant(bob).wrapped_private_key or b"")
+    wrong = keys.unwrap(bob, api.participant(bob).wrapped_private_key or b"")
     with pytest.raises(SegmentError):
         open_sealed(sealed_copy, wrong)  # another participant's key does not open it
     api.metadata.close()

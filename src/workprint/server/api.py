@@ -7,12 +7,14 @@ No web framework here; ``server.app`` translates HTTP to these calls and ``HTTPE
   Uploads are idempotent by content hash.
 - Every read of recorded data goes through ``read_segment``, which appends the audit entry before the participant's
   key is unwrapped; when the entry cannot be written the read is refused.
-- Erasure destroys the participant's wrapped private key (crypto-shredding): every copy of their segments,
-  backups included, becomes unreadable. Their blobs are deleted too, as a courtesy to storage.
+- Erasure destroys the participant's own key-encryption key in the key service and their wrapped private key
+  (crypto-shredding): every copy of their segments, and of the database that held the wrapped key, backups included,
+  becomes unreadable. Their blobs are deleted too, as a courtesy to storage.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -43,7 +45,7 @@ from workprint.errors import (
     Unprocessable,
 )
 from workprint.store.blobs import BlobStore
-from workprint.store.keys import KeyProvider, RotatingKeyProvider
+from workprint.store.keys import KeyProvider, RotatingKeyProvider, is_scoped
 from workprint.store.metadata import MetadataStore
 from workprint.store.records import AuditEvent, Device, Participant, SegmentRecord
 
@@ -120,7 +122,8 @@ class ServerAPI:
             raise BadRequest(f"name: expected 1 to 200 characters, got {name!r}")
         private, public = seg.generate_keypair()
         now = self._clock()
-        p = Participant(uuid.uuid4().hex, name, public, self.keys.wrap(private), self.keys.key_id, now)
+        pid = uuid.uuid4().hex
+        p = Participant(pid, name, public, self.keys.wrap(pid, private), self.keys.key_id, now)
         detail = {"key_id": p.key_id}
         self.metadata.add_participant(p, AuditEvent(actor, "participant.create", f"participant:{p.id}", detail))
         return p.id
@@ -243,7 +246,7 @@ class ServerAPI:
         data = self.blobs.get(rec.blob_key)
         if seg.segment_id(data) != segment_id:
             raise SegmentError(f"segment {segment_id}: stored blob does not match its hash (tampered or corrupt)")
-        return seg.open_sealed(data, self.keys.unwrap(p.wrapped_private_key))
+        return seg.open_sealed(data, self.keys.unwrap(p.id, p.wrapped_private_key))
 
     def iter_segments(self, actor: str, participant_id: str | None = None) -> Iterator[seg.Segment]:
         """Every readable segment (erased participants skipped) in (participant, session, seq) order, each audited."""
@@ -253,10 +256,23 @@ class ServerAPI:
     # -- erasure --------------------------------------------------------------------------------------------------
 
     def erase_participant(self, participant_id: str, *, actor: str = "admin") -> int:
-        """Crypto-shred a participant: destroy their wrapped key, void codes, delete blobs; returns blobs deleted."""
-        self.participant(participant_id)
-        audit = AuditEvent(actor, "participant.erase", f"participant:{participant_id}", {"key": "destroyed"})
-        keys = self.metadata.erase_participant(participant_id, self._clock(), audit)
+        """Crypto-shred a participant: destroy their key in the key service and their wrapped key, void codes,
+        delete blobs; returns blobs deleted. Erasing again completes an interrupted erasure.
+
+        A private key still wrapped by the shared key of earlier versions cannot be shredded alone, so that erasure
+        first rotates every key (re-wrapping everyone under their own key and retiring the shared one).
+        """
+        p = self.participant(participant_id)
+        if p.wrapped_private_key is not None and not is_scoped(p.wrapped_private_key):
+            self.rotate_keys(actor=actor)
+            p = self.participant(participant_id)
+        subject = f"participant:{participant_id}"
+        audits = [
+            AuditEvent(actor, "participant.key_destroy", subject, {"key_id": p.key_id}),
+            AuditEvent(actor, "participant.erase", subject, {"key": "destroyed"}),
+        ]
+        destroy = functools.partial(self.keys.destroy, participant_id)  # runs inside the erasure's transaction
+        keys = self.metadata.erase_participant(participant_id, self._clock(), audits, destroy_key=destroy)
         for key in keys:
             self.blobs.delete(key)
         return len(keys)
@@ -274,7 +290,7 @@ class ServerAPI:
             raise BadRequest(f"keys: {type(keys).__name__} cannot rotate")
         keys.rotate()
         rewrapped = {
-            p.id: (keys.rewrap(p.wrapped_private_key), keys.key_id)
+            p.id: (keys.rewrap(p.id, p.wrapped_private_key), keys.key_id)
             for p in self.metadata.participants()
             if p.wrapped_private_key is not None
         }

@@ -1,10 +1,24 @@
 """Key-encryption keys: the ``KeyProvider`` interface and the embedded master key file.
 
-A participant's X25519 private key is stored only wrapped (encrypted) by a ``KeyProvider``; the provider's key never
-enters the metadata database. ``MasterKeyFile`` keeps a random 32-byte key in a file of mode 0600 and wraps with
-AES-256-GCM; ``store.transit.VaultTransitKeys`` is the scale-out provider behind the same interface.
+A participant's X25519 private key is stored only wrapped (encrypted) under a key-encryption key (KEK) of that
+participant alone, which lives in the key service and never enters the metadata database. Erasure destroys that KEK
+in the key service (``destroy``), so every copy of the wrapped key — a database backup included — stops unwrapping,
+while everyone else's keys are untouched. ``store.transit.VaultTransitKeys`` keeps one Transit key per participant;
+``MasterKeyFile`` is the embedded default:
 
-Wrapped format: ``b"WK1" | nonce (12) | AES-256-GCM(ciphertext + tag)`` with a fixed associated-data label.
+- ``master.key``: 32 random bytes, mode 0600.
+- ``master.participant-keys/<participant id>.key`` beside it (directory 0700, files 0600): 32 random bytes per
+  participant. The participant's KEK is HKDF-SHA256 of the master key salted with that file, so the directory alone
+  is useless and so is the master key alone. Erasure unlinks the file and fsyncs the directory.
+
+The key directory *is* the key store. Back it up separately from the database, with a retention shorter than the
+erasure deadline, or not at all (a lost file makes only that participant's recordings unreadable): a backup of it
+taken before an erasure, together with the master key, would still open that participant's database copy.
+
+Wrapped formats: ``b"WP1" | nonce (12) | AES-256-GCM(ciphertext + tag)`` under the participant's KEK with the
+participant id in the associated data; ``b"WP1:" + Vault ciphertext`` for Transit. ``b"WK1" | nonce | …`` is the
+format of earlier versions, wrapped by the master key itself (no per-participant KEK): it still unwraps, and
+``ServerAPI.rotate_keys`` re-wraps it per participant and retires the key that wrapped it.
 """
 
 from __future__ import annotations
@@ -12,49 +26,72 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from workprint.errors import ConfigError
 
-__all__ = ["KeyProvider", "MasterKeyFile", "RotatingKeyProvider"]
+__all__ = ["SCOPED_MAGIC", "KeyProvider", "MasterKeyFile", "RotatingKeyProvider", "check_participant", "is_scoped"]
 
-_MAGIC = b"WK1"
-_AAD = b"workprint participant key wrap v1"
+SCOPED_MAGIC = b"WP1"
+_LEGACY_MAGIC = b"WK1"
+_LEGACY_AAD = b"workprint participant key wrap v1"
+_AAD = b"workprint participant key wrap v2\x00"
+_KDF_INFO = b"workprint participant kek v1\x00"
 _NONCE = 12
+_PARTICIPANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_scoped(wrapped: bytes) -> bool:
+    """Whether ``wrapped`` is under a participant's own KEK (erasure shreds it) or the shared key of old versions."""
+    return wrapped.startswith(SCOPED_MAGIC)
+
+
+def check_participant(participant: str) -> str:
+    """The participant id, if it is safe as a file and key name; else ``ConfigError`` naming it."""
+    if not _PARTICIPANT.fullmatch(participant):
+        raise ConfigError(f"participant: expected 1 to 64 letters, digits, '-' or '_', got {participant[:80]!r}")
+    return participant
 
 
 class KeyProvider(Protocol):
-    """Wraps and unwraps key material under a key it never reveals."""
+    """Wraps and unwraps participants' key material under per-participant keys it never reveals, and destroys them."""
 
     @property
     def key_id(self) -> str:
-        """Names the wrapping key (stored beside each wrapped key), never derived in a way that reveals it."""
+        """Names the provider's keys (stored beside each wrapped key), never derived in a way that reveals them."""
         ...
 
-    def wrap(self, plaintext: bytes) -> bytes:
-        """Encrypt key material."""
+    def wrap(self, participant: str, plaintext: bytes) -> bytes:
+        """Encrypt ``participant``'s key material under their own KEK, creating it on first use."""
         ...
 
-    def unwrap(self, wrapped: bytes) -> bytes:
-        """Decrypt key material wrapped by ``wrap``; raises ``ConfigError`` when it cannot."""
+    def unwrap(self, participant: str, wrapped: bytes) -> bytes:
+        """Decrypt key material wrapped by ``wrap``; raises ``ConfigError`` when it cannot (e.g. the KEK is gone)."""
+        ...
+
+    def destroy(self, participant: str) -> bool:
+        """Destroy ``participant``'s KEK in the key service; False when there was none (already destroyed)."""
         ...
 
 
 @runtime_checkable
 class RotatingKeyProvider(KeyProvider, Protocol):
-    """A provider whose key-encryption key has versions: rotate, re-wrap everything, then retire the old ones."""
+    """A provider whose KEKs have versions: rotate, re-wrap everything, then retire the old versions."""
 
     def rotate(self) -> None:
         """Start a new key version; ``wrap`` uses it from now on, older versions still unwrap."""
         ...
 
-    def rewrap(self, wrapped: bytes) -> bytes:
-        """Re-encrypt wrapped key material under the newest version without returning it."""
+    def rewrap(self, participant: str, wrapped: bytes) -> bytes:
+        """Re-encrypt wrapped key material under the newest version (and per participant) without returning it."""
         ...
 
     def retire_old_versions(self) -> None:
@@ -63,94 +100,165 @@ class RotatingKeyProvider(KeyProvider, Protocol):
 
 
 class MasterKeyFile:
-    """``KeyProvider`` over a local file holding 32 random bytes, created mode 0600 on first use.
+    """``KeyProvider`` over a master key file and a directory of per-participant key files, created on first use.
 
-    Rotation writes the next key beside it (``<path>.next``); both unwrap until ``retire_old_versions`` renames the
-    next key over the current one, destroying it. An interrupted rotation resumes: both files are tried.
+    Rotation writes the next master key beside it (``<path>.next``); both unwrap until ``retire_old_versions``
+    renames the next key over the current one, destroying it. An interrupted rotation resumes: both are tried.
+    Participant files do not change on rotation: their KEKs are derived from the master key, so they change with it.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.next_path = self.path.with_name(self.path.name + ".next")
+        self.key_dir = self.path.with_name(self.path.stem + ".participant-keys")
         self._key: bytes | None = None
         self._next: bytes | None = None
+
+    # -- the master key -----------------------------------------------------------------------------------------
 
     def _load(self) -> bytes:
         if self._key is None:
             if not self.path.exists():
-                self._create(self.path)
-            self._key = self._read(self.path)
+                _create_secret(self.path)
+            self._key = _read_secret(self.path, "master key file")
         return self._key
 
     def _load_next(self) -> bytes | None:
         if self._next is None and self.next_path.exists():
-            self._next = self._read(self.next_path)
+            self._next = _read_secret(self.next_path, "master key file")
         return self._next
 
-    def _wrapping_key(self) -> bytes:
-        return self._load_next() or self._load()
-
-    def _create(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return  # another process created it first; read theirs
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask
-            os.write(fd, AESGCM.generate_key(bit_length=256))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_dir(path.parent)
-
-    def _read(self, path: Path) -> bytes:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise ConfigError(f"master key file {path}: mode {mode:04o} is looser than 0600 (chmod 600 it)")
-        key = path.read_bytes()
-        if len(key) != 32:
-            raise ConfigError(f"master key file {path}: expected 32 bytes, got {len(key)}")
-        return key
+    def _masters(self) -> list[bytes]:
+        """The master keys that may have wrapped something, newest first."""
+        current = self._load()
+        nxt = self._load_next()
+        return [current] if nxt is None else [nxt, current]
 
     @property
     def key_id(self) -> str:
         # A hash under a label identifies the key (to detect a swapped file) without helping to guess it.
-        return "master-key-file:" + hashlib.sha256(b"workprint key id\x00" + self._wrapping_key()).hexdigest()[:16]
+        return "master-key-file:" + hashlib.sha256(b"workprint key id\x00" + self._masters()[0]).hexdigest()[:16]
 
-    def wrap(self, plaintext: bytes) -> bytes:
+    # -- participants' keys -------------------------------------------------------------------------------------
+
+    def participant_key_path(self, participant: str) -> Path:
+        """Where ``participant``'s key file is (whether or not it exists)."""
+        return self.key_dir / f"{check_participant(participant)}.key"
+
+    def _salt(self, participant: str, *, create: bool) -> bytes:
+        path = self.participant_key_path(participant)
+        if create and not path.exists():
+            self._load()  # the master key first: a key directory without it would be useless
+            _make_private_dir(self.key_dir)
+            _create_secret(path)
+        try:
+            return _read_secret(path, "participant key file")
+        except FileNotFoundError:
+            raise ConfigError(
+                f"participant {participant}: key destroyed (erased) or never created; {path} does not exist"
+            ) from None
+
+    @staticmethod
+    def _kek(master: bytes, salt: bytes, participant: str) -> bytes:
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=_KDF_INFO + participant.encode())
+        return hkdf.derive(master)
+
+    def wrap(self, participant: str, plaintext: bytes) -> bytes:
+        salt = self._salt(participant, create=True)
         nonce = os.urandom(_NONCE)
-        return _MAGIC + nonce + AESGCM(self._wrapping_key()).encrypt(nonce, plaintext, _AAD)
+        kek = self._kek(self._masters()[0], salt, participant)
+        return SCOPED_MAGIC + nonce + AESGCM(kek).encrypt(nonce, plaintext, _AAD + participant.encode())
 
-    def unwrap(self, wrapped: bytes) -> bytes:
-        if not wrapped.startswith(_MAGIC) or len(wrapped) < len(_MAGIC) + _NONCE + 16:
+    def unwrap(self, participant: str, wrapped: bytes) -> bytes:
+        if wrapped.startswith(_LEGACY_MAGIC):
+            return self._unwrap_legacy(wrapped)
+        if not is_scoped(wrapped) or len(wrapped) < len(SCOPED_MAGIC) + _NONCE + 16:
             raise ConfigError("master key: wrapped key material is malformed")
-        nonce = wrapped[len(_MAGIC) : len(_MAGIC) + _NONCE]
-        for key in (self._load_next(), self._load()):
-            if key is None:
-                continue
+        salt = self._salt(participant, create=False)
+        nonce, body = wrapped[3 : 3 + _NONCE], wrapped[3 + _NONCE :]
+        for master in self._masters():
             with contextlib.suppress(InvalidTag):
-                return AESGCM(key).decrypt(nonce, wrapped[len(_MAGIC) + _NONCE :], _AAD)
+                return AESGCM(self._kek(master, salt, participant)).decrypt(nonce, body, _AAD + participant.encode())
+        raise ConfigError(f"master key file {self.path}: cannot unwrap key material of participant {participant}")
+
+    def _unwrap_legacy(self, wrapped: bytes) -> bytes:
+        if len(wrapped) < len(_LEGACY_MAGIC) + _NONCE + 16:
+            raise ConfigError("master key: wrapped key material is malformed")
+        nonce, body = wrapped[3 : 3 + _NONCE], wrapped[3 + _NONCE :]
+        for master in self._masters():
+            with contextlib.suppress(InvalidTag):
+                return AESGCM(master).decrypt(nonce, body, _LEGACY_AAD)
         raise ConfigError(f"master key file {self.path}: cannot unwrap key material (a different key?)")
 
+    def destroy(self, participant: str) -> bool:
+        """Unlink the participant's key file and fsync the directory, so the unlink survives a crash."""
+        try:
+            self.participant_key_path(participant).unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(self.key_dir)
+        return True
+
+    # -- rotation -----------------------------------------------------------------------------------------------
+
     def rotate(self) -> None:
-        """Create the next key (``<path>.next``, mode 0600); new wraps use it."""
+        """Create the next master key (``<path>.next``, mode 0600); new wraps use it."""
         self._load()
-        self._create(self.next_path)
+        _create_secret(self.next_path)
         self._next = None
 
-    def rewrap(self, wrapped: bytes) -> bytes:
-        """Unwrap with whichever key opens it, wrap with the newest."""
-        return self.wrap(self.unwrap(wrapped))
+    def rewrap(self, participant: str, wrapped: bytes) -> bytes:
+        """Unwrap with whichever key opens it, wrap with the newest under the participant's own KEK."""
+        return self.wrap(participant, self.unwrap(participant, wrapped))
 
     def retire_old_versions(self) -> None:
         """Replace the key file by the next key, destroying the old key (call once everything is re-wrapped)."""
         if not self.next_path.exists():
             return
-        self._read(self.next_path)
+        _read_secret(self.next_path, "master key file")
         os.replace(self.next_path, self.path)
         _fsync_dir(self.path.parent)
         self._key, self._next = None, None
+
+
+def _make_private_dir(path: Path) -> None:
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # whatever the umask
+        _fsync_dir(path.parent)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(f"participant key directory {path}: mode {mode:04o} is looser than 0700 (chmod 700 it)")
+
+
+def _create_secret(path: Path) -> None:
+    """Write 32 random bytes to a new file of mode 0600, durably and atomically; a file created meanwhile wins."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        os.write(fd, AESGCM.generate_key(bit_length=256))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # never replaces: a reader sees no file or a whole one
+    except FileExistsError:
+        pass  # another process created it first; read theirs
+    finally:
+        tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _read_secret(path: Path, what: str) -> bytes:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(f"{what} {path}: mode {mode:04o} is looser than 0600 (chmod 600 it)")
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise ConfigError(f"{what} {path}: expected 32 bytes, got {len(key)}")
+    return key
 
 
 def _fsync_dir(path: Path) -> None:

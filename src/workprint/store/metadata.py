@@ -177,8 +177,20 @@ class MetadataStore:
 
         return self.write(fn)
 
-    def erase_participant(self, participant_id: str, now: int, audit: AuditEvent) -> list[str]:
-        """Destroy the wrapped private key, blank the name, void unused codes; returns the segments' blob keys."""
+    def erase_participant(
+        self,
+        participant_id: str,
+        now: int,
+        audits: Sequence[AuditEvent],
+        *,
+        destroy_key: Callable[[], object] = lambda: None,
+    ) -> list[str]:
+        """Drop the wrapped private key, blank the name, void unused codes; returns the segments' blob keys.
+
+        ``destroy_key`` (destroying the participant's key in the key service) runs last inside the transaction, with
+        the ``audits`` entries written: when it fails nothing is committed and the erasure can simply be retried;
+        when the commit fails after it, the key is gone anyway and erasing again completes the rows.
+        """
 
         def fn(conn: Connection) -> list[str]:
             conn.execute(
@@ -191,9 +203,12 @@ class MetadataStore:
                 .where(t.enrolment_codes.c.participant_id == participant_id, t.enrolment_codes.c.used_at.is_(None))
                 .values(used_at=now)
             )
-            append_audit(conn, audit, now)
+            for audit in audits:
+                append_audit(conn, audit, now)
             rows = conn.execute(select(t.segments.c.blob_key).where(t.segments.c.participant_id == participant_id))
-            return [str(r[0]) for r in rows]
+            blob_keys = [str(r[0]) for r in rows]
+            destroy_key()
+            return blob_keys
 
         return self.write(fn)
 
