@@ -50,15 +50,24 @@ def _thumb(data: bytes, width: int) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
 
 
+def _program_scopes(request: Request) -> tuple[str, ...]:
+    """The scopes the current program requests (the only ones a participant is offered to grant)."""
+    return tuple(str(s) for s in consent_of(api(request)).notice()["program"]["scopes"])
+
+
 def _consent_rows(request: Request, pid: str) -> tuple[list[dict[str, object]], str, str]:
+    """One row per scope the program requests, and per other scope still granted (offered only to withdraw)."""
     service = consent_of(api(request))
     version = service.current_notice()
     ledger = service.ledger(pid)
     now = api(request).now()
+    requested = _program_scopes(request)
     rows = []
     for scope in ALL_SCOPES:
         st = ledger.status(scope, now, version)
-        rows.append({"scope": scope, "text": SCOPE_TEXT[scope], "active": st.active, "reason": st.reason})
+        if scope in requested or st.active:
+            rows.append({"scope": scope, "text": SCOPE_TEXT[scope], "active": st.active, "reason": st.reason,
+                         "requested": scope in requested})  # fmt: skip
     from sqlalchemy import select
 
     from workprint.store.consent_tables import consent_notices
@@ -121,6 +130,12 @@ async def set_consent(request: Request) -> Response:
         raise BadRequest(f"action: expected grant or withdraw, got {action!r}")
     assert v.principal.participant_id is not None
     a = api(request)
+    requested = await run_in_threadpool(_program_scopes, request)
+    if action == "grant" and scope not in requested:
+        # Withdrawing stays open for every scope; granting only for what the program asks for.
+        raise BadRequest(
+            f"scope: {scope!r} is not requested by the current program (it requests {', '.join(requested)})"
+        )
     await run_in_threadpool(device_requests.queue, a, v.principal.actor, v.principal.participant_id, action, (scope,))
     return RedirectResponse("/portal/me/consent", status_code=303)
 
