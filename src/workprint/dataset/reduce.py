@@ -3,14 +3,16 @@
 Rules, following OpenCUA's action reduction:
 
 - Buttons pair press with release. Press and release within ``click_radius_px`` make a click (button 1 ``click``,
-  2 ``middleClick``, 3 ``rightClick``); left clicks at the same spot, each starting within ``multi_click_ns`` of the
-  previous one's release, merge into ``doubleClick`` then ``tripleClick``. Moving further while held makes a
+  2 ``middleClick``, 3 ``rightClick``); left clicks at the same spot, each pressed within ``multi_click_ns`` of the
+  previous one's press (as desktops and AgentNetTool time a double click), merge into ``doubleClick`` then
+  ``tripleClick``. Moving further while held makes a
   ``dragTo`` (destination: the release point; start kept in ``from_x``/``from_y``). Buttons 8/9 (back/forward)
   have no PyAutoGUI call and are left out, as are presses never released.
 - Pointer motion is folded into the next action (a click carries its own point); motion left at the end that ends
   away from the last pointer action becomes a ``moveTo``.
-- Wheel notches at the same spot, in the same direction, less than ``scroll_gap_ns`` apart, merge into one
-  ``scroll`` (vertical, > 0 up) or ``hscroll`` (> 0 right) with their summed clicks.
+- Wheel notches in the same direction, each within ``click_radius_px`` of the previous one (the pointer drifts
+  while the wheel turns) and less than ``scroll_gap_ns`` after it, merge into one ``scroll`` (vertical, > 0 up) or
+  ``hscroll`` (> 0 right) with their summed clicks, at the first notch's point.
 - Key presses that produce printable text with no modifier but Shift or AltGr build one ``write``; redaction
   placeholders (keysym ``Redacted``) append their text. BackSpace inside a run deletes the last typed character;
   right after a placeholder, or outside a run, it is ``press('backspace')`` (a placeholder stands for text we no
@@ -110,6 +112,7 @@ class _ScrollRun:
     y: int
     amount: int
     modifiers: tuple[str, ...]
+    last: tuple[int, int]  # the latest notch's point: a run follows the pointer's drift
 
 
 class _Reducer:
@@ -131,6 +134,7 @@ class _Reducer:
         self.motion: tuple[int, int, int] | None = None
         self.last_pointer: tuple[int, int] | None = None
         self.last_click_px: tuple[int, int] | None = None
+        self.last_click_t = 0  # press time of the latest click: multi-clicks are timed press to press
         self.last_input_t: int | None = None
         self.brk = False
 
@@ -328,7 +332,7 @@ class _Reducer:
             and not self.brk
             and self.last_click_px is not None
             and self._near(press.x, press.y, *self.last_click_px)
-            and s.t_ns - prev.t_end_ns <= self.o.multi_click_ns
+            and s.t_ns - self.last_click_t <= self.o.multi_click_ns
         ):
             self.actions[-1] = replace(prev, kind=_NEXT_CLICK[prev.kind], t_end_ns=max(prev.t_ns, e.t_ns))
         else:
@@ -339,6 +343,7 @@ class _Reducer:
                        modifiers=press.modifiers)
             )  # fmt: skip
         self.last_click_px = (press.x, press.y)
+        self.last_click_t = s.t_ns
 
     def _scroll(self, e: ScrollEvent) -> None:
         frame_id = self._take_frame(e.t_ns)
@@ -359,15 +364,15 @@ class _Reducer:
                 and run.kind == kind
                 and run.modifiers == mods
                 and (run.amount > 0) == (amount > 0)
-                and self._near(run.x, run.y, e.x, e.y)
+                and self._near(*run.last, e.x, e.y)
                 and e.t_ns - run.t_end_ns <= self.o.scroll_gap_ns
                 and not self.brk
             ):
-                self.scroll = replace(run, amount=run.amount + amount, t_end_ns=e.t_ns)
+                self.scroll = replace(run, amount=run.amount + amount, t_end_ns=e.t_ns, last=(e.x, e.y))
             else:
                 self._flush_scroll()
                 start = self._start(e.t_ns, frame_id)
-                self.scroll = _ScrollRun(start, e.t_ns, kind, e.x, e.y, amount, mods)
+                self.scroll = _ScrollRun(start, e.t_ns, kind, e.x, e.y, amount, mods, (e.x, e.y))
 
     def finish(self) -> list[Action]:
         """End of the events: close open runs, turn trailing motion into ``moveTo``, order by start time."""

@@ -167,6 +167,10 @@ def _convert(
 ) -> list[Event]:
     keys = _Keys()
     out: list[Event] = []
+    if screen[0] > 0 and screen[1] > 0:
+        # The screen size, before anything else: DuckTrack writes no window records, and without one the reducer
+        # would normalise coordinates against its default screen. No app or title, so it needs no consent scope.
+        out.append(WindowEvent(0, wall0, "", "", 0, 0, 0, screen[0], screen[1], screen[0], screen[1]))
     path: list[tuple[int, int, int]] = []
 
     def flush_motion() -> None:
