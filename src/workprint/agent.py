@@ -9,7 +9,8 @@ new notice version also re-opens the spool under that version, which the segment
 
 Consent receipts go to the server before any segment (``ReceiptSync`` in the upload round). Recording pauses
 automatically while the screen is locked or after ``idle_pause_min`` idle minutes (``ScreenProbe``); clicks on the
-indicator itself are never recorded.
+indicator itself are never recorded. Where an accessibility bus is running, ``A11yWatcher`` reports focused password
+fields into the same sink, for the key redactor.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
+from workprint.capture.a11y import A11yWatcher
 from workprint.capture.indicator import Indicator
 from workprint.capture.lockscreen import ScreenProbe
 from workprint.capture.visible import VisibleWindows
@@ -119,6 +121,7 @@ class Agent:
         self._display = display
         self._auto_enabled = auto_pause
         self.capture = X11Capture(display, sink=self._sink, settings=settings)
+        self.a11y = A11yWatcher(self._sink, display=display)  # does nothing without an accessibility bus
         self.indicator: Indicator | None = (
             Indicator(display, self.status, lambda: toggle_pause(settings.home, time.time_ns()), interval=0.25)
             if indicator
@@ -236,6 +239,7 @@ class Agent:
             self._control_now("pause", (("reason", "participant"),))
         elif old.paused and not new.paused and self.auto_pause is None:
             self._control_now("resume", (("reason", "participant"),))
+            self.a11y.announce()  # what it reported during the pause was dropped
         if new.consented != old.consented:
             detail = [("consented", ",".join(sorted(new.consented)))]
             if newly_withdrawn:
@@ -260,6 +264,7 @@ class Agent:
             self.timeline.mark(time.monotonic_ns(), manual, self.watcher.consented())
             if not manual:
                 self._control("resume", (("reason", f"no longer {why}"),))
+                self.a11y.announce()
 
     def start(self) -> None:
         """Show the indicator, start capture, the privacy watcher, the uploader and the segment ticker.
@@ -280,6 +285,7 @@ class Agent:
             self._work.put(None)
             raise
         self._control("session_start")
+        self.a11y.start()
         loops = [(self._tick_loop, "wp-tick"), (self._upload_loop, "wp-upload")]
         if self._auto_enabled:
             loops.append((self._auto_pause_loop, "wp-autopause"))
@@ -351,6 +357,7 @@ class Agent:
     def stop(self, *, upload: bool = True) -> None:
         """Stop capture, release what the gate holds, seal the open segment and (by default) upload it."""
         self.capture.stop()
+        self.a11y.stop()
         self._flush_gate()
         self._control("session_stop")
         self._flush_gate()

@@ -15,6 +15,7 @@ from gi.repository import GLib, Gtk  # noqa: E402
 
 def main() -> None:
     title = sys.argv[1] if len(sys.argv) > 1 else "Form"
+    GLib.set_prgname("formapp")  # its WM_CLASS: nothing about logging in there either
     win = Gtk.Window(title=title)
     win.set_default_size(420, 160)
     win.move(40, 40)

@@ -155,3 +155,28 @@ def test_frames_held_with_a_secret_field_are_searched_for_its_text() -> None:
     out += gate.flush()
     assert typed(out) == "<PASSWORD>\n"
     assert "qerty" in seen[-1]
+
+
+def test_an_enter_stamped_after_the_tab_that_moved_focus_belongs_to_the_next_field_whatever_arrives_first() -> None:
+    # Capture delivers a key after taking a frame, so the bus's report can overtake the Tab that caused it.
+    s = Stream()
+    events = [s.window(), *s.type("alice")]
+    tab = s.key("Tab", "\t")
+    enter = s.bus("enter")  # stamped after the Tab...
+    events += [enter, *tab, *s.type("hunter2\n")]  # ...but arrives before it
+    assert typed(run(events)) == "alice\t<PASSWORD>\n"
+
+
+def test_an_enter_stamped_after_a_click_into_the_field_spares_the_field_before_the_click() -> None:
+    s = Stream()
+    events = [s.window(), *s.type("alice"), *s.click(), s.bus("enter"), *s.type("hunter2"), *s.click()]
+    assert typed(run(events)) == "alice<PASSWORD>"
+
+
+def test_an_enter_arriving_after_later_keys_still_takes_the_whole_field() -> None:
+    s = Stream()
+    events = [s.window(), *s.type("hunter")]
+    enter = s.bus("enter")  # stamped while the field was typed...
+    two = s.type("2")
+    events += [*two, enter, *s.type("\n")]  # ...arriving after a later key, before the Return
+    assert typed(run(events)) == "<PASSWORD>\n"

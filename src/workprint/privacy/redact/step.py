@@ -10,10 +10,13 @@ image redactor when one is configured. Window titles pass through the same detec
 
 A field typed while the accessibility bus reported a focused password field (``ControlEvent(SECRET_FIELD)``, see
 ``capture.a11y``) is a password whatever its text: every key of it, modifiers and deleted strokes included, becomes
-one ``<PASSWORD>``. The report arrives on another thread, after the focus moved and possibly after the first keys, so
-it is judged against the held field: an "enter" marks the whole field being held, a key pressed while a secret field
-is focused, or stamped before the last "leave", marks its field; a report that is not a clear "leave" counts as
-"enter". These reports do not end a field (they are held in order with it).
+one ``<PASSWORD>``. The reports come from another thread, stamped when they arrive there: after the focus moved,
+possibly after the first keys of the field. So they are judged by time, when the field is released: a field is
+secret when a secret interval (from an "enter" to its "leave", open while no "leave" came) began before the key or
+click that ended the field and had not ended before its first key. The whole field goes, and keys stamped before a
+late "leave" go too (fail closed); a report that is not a clear "leave" counts as "enter". An "enter" stamped after
+the Tab or click that ended a field belongs to the next field (that key moved the focus). Reports do not end a field;
+they are held in order with it.
 
 Fail closed: a frame whose redaction fails or times out is dropped (``frames_dropped``); if anything else raises,
 every held record is discarded and the exception propagates, so the gate drops the record too; nothing partially
@@ -88,6 +91,7 @@ def key_op(event: KeyEvent) -> tuple[str, str] | None:
 
 
 REMEMBERED_VALUES = 64  # redacted values searched for in every later frame
+SECRET_INTERVALS = 16  # secret-field intervals kept for judging held fields
 
 
 class KeyRedactor:
@@ -104,9 +108,8 @@ class KeyRedactor:
         self._prev_boundary = ""
         self._last_key_ns: int | None = None
         self._suppressed: set[int] = set()  # keycodes whose press was replaced: their release goes too
-        self._secret = False  # the accessibility bus last reported a focused secret field
-        self._secret_left_ns = -1  # when it last reported leaving one: keys stamped before then are in doubt
-        self._field_secret = False  # the held field was (possibly) typed into a secret field
+        # (enter, leave) times of secret-field focus as the accessibility bus reported it; leave None while focused
+        self._secret: deque[tuple[int, int | None]] = deque(maxlen=SECRET_INTERVALS)
         # Values redacted in earlier fields stay on screen after the field is left (a name stays in its box while the
         # amount is typed): every later frame is searched for them too.
         self._remembered: deque[str] = deque(maxlen=REMEMBERED_VALUES)
@@ -124,7 +127,7 @@ class KeyRedactor:
     def flush(self) -> list[Item]:
         """Release everything held, redacted."""
         try:
-            return self._release("")
+            return self._release("", None)
         except BaseException:
             self._reset()
             raise
@@ -132,22 +135,19 @@ class KeyRedactor:
     def _reset(self) -> None:
         self._held = []
         self._builder = TextBuilder()
-        self._field_secret = False
 
     def _feed(self, item: Item) -> list[Item]:
         event = item[0]
         out: list[Item] = []
         if self._last_key_ns is not None and event.t_ns - self._last_key_ns > self._idle_ns and self._held:
-            out.extend(self._release(""))
+            out.extend(self._release("", event.t_ns))
         if isinstance(event, ControlEvent) and event.kind == SECRET_FIELD:
             return out + self._secret_field(item, event)
         if isinstance(event, KeyEvent):
             self._last_key_ns = event.t_ns
-            if event.press and (self._secret or event.t_ns <= self._secret_left_ns):
-                self._field_secret = True
             self._held.append(item)
             if event.press and event.keysym in _BOUNDARY_KEYS:
-                out.extend(self._release(_BOUNDARY_KEYS[event.keysym]))
+                out.extend(self._release(_BOUNDARY_KEYS[event.keysym], event.t_ns))
             elif event.press:
                 op = key_op(event)
                 if op is not None:
@@ -156,7 +156,7 @@ class KeyRedactor:
         if isinstance(event, FrameEvent | MotionEvent):
             self._held.append(item)
             return out
-        out.extend(self._release(""))
+        out.extend(self._release("", event.t_ns))
         if isinstance(event, WindowEvent):
             self._app, self._title = event.app, event.title
             self._prev_field = self._prev_boundary = ""
@@ -171,29 +171,33 @@ class KeyRedactor:
         return out
 
     def _secret_field(self, item: Item, event: ControlEvent) -> list[Item]:
+        open_ = bool(self._secret) and self._secret[-1][1] is None
         if event.get("state") == "leave":
-            self._secret = False
-            self._secret_left_ns = max(self._secret_left_ns, event.t_ns)
-        else:
-            self._secret = True
-            if any(isinstance(e, KeyEvent) and e.press for e, _ in self._held):
-                self._field_secret = True  # focus moved before the report arrived: the keys held are the field's
+            if open_:
+                self._secret[-1] = (self._secret[-1][0], event.t_ns)
+        elif not open_:
+            self._secret.append((event.t_ns, None))
         if self._held:
             self._held.append(item)  # in order with the field it concerns
             return []
         return [item]
 
-    def _release(self, boundary: str) -> list[Item]:
+    def _secret_between(self, first_ns: int, end_ns: int | None) -> bool:
+        """Whether a secret interval overlaps a field whose first key was at ``first_ns``, ended at ``end_ns``."""
+        return any((end_ns is None or a < end_ns) and (b is None or b >= first_ns) for a, b in self._secret)
+
+    def _release(self, boundary: str, end_ns: int | None) -> list[Item]:
+        """Release the held field, ended by ``boundary`` (a key name or "") at ``end_ns`` (None: not known)."""
         if not self._held:
             return []
         held, builder = self._held, self._builder
         rebuilt = builder.result()
         ctx = Context(self._app, self._title, self._prev_field, self._prev_boundary)
         values = sources_of_values(rebuilt, lambda t: detect(t, ctx, ended_by=boundary))
-        if self._field_secret:  # every stroke but the key that ended the field, typos and modifiers included
-            last = len(held) - 1 if boundary in _BOUNDARY_KEYS.values() else len(held)
-            strokes = frozenset(i for i, (e, _) in enumerate(held[:last]) if isinstance(e, KeyEvent) and e.press)
-            values.insert(0, ("PASSWORD", strokes))
+        last = len(held) - 1 if boundary in _BOUNDARY_KEYS.values() else len(held)
+        presses = [i for i, (e, _) in enumerate(held[:last]) if isinstance(e, KeyEvent) and e.press]
+        if presses and self._secret_between(held[presses[0]][0].t_ns, end_ns):
+            values.insert(0, ("PASSWORD", frozenset(presses)))  # every stroke: typos, deletions, modifiers
         # Each value becomes one placeholder at its first stroke; overlapping values merge into the first.
         owner: dict[int, int] = {}
         kinds: dict[int, str] = {}
@@ -234,7 +238,10 @@ class KeyRedactor:
             out.append((event, data))
         if rebuilt.text.strip():
             self._prev_field, self._prev_boundary = rebuilt.text, boundary
-        self._held, self._builder, self._field_secret = [], TextBuilder(), False
+        self._held, self._builder = [], TextBuilder()
+        if end_ns is not None:  # later fields start after this one: intervals closed before it cannot reach them
+            while len(self._secret) > 1 and (b := self._secret[0][1]) is not None and b < end_ns:
+                self._secret.popleft()
         return out
 
 
