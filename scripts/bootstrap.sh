@@ -7,7 +7,7 @@ cd "$root"
 
 apt_packages=(xvfb xdotool openbox xterm x11-utils x11-xserver-utils wmctrl python3-venv python3-tk
   fonts-dejavu-core tesseract-ocr)
-if [ "${WORKPRINT_TEST_DEPS:-0}" = 1 ]; then apt_packages+=(chromium trayer); fi  # trayer: a real system tray for the indicator tests
+if [ "${WORKPRINT_TEST_DEPS:-0}" = 1 ]; then apt_packages+=(chromium trayer at-spi2-core dbus-daemon python3-gi gir1.2-gtk-3.0); fi  # trayer: a real system tray for the indicator tests; AT-SPI bus + a GTK form for the password-field tests
 
 missing=()
 for p in "${apt_packages[@]}"; do
