@@ -19,17 +19,23 @@ import pytest
 from xrecorder import Recorder
 
 from workprint.agent import Agent
-from workprint.capture.a11y import A11yWatcher, bus_address
+from workprint.capture.a11y import (
+    ROLE_PASSWORD_TEXT,
+    A11yWatcher,
+    FocusChange,
+    SecretFocus,
+    bus_address,
+    focus_change,
+    is_secret_role,
+)
 from workprint.capture.xvfb import VirtualDisplay
 from workprint.config import AgentSettings
 from workprint.device import DeviceRecord
 from workprint.models import SECRET_FIELD, ControlEvent, Event, KeyEvent, WindowEvent
 from workprint.privacy.redact.detectors.passwords import login_context
 from workprint.privacy.redact.types import Context
-from workprint.privacy.state import record_consent
+from workprint.privacy.state import record_consent, toggle_pause
 from workprint.segment import generate_keypair, open_sealed
-
-pytestmark = pytest.mark.x11
 
 APP = Path(__file__).with_name("a11y_form_app.py")
 TITLE = "Account form"
@@ -107,6 +113,7 @@ def _focus_form(desk: Desk) -> None:
     time.sleep(0.3)
 
 
+@pytest.mark.x11
 def test_the_watcher_reports_focus_entering_and_leaving_the_password_entry(on_bus: Desk) -> None:
     desk = on_bus
     assert bus_address(desk.vd.display) is not None
@@ -127,16 +134,41 @@ def test_the_watcher_reports_focus_entering_and_leaving_the_password_entry(on_bu
     assert rec.threads == {"wp-a11y"}
 
 
+def _agent(desk: Desk, home: Path) -> tuple[Agent, bytes]:
+    private, public = generate_keypair()
+    device = DeviceRecord("http://127.0.0.1:9", "p1", "d1", "wpd_x", base64.b64encode(public).decode())
+    record_consent(home, "grant", ("keys", "mouse", "window_titles", "app_names"), time.time_ns())
+    settings = AgentSettings(home=home, frame_format="jpeg", upload_interval_s=30, idle_pause_min=0)
+    return Agent(settings, device, display=desk.vd.display, auto_pause=False), private
+
+
+def _spooled(home: Path, private: bytes) -> list[Event]:
+    events: list[Event] = []
+    for path in sorted((home / "spool" / "sealed").glob("*.wps")):
+        events.extend(open_sealed(path.read_bytes(), private).events)
+    return events
+
+
+@pytest.mark.x11
+def test_the_bus_is_found_on_the_session_bus_in_the_environment_or_on_the_x_root_window(
+    on_bus: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    address = bus_address(None)  # asked of the session bus
+    assert address is not None and address.startswith("unix:")
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS")
+    assert bus_address(None) is None
+    assert bus_address(on_bus.vd.display) == address  # the launcher's AT_SPI_BUS property
+    monkeypatch.setenv("AT_SPI_BUS_ADDRESS", "unix:path=/elsewhere")
+    assert bus_address(on_bus.vd.display) == "unix:path=/elsewhere"
+
+
+@pytest.mark.x11
 def test_password_entry_keys_reach_the_spool_as_one_placeholder_and_the_user_name_stays(
     on_bus: Desk, tmp_path: Path
 ) -> None:
     desk = on_bus
     home = tmp_path / "home"
-    private, public = generate_keypair()
-    device = DeviceRecord("http://127.0.0.1:9", "p1", "d1", "wpd_x", base64.b64encode(public).decode())
-    record_consent(home, "grant", ("keys", "mouse", "window_titles", "app_names"), time.time_ns())
-    settings = AgentSettings(home=home, frame_format="jpeg", upload_interval_s=30, idle_pause_min=0)
-    agent = Agent(settings, device, display=desk.vd.display, auto_pause=False)
+    agent, private = _agent(desk, home)
     agent.start()
     try:
         assert agent.a11y.wait_ready(10), f"not watching: {agent.a11y.error}"
@@ -154,9 +186,7 @@ def test_password_entry_keys_reach_the_spool_as_one_placeholder_and_the_user_nam
         time.sleep(0.5)
     finally:
         agent.stop(upload=False)
-    events: list[Event] = []
-    for path in sorted((home / "spool" / "sealed").glob("*.wps")):
-        events.extend(open_sealed(path.read_bytes(), private).events)
+    events = _spooled(home, private)
     windows = [e for e in events if isinstance(e, WindowEvent)]
     assert windows and not any(login_context(Context(w.app, w.title)) for w in windows)  # words alone cannot tell
     typed = "".join(e.text for e in events if isinstance(e, KeyEvent) and e.press)
@@ -166,6 +196,35 @@ def test_password_entry_keys_reach_the_spool_as_one_placeholder_and_the_user_nam
     assert _states(events) == ["enter", "leave"]
 
 
+@pytest.mark.x11
+def test_a_password_entry_focused_during_a_pause_is_still_redacted_after_it(on_bus: Desk, tmp_path: Path) -> None:
+    desk = on_bus
+    home = tmp_path / "home"
+    agent, private = _agent(desk, home)
+    agent.start()
+    try:
+        assert agent.a11y.wait_ready(10), f"not watching: {agent.a11y.error}"
+        _wait(lambda: agent.status() == "recording", "recording")
+        _focus_form(desk)
+        toggle_pause(home, time.time_ns())
+        _wait(lambda: agent.status() == "paused", "the pause")
+        desk.xdo("key", "Tab")  # into the password entry: the bus reports it, the pause drops the report
+        time.sleep(0.5)
+        toggle_pause(home, time.time_ns())
+        _wait(lambda: agent.status() == "recording", "the resume")
+        time.sleep(0.3)
+        desk.xdo("type", "--delay", "40", "hunter2")
+        desk.xdo("key", "Return")
+        time.sleep(0.5)
+    finally:
+        agent.stop(upload=False)
+    events = _spooled(home, private)
+    typed = "".join(e.text for e in events if isinstance(e, KeyEvent) and e.press)
+    assert typed == "<PASSWORD>\n"
+    assert _states(events) == ["enter"]  # announced again after the resume
+
+
+@pytest.mark.x11
 def test_without_an_accessibility_bus_the_watcher_does_nothing(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -199,3 +258,35 @@ def test_the_form_app_runs_on_debians_python() -> None:
     assert os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON)
     out = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0')"], capture_output=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_focus_signals_decode_to_gains_and_losses_and_other_signals_to_nothing() -> None:
+    obj = ":1.2", "/org/a11y/atspi/accessible/3"
+    state = "org.a11y.atspi.Event.Object"
+    assert focus_change(state, "StateChanged", *obj, ("focused", 1, 0, ("i", 0), {})) == FocusChange(obj, True)
+    assert focus_change(state, "StateChanged", *obj, ("focused", 0, 0, ("i", 0), {})) == FocusChange(obj, False)
+    assert focus_change("org.a11y.atspi.Event.Focus", "Focus", *obj, ("", 0, 0, ("i", 0), {})) == FocusChange(obj, True)
+    assert focus_change(state, "StateChanged", *obj, ("defunct", 1, 0, ("i", 0), {})) is None
+    assert focus_change(state, "PropertyChange", *obj, ("focused", 1)) is None
+    assert focus_change(state, "StateChanged", "", obj[1], ("focused", 1)) is None
+
+
+def test_only_password_text_is_secret_and_an_unreadable_role_counts_as_secret() -> None:
+    assert is_secret_role(ROLE_PASSWORD_TEXT)
+    assert is_secret_role(None)
+    assert not is_secret_role(61)  # text
+    assert not is_secret_role(79)  # entry
+
+
+def test_secret_focus_reports_transitions_only() -> None:
+    f = SecretFocus()
+    user, pw, other = (":1.2", "/a/1"), (":1.2", "/a/2"), (":1.5", "/b/1")
+    assert f.gain(user, False) is None
+    assert f.gain(pw, True) == "enter"
+    assert f.gain(pw, True) is None  # toolkits repeat focus events
+    assert f.loss(user) is None  # a loss of another object arriving late changes nothing
+    assert f.gain(other, True) is None  # from one secret field to another: still inside
+    assert f.loss(other) == "leave"
+    assert f.loss(other) is None
+    assert f.gain(pw, True) == "enter"
+    assert f.gain(user, False) == "leave"
