@@ -25,7 +25,7 @@ from workprint.dataset.consent import LedgerConsent
 from workprint.dataset.purge import PurgeRequest, pending, purge_pending
 from workprint.dataset.release import ReleaseOptions, build_release
 from workprint.dataset.source import ServerSource
-from workprint.models import ALL_SCOPES, FrameEvent
+from workprint.models import ALL_SCOPES, FrameEvent, WindowEvent
 from workprint.privacy.notices import DEFAULT_PROGRAM
 from workprint.privacy.receipts import make_receipt, sign_receipt
 from workprint.segment import seal, segment_id
@@ -35,6 +35,7 @@ from workprint.server.serve import build_api
 from workprint.store.lineage_tables import LineageStore
 
 FRAME_MARKER = b"zqxframemarkerjv"
+ORACLE = "system:test-oracle"  # the test's own audited reads of the raw store
 TITLE = "quarterly plan zqxtitlemarker"
 OPTS = ReleaseOptions(k=1)
 
@@ -120,6 +121,10 @@ def test_withdrawing_screenshots_keeps_the_participants_actions_and_leaves_no_by
 ) -> None:
     home = tmp_path / "home"
     source, lineage, alice, bob = corpus(home, db_url)
+    api = source.api
+    raw_before = {pid: list(api.iter_segments(ORACLE, pid)) for pid in (alice.id, bob.id)}
+    old_blobs = [home / "server" / "blobs" / r.blob_key for r in api.metadata.segments(alice.id)]
+    assert all(b.exists() for b in old_blobs) and any(s.frames for s in raw_before[alice.id])
     out = home / "releases"
     build_release(source, out, "rel", options=OPTS, lineage=lineage)
     before = by_participant(steps(out / "rel" / "v0001"))
@@ -149,6 +154,21 @@ def test_withdrawing_screenshots_keeps_the_participants_actions_and_leaves_no_by
     assert consent_of(source.api).erasure_requests(alice.id)[0].done_at is not None
     assert pending(lineage) == []
 
+    # The raw store: alice's segments were sealed again without any frame, the old ciphertext is gone, bob's are
+    # untouched, and every rewrite is in the audit log.
+    raw_after = list(api.iter_segments(ORACLE, alice.id))
+    assert len(raw_after) == len(raw_before[alice.id]) and not any(b.exists() for b in old_blobs)
+    assert all(not s.frames and "screenshots" not in s.header.scopes for s in raw_after)
+    assert not any(isinstance(e, FrameEvent) for s in raw_after for e in s.events)
+    assert [e for s in raw_after for e in s.events if not isinstance(e, FrameEvent)] == [
+        e for s in raw_before[alice.id] for e in s.events if not isinstance(e, FrameEvent)
+    ]
+    assert [s.header for s in api.iter_segments(ORACLE, bob.id)] == [s.header for s in raw_before[bob.id]]
+    erased = [e for e in api.metadata.audit_entries() if e.action == "segment.erase_scopes"]
+    assert len(erased) == len(raw_after) and {e.actor for e in erased} == {"steward:purge"}
+    assert purge_cli(monkeypatch, home, db_url) == 0  # nothing left to do: nothing changes
+    assert [s.header for s in api.iter_segments(ORACLE, alice.id)] == [s.header for s in raw_after]
+
 
 def test_withdrawing_window_titles_blanks_only_that_participants_titles(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
@@ -169,6 +189,8 @@ def test_withdrawing_window_titles_blanks_only_that_participants_titles(
     assert any(r["image"] is not None for r in after[alice_pid])  # her frames stay: she withdrew titles only
     assert {r["title"] for p, rows in after.items() if p != alice_pid for r in rows} == {"bob sheet"}
     assert "alicetyped" in "".join(r["text"] or "" for r in after[alice_pid])
+    windows = [e for s in source.api.iter_segments(ORACLE, alice.id) for e in s.events if isinstance(e, WindowEvent)]
+    assert windows and {(w.title, w.app) for w in windows} == {("", "gedit")}
 
 
 def test_withdrawing_keys_drops_typed_text_but_keeps_clicks(tmp_path: Path, db_url: str) -> None:
@@ -203,6 +225,7 @@ def test_withdrawing_every_scope_or_erasure_still_removes_the_participant_entire
     assert {r.participant_id for r in lineage.examples("rel", 2)} == {bob.id}
     assert every_file_holding(out, FRAME_MARKER) == [] and every_file_holding(out, b"alicetyped") == []
     assert all(r.done_at is not None for r in consent_of(source.api).erasure_requests(alice.id))
+    assert source.api.metadata.segments(alice.id) == []  # every scope withdrawn: nothing recorded before is kept
 
     source.api.erase_participant(bob.id)
     [result] = purge_pending(lineage, source, consented=LedgerConsent(consent_of(source.api).ledger, time.time_ns()))

@@ -83,17 +83,25 @@ def _server_erasure_requests(
 ) -> tuple[list[ErasureRequest], list[PurgeRequest]]:
     """The server's open erasure requests, and the partial withdrawals among them as purge requests.
 
-    A withdrawal of every scope becomes a lineage purge request (kept there until done, with its time for the
-    deadline): the participant leaves every release. A partial one is handed to the purge as it is, so the rebuild
-    keeps the participant's other scopes; it stays open on the server until the purge is done.
+    Every withdrawal is first carried out on the raw segments (the withdrawn scopes are cut out of what was recorded
+    before it). A withdrawal of every scope, and a deletion in the portal (already cut out of the raw segments by
+    the portal), become lineage purge requests, kept there until done with their time for the deadline: the
+    participant leaves every release. A partial withdrawal is handed to the purge as it is, so the rebuild keeps the
+    participant's other scopes; it stays open on the server until the purge is done.
     """
-    from workprint.dataset.purge import PurgeRequest
+    from workprint.dataset.purge import PurgeRequest, erase_withdrawn_scopes
+    from workprint.dataset.source import ServerSource
 
-    open_requests = [r for r in _consent_service(source).erasure_requests() if r.done_at is None]
+    assert isinstance(source, ServerSource)
+    service = _consent_service(source)
+    withdrawals = {r.id for r in service.withdrawals()}
+    open_requests = [r for r in service.erasure_requests() if r.done_at is None]
     partial = []
     for req in open_requests:
         request = PurgeRequest(req.participant_id, req.requested_at, frozenset(req.scopes))
-        if request.full:
+        if req.id in withdrawals:
+            erase_withdrawn_scopes(source.api, request, actor="steward:purge")
+        if request.full or req.id not in withdrawals:
             lineage.request_purge(req.participant_id, req.requested_at)
         else:
             partial.append(request)

@@ -17,12 +17,12 @@ enforces the withdrawals a purge is carrying out whatever the wrapped check says
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from workprint.models import ALL_SCOPES, SCOPE_OF_KIND, Event, FrameEvent, WindowEvent
 from workprint.privacy.consent import ConsentLedger
-from workprint.segment import Segment
+from workprint.segment import Segment, count_kinds
 
 Consented = Callable[[str, str, int, int, str], bool]
 """``consented(participant, scope, wall_start_ns, wall_end_ns, notice_version) -> bool``."""
@@ -96,7 +96,20 @@ def _keep(e: Event, scopes: frozenset[str]) -> Event | None:
 
 def filter_consented(seg: Segment, consented: Consented) -> Segment | None:
     """The segment with unconsented records removed; None when no recorded scope is consented."""
-    scopes = consented_scopes(seg, consented)
+    return _narrow(seg, consented_scopes(seg, consented))
+
+
+def without_scopes(seg: Segment, withdrawn: Iterable[str]) -> Segment | None:
+    """The segment without the records of the ``withdrawn`` scopes, its header's scopes and counts narrowed to
+    what is left (so it can be sealed again); None when none of its scopes is left."""
+    gone = frozenset(withdrawn)
+    kept = _narrow(seg, frozenset(s for s in seg.header.scopes if s in ALL_SCOPES and s not in gone))
+    if kept is None or kept is seg:
+        return kept
+    return replace(kept, header=replace(kept.header, counts=count_kinds(kept.events)))
+
+
+def _narrow(seg: Segment, scopes: frozenset[str]) -> Segment | None:
     if not scopes:
         return None
     if scopes == frozenset(seg.header.scopes):
@@ -109,4 +122,12 @@ def filter_consented(seg: Segment, consented: Consented) -> Segment | None:
     return Segment(header=replace(seg.header, scopes=tuple(sorted(scopes))), events=events, frames=frames)
 
 
-__all__ = ["Consented", "LedgerConsent", "WithdrawnScopes", "allow_all", "consented_scopes", "filter_consented"]
+__all__ = [
+    "Consented",
+    "LedgerConsent",
+    "WithdrawnScopes",
+    "allow_all",
+    "consented_scopes",
+    "filter_consented",
+    "without_scopes",
+]

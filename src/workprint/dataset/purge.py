@@ -8,14 +8,16 @@ every scope they still consent to, and the withdrawn scopes contribute nothing (
 bytes for ``screenshots``, blank titles for ``window_titles``, blank app names for ``app_names``, no key events and
 so no typed text, presses or hotkeys for ``keys``, no pointer actions for ``mouse``).
 
-The raw segments of a partial withdrawal stay on the server as they were sealed, each one ciphertext holding every
-scope of its minute: cutting one scope out would mean decrypting and re-sealing it under a new content-addressed
-id, which the lineage rows and idempotent uploads rely on. They are unconsented instead, for good: the consent
-ledger keeps the withdrawal, ``LedgerConsent`` refuses a scope for any segment begun before its withdrawal (a later
-grant covers new recordings only), and the rebuild also wraps whatever consent check it is given in
-``WithdrawnScopes``, so no byte of a withdrawn scope reaches a release even from a build told to allow all. Full
-erasure crypto-shreds the participant's key (``ServerAPI.erase_participant``), which makes every raw copy
-unreadable.
+A withdrawal also reaches the raw store: ``erase_withdrawn_scopes`` seals again, without the withdrawn scopes'
+records, every segment of the participant begun before the withdrawal that declares one of them, and deletes the
+old ciphertext (a segment left with no scope is deleted), as the portal does for a participant's own deletions; the
+new segment has a new content-addressed id, and the rebuilt releases' lineage names it. Whatever of a withdrawn
+scope is still met afterwards (a segment recorded before the withdrawal but uploaded after it, a source other than
+the server) is unconsented for good: the consent ledger keeps the withdrawal, ``LedgerConsent`` refuses a scope for
+any segment begun before its withdrawal (a later grant covers new recordings only), and the rebuild also wraps
+whatever consent check it is given in ``WithdrawnScopes``, so no byte of a withdrawn scope reaches a release even
+from a build told to allow all. Full erasure crypto-shreds the participant's key (``ServerAPI.erase_participant``),
+which makes every raw copy unreadable.
 
 ``purge_pending`` gathers every outstanding request (explicit ones and erased participants still held, from the
 lineage tables; partial withdrawals handed in by the caller, e.g. the server's ``erasure_requests``), merges each
@@ -29,18 +31,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, select
+from sqlalchemy import delete, inspect, select
+from sqlalchemy.engine import Connection
 
-from workprint.dataset.consent import Consented, WithdrawnScopes, allow_all
+from workprint.dataset.consent import Consented, WithdrawnScopes, allow_all, without_scopes
 from workprint.dataset.executors import Executor
 from workprint.dataset.fsio import Root
 from workprint.dataset.release import ReceiptOf, ReleaseOptions, ReleaseReport, build_release, version_dir
 from workprint.dataset.source import SegmentSource
 from workprint.models import ALL_SCOPES
+from workprint.segment import seal, segment_id
 from workprint.store import tables as t
 from workprint.store.lineage_tables import LineageStore, ReleaseRow
+from workprint.store.metadata import append_audit
+from workprint.store.records import AuditEvent, SegmentRecord
+
+if TYPE_CHECKING:
+    from workprint.server.api import ServerAPI
 
 DEFAULT_DEADLINE_NS = 7 * 86_400 * 1_000_000_000
 EVERY_SCOPE: frozenset[str] = frozenset(ALL_SCOPES)
@@ -75,6 +86,49 @@ class PurgeResult:
     def full(self) -> bool:
         """True when the participant was removed entirely."""
         return frozenset(self.scopes) >= EVERY_SCOPE
+
+
+def erase_withdrawn_scopes(api: ServerAPI, request: PurgeRequest, *, actor: str = "steward:purge") -> int:
+    """Cut ``request.scopes`` out of the participant's raw segments begun before ``request.requested_at``; returns
+    how many segments were rewritten or deleted.
+
+    Each segment is read through ``read_segment`` (audited as ``actor``), sealed again to the participant's public
+    key without the withdrawn records, stored, and swapped for the old one in one transaction with its audit entry
+    (``segment.erase_scopes``); only then is the old ciphertext deleted. Running it again changes nothing.
+    """
+    from workprint.server.api import blob_key
+
+    participant = api.participant(request.participant_id)
+    if participant.erased:
+        return 0  # crypto-shredded: nothing readable is left to cut
+    n = 0
+    for rec in api.metadata.segments(request.participant_id):
+        if rec.wall_start_ns >= request.requested_at or not request.scopes & set(rec.scopes):
+            continue
+        kept = without_scopes(api.read_segment(actor, rec.id), request.scopes)
+        new_rec: SegmentRecord | None = None
+        if kept is not None:
+            data = seal(kept.header, kept.events, kept.frames, participant.public_key)
+            new_id = segment_id(data)
+            new_rec = replace(rec, id=new_id, blob_key=blob_key(new_id), size=len(data), scopes=kept.header.scopes,
+                              counts=dict(kept.header.counts))  # fmt: skip
+            api.blobs.put(new_rec.blob_key, data)  # durable before its row, as at ingest
+        detail = {"participant_id": rec.participant_id, "scopes": sorted(request.scopes),
+                  "replaced_by": new_rec.id if new_rec else None}  # fmt: skip
+        audit = AuditEvent(actor, "segment.erase_scopes", f"segment:{rec.id}", detail)
+        api.metadata.write(partial(_swap, rec, new_rec, audit, api.now()))
+        api.blobs.delete(rec.blob_key)
+        n += 1
+    return n
+
+
+def _swap(old: SegmentRecord, new: SegmentRecord | None, audit: AuditEvent, now: int, conn: Connection) -> None:
+    conn.execute(delete(t.segments).where(t.segments.c.id == old.id))
+    if new is not None:
+        row = {f: getattr(new, f) for f in t.segments.c.keys()}  # noqa: SIM118 - column names
+        row["scopes"], row["counts"] = list(new.scopes), dict(new.counts)
+        conn.execute(t.segments.insert().values(**row))
+    append_audit(conn, audit, now)
 
 
 def merge_requests(requests: Iterable[PurgeRequest]) -> list[PurgeRequest]:
@@ -198,6 +252,7 @@ __all__ = [
     "EVERY_SCOPE",
     "PurgeRequest",
     "PurgeResult",
+    "erase_withdrawn_scopes",
     "merge_requests",
     "pending",
     "purge_participant",

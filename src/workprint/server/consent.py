@@ -5,8 +5,12 @@ every segment header against it (invariant 1). No web framework here.
   is the device's participant's, and that the device signs with the same consent key as before (bound at its first
   receipt); then it countersigns the receipt with its own Ed25519 key (``consent-signing.key``, mode 0600, under the
   server directory) and stores both copies. The countersigned copy is what the device keeps and the ledger reads.
-- A withdrawal also records an erasure request for those scopes (``erasure_requests``), processed by the dataset
-  pipeline; the ledger then refuses further data of those scopes.
+- A withdrawal also records an erasure request for those scopes (``erasure_requests``; ``withdrawals`` lists the open
+  ones that came from a withdrawal receipt, as opposed to a participant's own deletions in the portal), processed by
+  ``workprint dataset purge-pending`` (``dataset.purge``): the withdrawn scopes' records are cut out of the raw
+  segments recorded before the withdrawal (sealed again, old ciphertext deleted) and out of every release holding
+  them; the ledger then refuses further data of those scopes, and builds treat any of it still met (e.g. a segment
+  uploaded late) as unconsented.
 - ``notice`` is the current notice with the current program (purpose, scopes, retention, organisation exclusion
   rules); devices fetch it, apply the program's rules and ask for fresh consent when the notice version changed.
   ``publish_program`` publishes a program together with a new notice version (numbered after the last one).
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from nacl.signing import SigningKey, VerifyKey
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from workprint.audit.signing import load_signing_key
@@ -39,6 +44,7 @@ from workprint.store.metadata import MetadataStore, append_audit
 from workprint.store.records import AuditEvent, Device
 
 KEY_FILE = "consent-signing.key"
+VERIFIED_CACHE_MAX = 100_000  # receipts kept verified in memory (about 1 KB each); the cache restarts when full
 DEFAULT_NOTICE_VERSION = DEFAULT_NOTICE.version  # in force until a steward publishes another (``api.NOTICE_VERSION``)
 
 
@@ -61,6 +67,7 @@ class ConsentService:
         self.metadata = metadata
         self._clock = clock
         self.signing_key: SigningKey = load_signing_key(Path(server_dir) / KEY_FILE)
+        self._verified_cache: dict[bytes, ConsentReceipt] = {}
         ct.create_consent_schema(metadata.engine)
 
     @property
@@ -191,15 +198,38 @@ class ConsentService:
 
         return self.metadata.write(fn)
 
-    def ledger(self, participant_id: str) -> ConsentLedger:
-        """The participant's ledger, from the receipts this server countersigned."""
-        with self._read() as conn:
+    def ledger(self, participant_id: str, conn: Connection | None = None) -> ConsentLedger:
+        """The participant's ledger, from the receipts this server countersigned (read on ``conn`` when given)."""
+        if conn is None:
+            with self._read() as own:
+                receipts = ct.countersigned_receipts(own, participant_id)
+        else:
             receipts = ct.countersigned_receipts(conn, participant_id)
-        return ledger_from_dicts(receipts, [self.signing_key.verify_key])
+        return ConsentLedger.of([self._verified(d) for d in receipts])
 
-    def check_segment(self, participant_id: str, header: DeclaresConsent) -> None:
-        """Raise ``Forbidden`` (``consent_missing`` / ``notice_outdated``) unless the header is covered by consent."""
-        reason = header_refusal(self.ledger(participant_id), header, self.current_notice())
+    def _verified(self, stored: dict[str, Any]) -> ConsentReceipt:
+        """A stored receipt, checked against the countersignature; every upload reads its participant's receipts,
+        so each distinct content is verified once per process (a changed row is new content: verified again)."""
+        key = canonical_json(stored)
+        receipt = self._verified_cache.get(key)
+        if receipt is None:
+            receipt = ledger_from_dicts([stored], [self.signing_key.verify_key]).receipts[0]
+            if len(self._verified_cache) >= VERIFIED_CACHE_MAX:
+                self._verified_cache.clear()
+            self._verified_cache[key] = receipt
+        return receipt
+
+    def check_segment(self, participant_id: str, header: DeclaresConsent, conn: Connection | None = None) -> None:
+        """Raise ``Forbidden`` (``consent_missing`` / ``notice_outdated``) unless the header is covered by consent.
+
+        ``conn``: read on the caller's connection (ingest does all its lookups on one).
+        """
+        if conn is None:
+            with self._read() as own:
+                self.check_segment(participant_id, header, own)
+            return
+        notice = ct.current_notice(conn) or DEFAULT_NOTICE_VERSION
+        reason = header_refusal(self.ledger(participant_id, conn), header, notice)
         if reason is None:
             return
         span = f"from {_utc(header.wall_start_ns)} to {_utc(header.wall_end_ns)}"
@@ -212,6 +242,16 @@ class ConsentService:
         """Erasure requests recorded from withdrawals, oldest first."""
         with self._read() as conn:
             return ct.list_erasure_requests(conn, participant_id)
+
+    def withdrawals(self) -> list[ct.ErasureRequest]:
+        """Open erasure requests that a consent withdrawal recorded (not a deletion in the portal), oldest first."""
+        c = ct.consent_receipts.c
+        with self._read() as conn:
+            open_requests = [r for r in ct.list_erasure_requests(conn) if r.done_at is None]
+            ids = [r.receipt_id for r in open_requests]
+            withdrawn = set(conn.execute(select(c.receipt_id).where(c.receipt_id.in_(ids), c.action == "withdraw"))
+                            .scalars()) if ids else set()  # fmt: skip
+        return [r for r in open_requests if r.receipt_id in withdrawn]
 
     def mark_erasure_done(self, request_id: int, *, actor: str = "dataset") -> bool:
         """Mark an erasure request processed (the dataset pipeline calls this); False if unknown or done already."""
