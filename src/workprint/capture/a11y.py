@@ -10,7 +10,13 @@ with the monotonic clock on arrival (a little after the focus moved: ``KeyRedact
 
 The decisions are pure (``focus_change``, ``is_secret_role``, ``SecretFocus``); the thread only talks D-Bus. Without
 an accessibility bus the watcher logs one info line and does nothing; it never stops the agent. A role that cannot
-be read counts as secret (fail closed).
+be read counts as secret (fail closed), and so does a secret field still focused when the bus is lost: no "leave"
+is reported, so the key redactor goes on redacting.
+
+Limits: a field already focused when the watcher starts is seen at the next focus change; the report is stamped
+before the role round trip but delivered after it, so a field typed and ended within that round trip (the
+application hanging) is judged without it; browsers that turn accessibility on only for a screen reader send
+nothing unless started with it on (GTK and Qt applications always send).
 """
 
 from __future__ import annotations
@@ -195,7 +201,8 @@ class A11yWatcher:
                 self._watch(conn)
         except Exception as exc:
             self.error = str(exc)
-            log.warning("accessibility watcher stopped: %s", exc)
+            inside = " while a password field had focus: keys stay redacted" if self._focus.current else ""
+            log.warning("accessibility watcher stopped%s: %s", inside, exc)
         finally:
             self.available = False
             self._ready.set()
