@@ -1,12 +1,12 @@
 """Focused password fields, seen over the accessibility bus (AT-SPI over D-Bus, with ``jeepney``).
 
 A window title rarely says that a field is secret, but the toolkit does: GTK, Qt, Firefox and Chromium expose a
-hidden entry to AT-SPI with the role "password text". ``A11yWatcher`` finds the accessibility bus
-(``AT_SPI_BUS_ADDRESS``, the session bus's ``org.a11y.Bus.GetAddress``, or the X root property ``AT_SPI_BUS``),
-asks the registry for focus events (``RegisterEvent``: toolkits only send events someone listens to), and on every
-focus gain asks the object's role. It reports ``ControlEvent(SECRET_FIELD, (("state", "enter"),))`` when focus
-enters a secret field and ``(("state", "leave"),)`` when it leaves it, through the same sink as capture, stamped
-with the monotonic clock on arrival (a little after the focus moved: ``KeyRedactor`` redacts the whole field).
+hidden entry to AT-SPI with the role "password text" (when their accessibility is on). ``A11yWatcher`` finds the
+accessibility bus (``AT_SPI_BUS_ADDRESS``, the session bus's ``org.a11y.Bus.GetAddress``, or the X root property
+``AT_SPI_BUS``), asks the registry for focus events (``RegisterEvent``: toolkits only send events someone listens
+to), and on every focus gain asks the object's role. It reports ``ControlEvent(SECRET_FIELD, (("state", "enter"),))``
+when focus enters a secret field and ``(("state", "leave"),)`` when it leaves it, through the same sink as capture,
+stamped with the monotonic clock on arrival (a little after the focus moved: ``KeyRedactor`` redacts the whole field).
 
 The decisions are pure (``focus_change``, ``is_secret_role``, ``SecretFocus``); the thread only talks D-Bus. Without
 an accessibility bus the watcher logs one info line and does nothing; it never stops the agent. A role that cannot
@@ -16,7 +16,7 @@ is reported, so the key redactor goes on redacting.
 Limits: a field already focused when the watcher starts is seen at the next focus change; the report is stamped
 before the role round trip but delivered after it, so a field typed and ended within that round trip (the
 application hanging) is judged without it; browsers that turn accessibility on only for a screen reader send
-nothing unless started with it on (GTK and Qt applications always send).
+nothing unless started with it on (GTK 3 applications always send).
 """
 
 from __future__ import annotations
