@@ -180,7 +180,7 @@ def test_password_entry_keys_reach_the_spool_as_one_placeholder_and_the_user_nam
         desk.xdo("key", "BackSpace")
         desk.xdo("type", "--delay", "40", "2")
         desk.xdo("key", "Tab")  # focus wraps to the user-name entry
-        time.sleep(0.5)
+        _wait(lambda: not agent.a11y.in_secret_field, "the bus to report leaving the password entry")
         desk.xdo("type", "--delay", "40", "ok")
         desk.xdo("key", "Return")
         time.sleep(0.5)
@@ -209,7 +209,7 @@ def test_a_password_entry_focused_during_a_pause_is_still_redacted_after_it(on_b
         toggle_pause(home, time.time_ns())
         _wait(lambda: agent.status() == "paused", "the pause")
         desk.xdo("key", "Tab")  # into the password entry: the bus reports it, the pause drops the report
-        time.sleep(0.5)
+        _wait(lambda: agent.a11y.in_secret_field, "the bus to report the password entry")
         toggle_pause(home, time.time_ns())
         _wait(lambda: agent.status() == "recording", "the resume")
         time.sleep(0.3)

@@ -169,6 +169,11 @@ class A11yWatcher:
             self._thread = threading.Thread(target=self._run, name="wp-a11y", daemon=True)
             self._thread.start()
 
+    @property
+    def in_secret_field(self) -> bool:
+        """True while the last report was "enter" (focus is in a password field)."""
+        return self._focus.current is not None
+
     def wait_ready(self, timeout: float = 5.0) -> bool:
         """Wait until the watcher is registered or has given up; return ``available``."""
         self._ready.wait(timeout)
@@ -185,7 +190,7 @@ class A11yWatcher:
         """Report the current state again (after a pause, which dropped what was reported during it)."""
         if self.available:
             with self._lock:
-                self._sink(secret_field_event("enter" if self._focus.current else "leave"), None)
+                self._sink(secret_field_event("enter" if self.in_secret_field else "leave"), None)
 
     def _run(self) -> None:
         try:
