@@ -173,6 +173,68 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+class Connection:
+    """One agent's keep-alive HTTP/1.1 connection: a minimal client, because httpx's shared pool spends time
+    proportional to its connections on every request, and at 200 agents that cost more CPU than the server."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def put(self, path: str, token: str, body: bytes, timeout_s: float = 60.0) -> tuple[int, dict[str, str]]:
+        """(status, lower-cased headers) of ``PUT path``. A kept-alive connection the server closed meanwhile (its
+        idle timeout is 5 s, shorter than a backoff) is reopened and the request sent again, as HTTP clients do."""
+        reused = self.writer is not None
+        try:
+            return await asyncio.wait_for(self._put(path, token, body), timeout_s)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self.close()
+            if not reused:
+                raise
+        except BaseException:
+            self.close()
+            raise
+        try:
+            return await asyncio.wait_for(self._put(path, token, body), timeout_s)
+        except BaseException:
+            self.close()
+            raise
+
+    async def _put(self, path: str, token: str, body: bytes) -> tuple[int, dict[str, str]]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = (
+            f"PUT {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.writelines([head.encode(), body])
+        await self.writer.drain()
+        line = await self.reader.readline()
+        if not line:
+            raise ConnectionResetError("connection closed before the response")
+        status = int(line.split(b" ", 2)[1])
+        headers = {}
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, headers
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def _pct(values: list[float], p: float) -> float:
+    lat = sorted(values)
+    return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else float("nan")
+
+
 @dataclass
 class Result:
     """What the agents saw."""
@@ -181,31 +243,27 @@ class Result:
     accepted_segments: int = 0
     accepted_events: int = 0
     accepted_bytes: int = 0
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # accepted uploads (201 stored, 200 duplicate)
+    refused_latencies: list[float] = field(default_factory=list)  # everything else
     statuses: Counter[str] = field(default_factory=Counter)
     rss: list[tuple[float, int]] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
-        lat = sorted(self.latencies)
-
-        def pct(p: float) -> float:
-            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else float("nan")
-
-        errors = {k: v for k, v in self.statuses.items() if k not in ("201", "200")}
+        requests = len(self.latencies) + len(self.refused_latencies)
+        errors = {k: v for k, v in sorted(self.statuses.items()) if k not in ("201", "200")}
+        mib = [round(r / 2**20, 1) for _, r in self.rss] or [0.0]
         return {
             "seconds": round(self.seconds, 1),
             "accepted_segments_per_s": round(self.accepted_segments / self.seconds, 1),
             "accepted_events_per_s": round(self.accepted_events / self.seconds),
             "accepted_MB_per_s": round(self.accepted_bytes / self.seconds / 1e6, 1),
-            "p50_ms": pct(0.50),
-            "p99_ms": pct(0.99),
-            "requests": len(lat),
+            "accepted_p50_ms": _pct(self.latencies, 0.50),
+            "accepted_p99_ms": _pct(self.latencies, 0.99),
+            "requests": requests,
+            "refused_share": round(len(self.refused_latencies) / requests, 3) if requests else 0.0,
+            "refused_p99_ms": _pct(self.refused_latencies, 0.99),
             "errors": errors,
-            "server_rss_MiB_start_end_max": [
-                round(self.rss[0][1] / 2**20, 1) if self.rss else 0,
-                round(self.rss[-1][1] / 2**20, 1) if self.rss else 0,
-                round(max(r for _, r in self.rss) / 2**20, 1) if self.rss else 0,
-            ],
+            "server_rss_MiB_start_end_max": [mib[0], mib[-1], max(mib)],
         }
 
 
@@ -220,43 +278,57 @@ async def run_agents(
     rss_every_s: float = 1.0,
     on_rss: Callable[[float, int], None] | None = None,
 ) -> Result:
-    """Every agent uploads until ``seconds`` have passed; ``rate`` > 0 paces all of them to that many segments/s."""
+    """Every agent uploads until ``seconds`` have passed.
+
+    ``rate`` 0: back to back (each agent's next upload starts when its previous one is answered). ``rate`` > 0:
+    paced like real agents, ``rate`` segments/s in total: each agent uploads one segment every
+    ``len(makers) / rate`` seconds from a random phase (±10 % jitter), and starts late ones at once, as an agent
+    with a backlog does. Refusals (429/503/507) are retried after ``Retry-After`` plus jitter, as ``transport.Backoff``
+    does; a retry takes the place of the agent's next scheduled upload.
+    """
     res = Result()
     start = time.monotonic()
     end = start + seconds
-    slot = 0
+    host, _, port = url.removeprefix("http://").partition(":")
+    period = len(makers) / rate if rate > 0 else 0.0
 
     async def agent(maker: SegmentMaker, token: str) -> None:
-        nonlocal slot
         rng = random.Random()
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"}
-        while True:
-            if rate > 0:
-                due = start + slot / rate
-                slot += 1
-                if due > end:
+        conn = Connection(host, int(port))
+        due = start + rng.uniform(0, period)
+        try:
+            while True:
+                if period:
+                    if due >= end:
+                        return
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    due += period * rng.uniform(0.9, 1.1)
+                if time.monotonic() >= end:
                     return
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-            if time.monotonic() >= end:
-                return
-            sid, data = maker.next()
-            t0 = time.perf_counter()
-            try:
-                r = await client.put(f"/v1/segments/{sid}", content=data, headers=headers)
-                status = str(r.status_code)
-            except httpx.HTTPError as exc:
-                r, status = None, type(exc).__name__
-            res.latencies.append(time.perf_counter() - t0)
-            res.statuses[status] += 1
-            if status == "201":
-                res.accepted_segments += 1
-                res.accepted_events += maker.events
-                res.accepted_bytes += len(data)
-            elif r is not None and r.status_code in (429, 503, 507):
-                wait = float(r.headers.get("Retry-After", "1"))
-                await asyncio.sleep(wait + rng.uniform(0, wait))  # jitter, as transport.Backoff does
-            elif r is None:
-                await asyncio.sleep(rng.uniform(0, 0.5))
+                sid, data = maker.next()
+                retry_after = 0.0
+                t0 = time.perf_counter()
+                try:
+                    status_code, headers = await conn.put(f"/v1/segments/{sid}", token, data)
+                    status = str(status_code)
+                    if status_code in (429, 503, 507):
+                        retry_after = float(headers.get("retry-after", "1"))
+                except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError, IndexError) as exc:
+                    status = type(exc).__name__
+                    retry_after = 0.5
+                elapsed = time.perf_counter() - t0
+                res.statuses[status] += 1
+                if status in ("201", "200"):
+                    res.latencies.append(elapsed)
+                    res.accepted_segments += 1
+                    res.accepted_events += maker.events
+                    res.accepted_bytes += len(data)
+                else:
+                    res.refused_latencies.append(elapsed)
+                if retry_after:
+                    await asyncio.sleep(retry_after + rng.uniform(0, retry_after))  # jitter, as transport.Backoff
+        finally:
+            conn.close()
 
     async def sample_rss() -> None:
         while time.monotonic() < end:
@@ -267,12 +339,10 @@ async def run_agents(
                     on_rss(time.monotonic() - start, value)
             await asyncio.sleep(rss_every_s)
 
-    limits = httpx.Limits(max_connections=len(makers) + 8, max_keepalive_connections=len(makers) + 8)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60, trust_env=False) as client:
-        sampler = asyncio.create_task(sample_rss())
-        await asyncio.gather(*(agent(m, t) for m, t in zip(makers, tokens, strict=True)))
-        res.seconds = time.monotonic() - start
-        await sampler
+    sampler = asyncio.create_task(sample_rss())
+    await asyncio.gather(*(agent(m, t) for m, t in zip(makers, tokens, strict=True)))
+    res.seconds = time.monotonic() - start
+    await sampler
     if server_pid:
         res.rss.append((res.seconds, rss_bytes(server_pid)))
     return res

@@ -85,9 +85,12 @@ class ServerSettings:
     blob_url: str = ""
     max_segment_bytes: int = 64 * 1024 * 1024
     min_free_bytes: int = 256 * 1024 * 1024  # below this much free disk, ingest answers 507 (reads go on)
-    ingest_max_inflight: int = 32  # segments ingested at once; more wait in a bounded queue
+    ingest_max_inflight: int = 8  # segments ingested at once (enough to fill group commits); more wait in a queue
     ingest_max_queue: int = 256  # beyond this many waiting, ingest answers 503 with Retry-After
     ingest_queue_timeout_s: float = 5.0  # a request that waited this long is answered 503 instead
+    # p99 budget of an accepted upload: a queued upload that cannot start in time (the budget less the measured time
+    # an upload takes once started) is refused with 503 at once instead of waiting; 0 turns the deadline off.
+    ingest_latency_budget_s: float = 0.25
 
     @property
     def server_dir(self) -> Path:
@@ -101,4 +104,16 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls) -> ServerSettings:
-        return cls(db_url=os.environ.get("WORKPRINT_DB_URL", ""), blob_url=os.environ.get("WORKPRINT_BLOB_URL", ""))
+        base = cls()
+        inflight = _float("WORKPRINT_INGEST_MAX_INFLIGHT", base.ingest_max_inflight)
+        if inflight < 1 or inflight != int(inflight):
+            raise ConfigError(f"WORKPRINT_INGEST_MAX_INFLIGHT: expected a whole number >= 1, got {inflight!r}")
+        budget = _float("WORKPRINT_INGEST_LATENCY_BUDGET_S", base.ingest_latency_budget_s)
+        if budget < 0:
+            raise ConfigError(f"WORKPRINT_INGEST_LATENCY_BUDGET_S: expected seconds >= 0, got {budget!r}")
+        return cls(
+            db_url=os.environ.get("WORKPRINT_DB_URL", ""),
+            blob_url=os.environ.get("WORKPRINT_BLOB_URL", ""),
+            ingest_max_inflight=int(inflight),
+            ingest_latency_budget_s=budget,
+        )

@@ -6,8 +6,16 @@ untouched, so the service stays observable and readable while ingest is refused)
 - **disk**: when the server's disk has less than ``min_free_bytes`` free, ingest answers ``507`` with
   ``Retry-After`` (the agent keeps its spool and tries later); a segment is never half-accepted.
 - **concurrency**: at most ``max_inflight`` segments are ingested at once; up to ``max_queue`` more wait in FIFO
-  order for at most ``queue_timeout_s``; beyond that, or after waiting that long, ingest answers ``503`` with
-  ``Retry-After``. Memory stays bounded: a waiting request's body has not been read yet.
+  order; beyond that ingest answers ``503`` with ``Retry-After``. Memory stays bounded: a waiting request's body has
+  not been read yet.
+- **latency** (CoDel-like: what is bounded is the time spent queued): an accepted upload should be answered within
+  ``latency_budget_s`` (its p99 budget). ``ServiceTime`` tracks how long an upload holds its slot (smoothed mean and
+  deviation, as TCP's retransmission timer does), so a queued upload may wait only what the budget leaves after a
+  slow service time: ``queue_deadline``. One that would not get a slot in time by the current service rate is
+  refused at once; one still waiting at its deadline is refused then. ``queue_timeout_s`` caps the wait when the
+  budget is 0 (no deadline).
+- **spreading**: ``Retry-After`` is ``retry_after_busy_s`` plus a random whole number of seconds up to as much
+  again, so agents refused together (whose backoff never waits less than ``Retry-After``) come back apart.
 
 A refused request's body is drained (up to ``DRAIN_LIMIT``) before answering, so the client reads the answer and its
 ``Retry-After`` instead of a connection reset.
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import shutil
 import time
 from collections import deque
@@ -30,7 +39,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from workprint.config import ServerSettings
 from workprint.server.middleware import DRAIN_LIMIT, drain_body, error_body
 
-__all__ = ["FreeSpace", "IngestGuard", "IngestLimits", "install_ingest_guard", "is_ingest"]
+__all__ = [
+    "FreeSpace",
+    "IngestGuard",
+    "IngestLimits",
+    "ServiceTime",
+    "install_ingest_guard",
+    "is_ingest",
+    "queue_deadline",
+]
 
 INGEST_PREFIX = "/v1/segments/"
 
@@ -44,9 +61,11 @@ def is_ingest(scope: Scope) -> bool:
 class IngestLimits:
     """How much ingest the process takes on at once, and the free-disk floor below which it refuses segments."""
 
-    max_inflight: int = 32
+    max_inflight: int = 8
     max_queue: int = 256
     queue_timeout_s: float = 5.0
+    latency_budget_s: float = 0.25  # p99 budget of an accepted upload; 0: wait up to queue_timeout_s
+    min_wait_s: float = 0.01  # the shortest queue deadline, even when service alone exceeds the budget
     min_free_bytes: int = 256 * 1024 * 1024
     retry_after_busy_s: int = 2
     retry_after_full_s: int = 60
@@ -77,6 +96,35 @@ class FreeSpace:
         return self._free
 
 
+class ServiceTime:
+    """How long an upload holds its slot: smoothed mean and mean deviation (RFC 6298's SRTT and RTTVAR)."""
+
+    def __init__(self) -> None:
+        self.mean = 0.0
+        self.deviation = 0.0
+        self.samples = 0
+
+    def add(self, seconds: float) -> None:
+        if self.samples == 0:
+            self.mean, self.deviation = seconds, seconds / 2
+        else:
+            self.deviation = 0.75 * self.deviation + 0.25 * abs(self.mean - seconds)
+            self.mean = 0.875 * self.mean + 0.125 * seconds
+        self.samples += 1
+
+    @property
+    def slow(self) -> float:
+        """A slow service time (mean + 4 deviations): few uploads take longer once started."""
+        return self.mean + 4 * self.deviation
+
+
+def queue_deadline(limits: IngestLimits, service: ServiceTime) -> float:
+    """How long a queued upload may wait for a slot and still be answered within the latency budget."""
+    if limits.latency_budget_s <= 0:
+        return limits.queue_timeout_s
+    return min(limits.queue_timeout_s, max(limits.min_wait_s, limits.latency_budget_s - service.slow))
+
+
 class _Slots:
     """A FIFO semaphore with a bounded queue (one event loop; no locks needed)."""
 
@@ -86,11 +134,15 @@ class _Slots:
         self.busy = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
 
-    async def acquire(self, timeout_s: float) -> bool:
+    async def acquire(self, timeout_s: float, expected_wait_s: Callable[[int], float] | None = None) -> bool:
+        """Take a slot, waiting up to ``timeout_s``; False at once when the queue is full or when
+        ``expected_wait_s(waiters ahead)`` says the wait would be longer than ``timeout_s``."""
         if self.busy < self.size and not self.waiters:
             self.busy += 1
             return True
         if len(self.waiters) >= self.max_queue:
+            return False
+        if expected_wait_s is not None and expected_wait_s(len(self.waiters)) > timeout_s:
             return False
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.append(fut)
@@ -129,10 +181,20 @@ async def refuse(receive: Receive, send: Send, status: int, code: str, message: 
 class IngestGuard:
     """Refuse uploads with 507 when the disk is nearly full and 503 when more arrive than the server can take."""
 
-    def __init__(self, app: ASGIApp, limits: IngestLimits, free_bytes: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: IngestLimits,
+        free_bytes: Callable[[], int],
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         self.app = app
         self.limits = limits
         self.free_bytes = free_bytes
+        self.service = ServiceTime()
+        self._clock = clock
+        self._rng = rng or random.Random()
         self._slots: _Slots | None = None  # made lazily: it belongs to the event loop that serves requests
 
     @property
@@ -144,6 +206,15 @@ class IngestGuard:
     def queued(self) -> int:
         """Uploads waiting for a slot."""
         return len(self._slots.waiters) if self._slots else 0
+
+    def _expected_wait_s(self, ahead: int) -> float:
+        # Slots free at max_inflight per mean service time; this upload gets the one after the ``ahead`` before it.
+        return (ahead + 1) * self.service.mean / self.limits.max_inflight
+
+    def retry_after_s(self) -> int:
+        """``retry_after_busy_s`` plus up to as much again, in whole seconds, so refused agents come back apart."""
+        base = self.limits.retry_after_busy_s
+        return base + self._rng.randint(0, base)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not is_ingest(scope):
@@ -157,15 +228,20 @@ class IngestGuard:
             return
         if self._slots is None:
             self._slots = _Slots(lim.max_inflight, lim.max_queue)
-        if not await self._slots.acquire(lim.queue_timeout_s):
+        deadline = queue_deadline(lim, self.service)
+        predict = self._expected_wait_s if lim.latency_budget_s > 0 and self.service.samples else None
+        if not await self._slots.acquire(deadline, predict):
             msg = (
-                f"ingest: overloaded ({lim.max_inflight} in progress, {len(self._slots.waiters)} waiting); retry later"
+                f"ingest: overloaded ({lim.max_inflight} in progress, {len(self._slots.waiters)} waiting; "
+                f"cannot start within {deadline * 1000:.0f} ms); retry later"
             )
-            await refuse(receive, send, 503, "overloaded", msg, lim.retry_after_busy_s)
+            await refuse(receive, send, 503, "overloaded", msg, self.retry_after_s())
             return
+        started = self._clock()
         try:
             await self.app(scope, receive, send)
         finally:
+            self.service.add(self._clock() - started)
             self._slots.release()
 
 
@@ -175,6 +251,7 @@ def install_ingest_guard(app: FastAPI, settings: ServerSettings) -> None:
         max_inflight=settings.ingest_max_inflight,
         max_queue=settings.ingest_max_queue,
         queue_timeout_s=settings.ingest_queue_timeout_s,
+        latency_budget_s=settings.ingest_latency_budget_s,
         min_free_bytes=settings.min_free_bytes,
     )
     paths = [settings.server_dir]

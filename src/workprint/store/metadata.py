@@ -30,6 +30,8 @@ T = TypeVar("T")
 
 __all__ = ["MetadataStore"]
 
+_SEGMENT_COLUMNS = tuple(n for n in SegmentRecord.__dataclass_fields__ if n not in ("scopes", "counts"))
+
 
 def _engine(url: str) -> Engine:
     try:
@@ -39,12 +41,17 @@ def _engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        pool: dict[str, Any] = {}
+        if parsed.database and parsed.database != ":memory:":
+            # Room for every thread of the server's pool: a connection beyond the pool is closed when returned, so
+            # the next one reconnects and runs the pragmas again (a per-request cost under load).
+            pool = {"pool_size": 20, "max_overflow": 40}
+        engine = create_engine(parsed, connect_args={"timeout": 30}, **pool)
         _sqlite_pragmas(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
         # No pre-ping: it costs a round trip per checkout (several per ingest); recycling covers idle disconnects.
-        return create_engine(parsed, pool_recycle=300, pool_size=10)
+        return create_engine(parsed, pool_recycle=300, pool_size=20, max_overflow=40)
     raise ConfigError(f"db_url: expected sqlite:/// or postgresql+psycopg://, got {parsed.drivername!r}")
 
 
@@ -103,6 +110,11 @@ class MetadataStore:
             threading.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
         )
         self._segments: GroupCommit[SegmentRecord, bool] = GroupCommit(self._add_segments)
+        upsert = pg_insert if self.backend == "postgresql" else sqlite_insert
+        # Built once, values bound per row: no statement construction or cache-key walk per segment.
+        self._insert_segment = (
+            upsert(t.segments).on_conflict_do_nothing(index_elements=["id"]).returning(t.segments.c.id)
+        )
         if create:
             t.create_schema(self._writer)
 
@@ -125,9 +137,16 @@ class MetadataStore:
             return fn(conn)
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+    def _read(self, conn: Connection | None = None) -> Iterator[Connection]:
+        if conn is not None:
             yield conn
+            return
+        with self.engine.connect() as own:
+            yield own
+
+    def reading(self) -> contextlib.AbstractContextManager[Connection]:
+        """One read connection for several lookups (pass it as ``conn``): one checkout instead of one each."""
+        return self._read()
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
@@ -148,9 +167,9 @@ class MetadataStore:
 
         self.write(fn)
 
-    def participant(self, participant_id: str) -> Participant | None:
+    def participant(self, participant_id: str, conn: Connection | None = None) -> Participant | None:
         """The participant, or None."""
-        with self._read() as conn:
+        with self._read(conn) as conn:
             row = conn.execute(select(t.participants).where(t.participants.c.id == participant_id)).mappings().first()
         return None if row is None else _participant(row)
 
@@ -282,27 +301,20 @@ class MetadataStore:
         return self._segments.submit(rec)
 
     def _add_segments(self, recs: Sequence[SegmentRecord]) -> list[bool]:
-        upsert = pg_insert if self.backend == "postgresql" else sqlite_insert
-
         def fn(conn: Connection) -> list[bool]:
             added = []
             for rec in recs:
-                values: dict[str, Any] = {
-                    name: getattr(rec, name)
-                    for name in SegmentRecord.__dataclass_fields__
-                    if name not in ("scopes", "counts")
-                }
+                values: dict[str, Any] = {name: getattr(rec, name) for name in _SEGMENT_COLUMNS}
                 values["scopes"], values["counts"] = list(rec.scopes), dict(rec.counts)
                 # A segment already held (a concurrent upload of the same bytes won) inserts nothing: False.
-                stmt = upsert(t.segments).values(**values).on_conflict_do_nothing(index_elements=["id"])
-                added.append(conn.execute(stmt.returning(t.segments.c.id)).first() is not None)
+                added.append(conn.execute(self._insert_segment, values).first() is not None)
             return added
 
         return self.write(fn)
 
-    def segment(self, segment_id: str) -> SegmentRecord | None:
+    def segment(self, segment_id: str, conn: Connection | None = None) -> SegmentRecord | None:
         """The manifest of one segment, or None."""
-        with self._read() as conn:
+        with self._read(conn) as conn:
             row = conn.execute(select(t.segments).where(t.segments.c.id == segment_id)).mappings().first()
         return None if row is None else _segment(row)
 
