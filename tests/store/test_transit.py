@@ -94,3 +94,8 @@ def test_a_wrong_token_is_one_clear_line(vault_url: str) -> None:
 def test_an_unreachable_vault_is_one_clear_line() -> None:
     with pytest.raises(ConfigError, match=r"vault: cannot reach http://127\.0\.0\.1:9"):
         VaultTransitKeys("http://127.0.0.1:9", TOKEN)
+
+
+def test_a_missing_transit_engine_is_one_clear_line(vault_url: str) -> None:
+    with pytest.raises(ConfigError, match=f"vault: transit engine at {vault_url}/nope not usable"):
+        VaultTransitKeys(vault_url, TOKEN, mount="nope")

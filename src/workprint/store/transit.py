@@ -171,13 +171,14 @@ class VaultTransitKeys:
         """Refuse to decrypt anything not wrapped under the newest version of each participant's key, and delete the
         shared key of earlier versions (call after every participant key is re-wrapped)."""
         transit = self._client.secrets.transit
-        for name in self._participant_keys():
-            try:
-                info = transit.read_key(name=name, mount_point=self.mount)["data"]
-            except InvalidPath:  # deleted meanwhile (an erasure)
-                continue
-            latest = int(info["latest_version"])
-            if int(info["min_decryption_version"]) < latest:
-                self.retire_versions_before(name, latest)
-        if self.key_name in self._list_keys():
-            self._delete(self.key_name)
+        with self._calling("retire old Transit key versions"):
+            for name in self._participant_keys():
+                try:
+                    info = transit.read_key(name=name, mount_point=self.mount)["data"]
+                except InvalidPath:  # deleted meanwhile (an erasure)
+                    continue
+                latest = int(info["latest_version"])
+                if int(info["min_decryption_version"]) < latest:
+                    self.retire_versions_before(name, latest)
+            if self.key_name in self._list_keys():
+                self._delete(self.key_name)
