@@ -8,11 +8,11 @@ records and no image bytes; no ``window_titles`` / ``app_names`` -> blank titles
 key events, so no typed text, presses or hotkeys. A withdrawn participant is not consented to anything and
 contributes nothing.
 
-A withdrawal reaches back: the raw segments recorded before it stay sealed on the server with every scope they
-were recorded under (one ciphertext per minute; erasing part of it would mean re-sealing under a new content id),
-so ``LedgerConsent`` treats a scope withdrawn after a segment began as unconsented for that segment for good, even
-when the participant grants the scope again later (a new grant covers new recordings only). ``WithdrawnScopes``
-enforces the withdrawals a purge is carrying out whatever the wrapped check says.
+A withdrawal reaches back: ``LedgerConsent`` treats a scope withdrawn after a segment began as unconsented for that
+segment for good, even when the participant grants the scope again later (a new grant covers new recordings only),
+so what the purge has not yet cut out of the raw segments (``dataset.purge.erase_withdrawn_scopes``, which uses
+``without_scopes``), or a segment recorded before the withdrawal but uploaded after it, never reaches a release.
+``WithdrawnScopes`` enforces the withdrawals a purge is carrying out whatever the wrapped check says.
 """
 
 from __future__ import annotations
