@@ -29,6 +29,7 @@ class Root:
         self.location = str(location)
         self._fs: pafs.FileSystem | None = None
         self._base = ""
+        self._made: set[str] = set()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"location": self.location}
@@ -70,12 +71,20 @@ class Root:
         fs, _ = self._open()
         target = self.path(rel)
         parent = target.rsplit("/", 1)[0]
-        fs.create_dir(parent, recursive=True)
+        if parent not in self._made:
+            # Once per directory and writer (on S3 each call is a request): a shard puts every image into one.
+            fs.create_dir(parent, recursive=True)
+            self._made.add(parent)
         digest = hashlib.sha256()
         local = isinstance(fs, pafs.LocalFileSystem)
         # Unique per writer: two workers may write the same content-named image at once.
         tmp = f"{target}.{os.getpid()}.{secrets.token_hex(4)}.tmp" if local else target
-        with fs.open_output_stream(tmp) as out:
+        try:
+            stream = fs.open_output_stream(tmp)
+        except FileNotFoundError:  # the directory was removed since (another writer's ``delete``)
+            fs.create_dir(parent, recursive=True)
+            stream = fs.open_output_stream(tmp)
+        with stream as out:
             for chunk in chunks:
                 digest.update(chunk)
                 out.write(chunk)
@@ -110,6 +119,7 @@ class Root:
     def delete(self, rel: str) -> None:
         """Remove the tree at ``rel`` (every file under it); a missing tree is not an error."""
         fs, _ = self._open()
+        self._made.clear()
         for name in list(self.files(rel)):
             with contextlib.suppress(FileNotFoundError):
                 fs.delete_file(self.path(name))
