@@ -202,16 +202,16 @@ class ServerAPI:
             raise Forbidden(f"header.device: {header.device!r} is not this device")
         from workprint.server.consent import consent_of
 
-        with self.metadata.reading() as conn:  # every lookup on one connection: one checkout per upload
-            p = self.metadata.participant(device.participant_id, conn)
-            if p is None:
+        with self.metadata.reading() as conn:  # three statements on one connection: one checkout per upload
+            erased, held = self.metadata.ingest_state(device.participant_id, segment_id, conn)
+            if erased is None:
                 raise NotFound(f"participant {device.participant_id!r}: not found")
-            if p.erased:
+            if erased:
                 raise Forbidden(f"participant {device.participant_id!r}: erased; uploads are refused")
             # Invariant 1: every declared scope consented over [wall_start, wall_end], on the current notice (403).
             consent_of(self).check_segment(device.participant_id, header, conn)
-            if self.metadata.segment(segment_id, conn) is not None:
-                return "duplicate"
+        if held:
+            return "duplicate"
         key = blob_key(segment_id)
         self.blobs.put(key, data)  # durable before the row exists, so a committed row always has its blob
         rec = SegmentRecord(

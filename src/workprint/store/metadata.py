@@ -106,6 +106,11 @@ class MetadataStore:
         self.url = url
         self.engine = _engine(url)
         self._writer = self.engine.execution_options(wp_write=True)
+        # Lookups on the ingest path: on PostgreSQL in autocommit, so a lookup is one round trip instead of three
+        # (BEGIN, SELECT, ROLLBACK on return); each round trip is a wait for the server process's turn on a CPU.
+        self._lookups = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT") if self.backend == "postgresql" else self.engine
+        )
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
         )
@@ -145,8 +150,9 @@ class MetadataStore:
             yield own
 
     def reading(self) -> contextlib.AbstractContextManager[Connection]:
-        """One read connection for several lookups (pass it as ``conn``): one checkout instead of one each."""
-        return self._read()
+        """One connection for several lookups (pass it as ``conn``): one checkout instead of one each. On PostgreSQL
+        it is in autocommit (each statement its own snapshot), for the ingest path's independent point lookups."""
+        return self._lookups.connect()
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
@@ -272,7 +278,7 @@ class MetadataStore:
 
     def device_by_token_hash(self, token_hash: str) -> Device | None:
         """The device whose token hashes to ``token_hash``, or None."""
-        with self._read() as conn:
+        with self._lookups.connect() as conn:
             row = conn.execute(select(t.devices).where(t.devices.c.token_hash == token_hash)).mappings().first()
         return None if row is None else _device(row)
 
@@ -301,16 +307,31 @@ class MetadataStore:
         return self._segments.submit(rec)
 
     def _add_segments(self, recs: Sequence[SegmentRecord]) -> list[bool]:
+        rows = []
+        for rec in recs:
+            values: dict[str, Any] = {name: getattr(rec, name) for name in _SEGMENT_COLUMNS}
+            values["scopes"], values["counts"] = list(rec.scopes), dict(rec.counts)
+            rows.append(values)
+
         def fn(conn: Connection) -> list[bool]:
+            # One statement for the whole batch (SQLAlchemy's "insertmanyvalues"): one round trip, not one per row.
+            inserted = {str(r[0]) for r in conn.execute(self._insert_segment, rows)}
             added = []
-            for rec in recs:
-                values: dict[str, Any] = {name: getattr(rec, name) for name in _SEGMENT_COLUMNS}
-                values["scopes"], values["counts"] = list(rec.scopes), dict(rec.counts)
-                # A segment already held (a concurrent upload of the same bytes won) inserts nothing: False.
-                added.append(conn.execute(self._insert_segment, values).first() is not None)
+            for rec in recs:  # a segment already held (or twice in this batch) inserts nothing: False
+                added.append(rec.id in inserted)
+                inserted.discard(rec.id)
             return added
 
         return self.write(fn)
+
+    def ingest_state(self, participant_id: str, segment_id: str, conn: Connection) -> tuple[bool | None, bool]:
+        """(whether the participant is erased, None when unknown; whether the segment is held), in one statement."""
+        s, p = t.segments, t.participants
+        held = select(s.c.id).where(s.c.id == segment_id).exists().label("held")
+        row = conn.execute(select(p.c.erased_at, held).where(p.c.id == participant_id)).first()
+        if row is None:
+            return None, False
+        return row[0] is not None, bool(row[1])
 
     def segment(self, segment_id: str, conn: Connection | None = None) -> SegmentRecord | None:
         """The manifest of one segment, or None."""
