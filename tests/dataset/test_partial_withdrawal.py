@@ -17,7 +17,7 @@ from nacl.signing import SigningKey
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from release_helpers import WALL0, header_for, session_tape
-from test_purge import every_file_holding
+from test_purge import every_file_holding, steward_grant
 
 from cli_helpers import run
 from workprint.config import ServerSettings
@@ -246,3 +246,24 @@ def test_a_withdrawn_scope_stays_unconsented_for_earlier_recordings_after_a_new_
     assert check(alice.id, "screenshots", WALL0, WALL0 + 10**9, "1") is False
     assert check(alice.id, "keys", WALL0, WALL0 + 10**9, "1") is True
     assert check(alice.id, "screenshots", WALL0 + 3 * 10**12, WALL0 + 3 * 10**12 + 10**9, "1") is True
+
+
+def test_a_stewards_grant_read_leaves_out_a_scope_withdrawn_since_even_before_the_purge(
+    tmp_path: Path, db_url: str
+) -> None:
+    source, _lineage, alice, bob = corpus(tmp_path / "home", db_url)
+    api = source.api
+    _, grant_id, _, token = steward_grant(api)
+    steward = api.identity.principal_from_api_token(token)
+    recs = api.metadata.segments(alice.id)
+    assert any(api.access.read_with_grant(steward, grant_id, r.id).frames for r in recs)
+    alice.consent("withdraw", ("screenshots",), WALL0 + 10**12)
+    read = [api.access.read_with_grant(steward, grant_id, r.id) for r in recs]
+    assert all(not s.frames and "screenshots" not in s.header.scopes for s in read)
+    assert not any(isinstance(e, FrameEvent) for s in read for e in s.events)
+    assert any(e.KIND == "key" for s in read for e in s.events)  # her other scopes are still there
+    bobs = [api.access.read_with_grant(steward, grant_id, r.id) for r in api.metadata.segments(bob.id)]
+    assert any(s.frames for s in bobs)
+    alice.consent("withdraw", ALL_SCOPES, WALL0 + 2 * 10**12)
+    read = [api.access.read_with_grant(steward, grant_id, r.id) for r in recs]
+    assert all(s.header.scopes == () and s.events == () and not s.frames for s in read)

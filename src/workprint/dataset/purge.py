@@ -16,8 +16,8 @@ scope is still met afterwards (a segment recorded before the withdrawal but uplo
 the server) is unconsented for good: the consent ledger keeps the withdrawal, ``LedgerConsent`` refuses a scope for
 any segment begun before its withdrawal (a later grant covers new recordings only), and the rebuild also wraps
 whatever consent check it is given in ``WithdrawnScopes``, so no byte of a withdrawn scope reaches a release even
-from a build told to allow all. Until the purge has run (within the deadline), a steward's raw read under a grant
-still returns the withdrawn records; builds never do. Full erasure crypto-shreds the participant's key
+from a build told to allow all. A steward's raw read under a grant leaves them out too, from the moment of the
+withdrawal (``ConsentService.withhold_withdrawn``). Full erasure crypto-shreds the participant's key
 (``ServerAPI.erase_participant``), which makes every raw copy unreadable.
 
 ``purge_pending`` gathers every outstanding request (explicit ones and erased participants still held, from the

@@ -162,7 +162,10 @@ class Access:
         rec = self.api.metadata.segment(segment_id)
         if rec is None or not g.covers(rec.participant_id):
             raise NotFound(f"segment {segment_id!r}: not found within grant {grant_id}")
-        return self.api.read_segment(p.actor, segment_id, grant_id=g.id)
+        from workprint.server.consent import consent_of
+
+        # A scope withdrawn since the recording is not handed out, even before the purge cuts it from the store.
+        return consent_of(self.api).withhold_withdrawn(self.api.read_segment(p.actor, segment_id, grant_id=g.id))
 
     # -- researchers, auditors ------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ every segment header against it (invariant 1). No web framework here.
   ``workprint dataset purge-pending`` (``dataset.purge``): the withdrawn scopes' records are cut out of the raw
   segments recorded before the withdrawal (sealed again, old ciphertext deleted) and out of every release holding
   them; the ledger then refuses further data of those scopes, and builds treat any of it still met (e.g. a segment
-  uploaded late) as unconsented.
+  uploaded late) as unconsented. Until then ``withhold_withdrawn`` keeps them out of a steward's raw read.
 - ``notice`` is the current notice with the current program (purpose, scopes, retention, organisation exclusion
   rules); devices fetch it, apply the program's rules and ask for fresh consent when the notice version changed.
   ``publish_program`` publishes a program together with a new notice version (numbered after the last one).
@@ -26,6 +26,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from workprint.privacy.consent import ConsentLedger, DeclaresConsent, header_ref
 from workprint.privacy.exclusions import rule_from_dict
 from workprint.privacy.notices import DEFAULT_NOTICE, DEFAULT_PROGRAM, Notice, Program, parse_scope
 from workprint.privacy.receipts import ConsentReceipt, canonical_json, sign_receipt, verify_receipt_dict
+from workprint.segment import Segment
 from workprint.store import consent_tables as ct
 from workprint.store.metadata import MetadataStore, append_audit
 from workprint.store.records import AuditEvent, Device
@@ -252,6 +254,28 @@ class ConsentService:
             withdrawn = set(conn.execute(select(c.receipt_id).where(c.receipt_id.in_(ids), c.action == "withdraw"))
                             .scalars()) if ids else set()  # fmt: skip
         return [r for r in open_requests if r.receipt_id in withdrawn]
+
+    def withdrawn_after(self, participant_id: str, wall_ns: int) -> frozenset[str]:
+        """Scopes the participant has withdrawn since ``wall_ns``: a segment begun then holds them unconsented."""
+        now = self._clock()
+        receipts = self.ledger(participant_id).receipts
+        return frozenset(
+            s for r in receipts if r.action == "withdraw" and wall_ns < r.timestamp_ns <= now for s in r.scopes
+        )
+
+    def withhold_withdrawn(self, segment: Segment) -> Segment:
+        """The segment without the records of scopes its participant withdrew after it began (a raw read between a
+        withdrawal and the purge that cuts them out of the store); unchanged when there are none."""
+        from workprint.dataset.consent import without_scopes  # pure; imported late, the dataset side is heavy
+
+        h = segment.header
+        withdrawn = self.withdrawn_after(h.participant, h.wall_start_ns) & set(h.scopes)
+        if not withdrawn:
+            return segment
+        kept = without_scopes(segment, withdrawn)
+        if kept is None:
+            return Segment(header=replace(h, scopes=(), counts={}), events=(), frames={})
+        return kept
 
     def mark_erasure_done(self, request_id: int, *, actor: str = "dataset") -> bool:
         """Mark an erasure request processed (the dataset pipeline calls this); False if unknown or done already."""
