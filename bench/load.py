@@ -325,8 +325,9 @@ async def run_agents(
                     res.accepted_bytes += len(data)
                 else:
                     res.refused_latencies.append(elapsed)
-                if retry_after:
-                    await asyncio.sleep(retry_after + rng.uniform(0, retry_after))  # jitter, as transport.Backoff
+                if retry_after:  # jitter, as transport.Backoff; the run's clock stops at ``end`` all the same
+                    wait = retry_after + rng.uniform(0, retry_after)
+                    await asyncio.sleep(min(wait, max(0.0, end - time.monotonic())))
         finally:
             conn.close()
 

@@ -44,7 +44,7 @@ def test_ingest_over_capacity_answers_503_with_retry_after_and_recovers(tmp_path
         assert set(statuses) <= {201, 503} and statuses[503] >= 5, statuses
         for r in answers:
             if r.status_code == 503:
-                assert r.headers["Retry-After"] in {"2", "3", "4"}  # 2 s plus up to 2 s, spreading the agents
+                assert 2 <= int(r.headers["Retry-After"]) <= 120  # at least 2 s; spread, stretched by the pressure
                 assert r.json()["error"]["code"] == "overloaded"
         with httpx.Client(base_url=url, trust_env=False) as client:
             assert client.get("/readyz").status_code == 200

@@ -13,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from workprint.config import ServerSettings
 from workprint.errors import ConfigError
-from workprint.server.overload import IngestGuard, IngestLimits, ServiceTime, queue_deadline
+from workprint.server.overload import IngestGuard, IngestLimits, Pressure, ServiceTime, queue_deadline
 
 PLENTY = 1 << 40
 Message = dict[str, object]
@@ -160,6 +160,30 @@ def test_retry_after_spreads_refused_agents_over_one_to_two_times_the_base() -> 
     guard = guard_for(HeldApp(), retry_after_busy_s=2)
     values = [guard.retry_after_s() for _ in range(300)]
     assert set(values) == {2, 3, 4}
+
+
+def test_retry_after_stretches_with_refusals_per_acceptance_and_relaxes_as_they_decay() -> None:
+    now = [0.0]
+    guard = IngestGuard(HeldApp(), IngestLimits(retry_after_busy_s=2, target_refusals=0.25, retry_after_max_s=60),
+                        lambda: PLENTY, clock=lambda: now[0], rng=random.Random(1))  # fmt: skip
+    for _ in range(40):
+        guard.pressure.add(accepted=True)
+    for _ in range(40):
+        guard.pressure.add(accepted=False)  # one refusal per acceptance: 4 times the target
+    assert guard.pressure.ratio() == pytest.approx(1.0)
+    assert {guard.retry_after_s() for _ in range(200)} == set(range(8, 17))  # base 2 s x 4, plus up to as much
+    for _ in range(4000):
+        guard.pressure.add(accepted=False)
+    assert max(guard.retry_after_s() for _ in range(200)) <= 120  # the base is capped at retry_after_max_s
+    now[0] += 60.0  # twelve half-lives later the refusals are forgotten
+    assert guard.retry_after_s() in {2, 3, 4}
+
+
+def test_a_few_refusals_without_acceptances_do_not_stretch_retry_after() -> None:
+    pressure = Pressure(clock=lambda: 0.0)
+    for _ in range(4):
+        pressure.add(accepted=False)
+    assert pressure.ratio() == pytest.approx(0.2)
 
 
 def test_the_queue_deadline_is_the_budget_less_a_slow_service_time_within_its_bounds() -> None:

@@ -14,8 +14,12 @@ untouched, so the service stays observable and readable while ingest is refused)
   slow service time: ``queue_deadline``. One that would not get a slot in time by the current service rate is
   refused at once; one still waiting at its deadline is refused then. ``queue_timeout_s`` caps the wait when the
   budget is 0 (no deadline).
-- **spreading**: ``Retry-After`` is ``retry_after_busy_s`` plus a random whole number of seconds up to as much
-  again, so agents refused together (whose backoff never waits less than ``Retry-After``) come back apart.
+- **spreading**: ``Retry-After`` is a base plus a random whole number of seconds up to as much again, so agents
+  refused together (whose backoff never waits less than ``Retry-After``) come back apart. The base is
+  ``retry_after_busy_s``, stretched in proportion to ``Pressure`` (refusals per acceptance over the last seconds)
+  beyond ``target_refusals``: a refused upload's body is still read, so agents that come back too soon cost the
+  server nearly what an accepted upload does (with 200 agents flat out, 2 s instead of the stretched base halved
+  what was accepted).
 
 A refused request's body is drained (up to ``DRAIN_LIMIT``) before answering, so the client reads the answer and its
 ``Retry-After`` instead of a connection reset.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import shutil
 import time
@@ -43,6 +48,7 @@ __all__ = [
     "FreeSpace",
     "IngestGuard",
     "IngestLimits",
+    "Pressure",
     "ServiceTime",
     "install_ingest_guard",
     "is_ingest",
@@ -68,6 +74,8 @@ class IngestLimits:
     min_wait_s: float = 0.01  # the shortest queue deadline, even when service alone exceeds the budget
     min_free_bytes: int = 256 * 1024 * 1024
     retry_after_busy_s: int = 2
+    retry_after_max_s: int = 60
+    target_refusals: float = 0.25  # refusals per acceptance above which Retry-After stretches
     retry_after_full_s: int = 60
 
 
@@ -116,6 +124,36 @@ class ServiceTime:
     def slow(self) -> float:
         """A slow service time (mean + 4 deviations): few uploads take longer once started."""
         return self.mean + 4 * self.deviation
+
+
+class Pressure:
+    """Refusals per acceptance over the last seconds: counts that decay by half every ``half_life_s``."""
+
+    def __init__(self, half_life_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.half_life_s = half_life_s
+        self._clock = clock
+        self._at = clock()
+        self.refused = 0.0
+        self.accepted = 0.0
+
+    def _decay(self) -> None:
+        now = self._clock()
+        f = 0.5 ** ((now - self._at) / self.half_life_s)
+        self.refused *= f
+        self.accepted *= f
+        self._at = now
+
+    def add(self, *, accepted: bool) -> None:
+        self._decay()
+        if accepted:
+            self.accepted += 1
+        else:
+            self.refused += 1
+
+    def ratio(self) -> float:
+        """Refusals per acceptance (a handful of refusals alone count as few: at least 20 acceptances assumed)."""
+        self._decay()
+        return self.refused / max(self.accepted, 20.0)
 
 
 def queue_deadline(limits: IngestLimits, service: ServiceTime) -> float:
@@ -193,6 +231,7 @@ class IngestGuard:
         self.limits = limits
         self.free_bytes = free_bytes
         self.service = ServiceTime()
+        self.pressure = Pressure(clock=clock)
         self._clock = clock
         self._rng = rng or random.Random()
         self._slots: _Slots | None = None  # made lazily: it belongs to the event loop that serves requests
@@ -212,8 +251,10 @@ class IngestGuard:
         return (ahead + 1) * self.service.mean / self.limits.max_inflight
 
     def retry_after_s(self) -> int:
-        """``retry_after_busy_s`` plus up to as much again, in whole seconds, so refused agents come back apart."""
-        base = self.limits.retry_after_busy_s
+        """The base (``retry_after_busy_s``, stretched by the pressure) plus up to as much again, in whole seconds."""
+        lim = self.limits
+        stretch = max(1.0, self.pressure.ratio() / lim.target_refusals)
+        base = min(lim.retry_after_max_s, math.ceil(lim.retry_after_busy_s * stretch))
         return base + self._rng.randint(0, base)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -235,8 +276,10 @@ class IngestGuard:
                 f"ingest: overloaded ({lim.max_inflight} in progress, {len(self._slots.waiters)} waiting; "
                 f"cannot start within {deadline * 1000:.0f} ms); retry later"
             )
+            self.pressure.add(accepted=False)
             await refuse(receive, send, 503, "overloaded", msg, self.retry_after_s())
             return
+        self.pressure.add(accepted=True)
         started = self._clock()
         try:
             await self.app(scope, receive, send)
