@@ -112,6 +112,11 @@ def _sessions(refs: Iterable[SegmentRef], exclude: frozenset[str]) -> Iterator[S
         yield SessionTask(index, tuple(current))
 
 
+def _session_weight(task: SessionTask) -> float:
+    # The device rotates segments by age and size, so their count tracks how much a session holds.
+    return float(len(task.refs))
+
+
 def _kept(summaries: list[dict[str, Any]], field_name: str, k: int) -> frozenset[str]:
     who: dict[str, set[str]] = {}
     for s in summaries:
@@ -190,7 +195,8 @@ def _build(
 ) -> ReleaseReport:  # fmt: skip
     tasks = list(_sessions(source.refs(), exclude))
     ctx = TransformContext(source, staging, key, opts.episodes, consented)
-    summaries = run_tasks(transform_session, tasks, ctx, opts.executor, label="sessions", progress=opts.progress)
+    summaries = run_tasks(transform_session, tasks, ctx, opts.executor, label="sessions", progress=opts.progress,
+                          weight=_session_weight)  # fmt: skip
     kept_titles = _kept(summaries, "titles", opts.k)
     kept_apps = _kept(summaries, "apps", opts.k)
     seen: set[str] = set()
