@@ -11,18 +11,20 @@ contributes nothing.
 A withdrawal reaches back: ``LedgerConsent`` treats a scope withdrawn after a segment began as unconsented for that
 segment for good, even when the participant grants the scope again later (a new grant covers new recordings only),
 so what the purge has not yet cut out of the raw segments (``dataset.purge.erase_withdrawn_scopes``, which uses
-``without_scopes``), or a segment recorded before the withdrawal but uploaded after it, never reaches a release.
+``privacy.scopes.without_scopes``), or a segment recorded before the withdrawal but uploaded after it, never reaches
+a release.
 ``WithdrawnScopes`` enforces the withdrawals a purge is carrying out whatever the wrapped check says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from workprint.models import ALL_SCOPES, SCOPE_OF_KIND, Event, FrameEvent, WindowEvent
+from workprint.models import ALL_SCOPES
 from workprint.privacy.consent import ConsentLedger
-from workprint.segment import Segment, count_kinds
+from workprint.privacy.scopes import narrow_to_scopes
+from workprint.segment import Segment
 
 Consented = Callable[[str, str, int, int, str], bool]
 """``consented(participant, scope, wall_start_ns, wall_end_ns, notice_version) -> bool``."""
@@ -85,41 +87,9 @@ def consented_scopes(seg: Segment, consented: Consented) -> frozenset[str]:
     )  # fmt: skip
 
 
-def _keep(e: Event, scopes: frozenset[str]) -> Event | None:
-    if isinstance(e, WindowEvent):
-        app = e.app if "app_names" in scopes else ""
-        title = e.title if "window_titles" in scopes else ""
-        return e if (app, title) == (e.app, e.title) else replace(e, app=app, title=title)
-    scope = SCOPE_OF_KIND.get(e.KIND)
-    return e if scope is None or scope in scopes else None
-
-
 def filter_consented(seg: Segment, consented: Consented) -> Segment | None:
     """The segment with unconsented records removed; None when no recorded scope is consented."""
-    return _narrow(seg, consented_scopes(seg, consented))
-
-
-def without_scopes(seg: Segment, withdrawn: Iterable[str]) -> Segment | None:
-    """The segment without the records of the ``withdrawn`` scopes, its header's scopes and counts narrowed to
-    what is left (so it can be sealed again); None when none of its scopes is left."""
-    gone = frozenset(withdrawn)
-    kept = _narrow(seg, frozenset(s for s in seg.header.scopes if s in ALL_SCOPES and s not in gone))
-    if kept is None or kept is seg:
-        return kept
-    return replace(kept, header=replace(kept.header, counts=count_kinds(kept.events)))
-
-
-def _narrow(seg: Segment, scopes: frozenset[str]) -> Segment | None:
-    if not scopes:
-        return None
-    if scopes == frozenset(seg.header.scopes):
-        return seg
-    events = tuple(k for k in (_keep(e, scopes) for e in seg.events) if k is not None)
-    frames = seg.frames if "screenshots" in scopes else {}
-    if frames:
-        kept = {e.frame_id for e in events if isinstance(e, FrameEvent)}
-        frames = {k: v for k, v in frames.items() if k in kept}
-    return Segment(header=replace(seg.header, scopes=tuple(sorted(scopes))), events=events, frames=frames)
+    return narrow_to_scopes(seg, consented_scopes(seg, consented))
 
 
 __all__ = [
@@ -129,5 +99,4 @@ __all__ = [
     "allow_all",
     "consented_scopes",
     "filter_consented",
-    "without_scopes",
 ]

@@ -39,12 +39,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, inspect, select
 from sqlalchemy.engine import Connection
 
-from workprint.dataset.consent import Consented, WithdrawnScopes, allow_all, without_scopes
+from workprint.dataset.consent import Consented, WithdrawnScopes, allow_all
 from workprint.dataset.executors import Executor
 from workprint.dataset.fsio import Root
 from workprint.dataset.release import ReceiptOf, ReleaseOptions, ReleaseReport, build_release, version_dir
 from workprint.dataset.source import SegmentSource
 from workprint.models import ALL_SCOPES
+from workprint.privacy.scopes import without_scopes
 from workprint.segment import seal, segment_id
 from workprint.store import tables as t
 from workprint.store.lineage_tables import LineageStore, ReleaseRow

@@ -40,6 +40,7 @@ from workprint.privacy.consent import ConsentLedger, DeclaresConsent, header_ref
 from workprint.privacy.exclusions import rule_from_dict
 from workprint.privacy.notices import DEFAULT_NOTICE, DEFAULT_PROGRAM, Notice, Program, parse_scope
 from workprint.privacy.receipts import ConsentReceipt, canonical_json, sign_receipt, verify_receipt_dict
+from workprint.privacy.scopes import without_scopes
 from workprint.segment import Segment
 from workprint.store import consent_tables as ct
 from workprint.store.metadata import MetadataStore, append_audit
@@ -266,8 +267,6 @@ class ConsentService:
     def withhold_withdrawn(self, segment: Segment) -> Segment:
         """The segment without the records of scopes its participant withdrew after it began (a raw read between a
         withdrawal and the purge that cuts them out of the store); unchanged when there are none."""
-        from workprint.dataset.consent import without_scopes  # pure; imported late, the dataset side is heavy
-
         h = segment.header
         withdrawn = self.withdrawn_after(h.participant, h.wall_start_ns) & set(h.scopes)
         if not withdrawn:
