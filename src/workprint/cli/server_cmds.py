@@ -186,7 +186,8 @@ def link_sso(
 
 @admin.command("rotate-keys")
 def rotate_keys(db: DbOption = "", blobs: BlobsOption = "") -> None:
-    """Rotate the key-encryption key and re-wrap every participant key (no segment is re-encrypted); audited."""
+    """Rotate the key-encryption keys and re-wrap every participant key under their own newest key (no segment is
+    re-encrypted); keys wrapped the old, shared way move to per-participant keys. Audited."""
     with _store(db, blobs) as api:
         n = api.rotate_keys(actor="system:admin-cli")
     out.print(f"rotated keys: {n} participant keys re-wrapped under {api.keys.key_id}")
