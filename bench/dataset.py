@@ -209,7 +209,8 @@ def child(corpus: Path, out: Path, executor: str) -> None:
     dt = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     fields = ("events", "actions", "steps", "frames", "episodes")
-    print(json.dumps({"warmup": warm, "seconds": dt, "rss": rss, **{f: getattr(report, f) for f in fields}}))
+    counts = {f: getattr(report, f) for f in fields}
+    print(json.dumps({"warmup": warm, "seconds": dt, "rss": rss, "steps_s": report.seconds, **counts}))
 
 
 def measure(corpus: Path, executor: str) -> dict[str, Any]:
@@ -252,6 +253,8 @@ def main() -> None:
         for label, r in rows:
             print(f"{label:<34} {r['events'] / r['seconds']:>10,.0f} {r['actions'] / r['seconds']:>10,.0f} "
                   f"{r['seconds']:>8.1f} {r['rss'] / 2**20:>8.0f} MB {r['steps']:>8,}")  # fmt: skip
+        for label, r in rows[1:]:
+            print(f"{label.split(',')[0]:<14} " + ", ".join(f"{k} {v:.1f} s" for k, v in r["steps_s"].items()))
         if not a.no_ray:
             ray_run = rows[2][1]
             print(f"ray speed-up with 2 workers: {rows[1][1]['seconds'] / ray_run['seconds']:.2f}x "

@@ -1,10 +1,17 @@
-"""How the Ray executor packs tasks into blocks: every task once, in near-equal groups."""
+"""How the Ray executor packs tasks into blocks (every task once, in near-equal groups), and the step timings a
+build reports."""
 
 from __future__ import annotations
 
 import random
+import time
+from pathlib import Path
+
+from release_helpers import corpus
 
 from workprint.dataset.executors import balanced_groups, run_tasks
+from workprint.dataset.release import ReleaseOptions, build_release
+from workprint.dataset.source import MemorySource
 
 
 def test_balanced_groups_cover_every_task_once_in_index_order() -> None:
@@ -36,3 +43,13 @@ def _square(task: int, ctx: int) -> dict[str, int]:
 
 def test_local_results_come_back_in_index_order() -> None:
     assert [r["value"] for r in run_tasks(_square, [3, 1, 2, 0], 10, "local")] == [10, 11, 14, 19]
+
+
+def test_a_build_reports_the_wall_time_of_each_step(tmp_path: Path) -> None:
+    t0 = time.perf_counter()
+    report = build_release(MemorySource(corpus(3)), tmp_path, "rel", key=b"t" * 32, options=ReleaseOptions(k=1))
+    total = time.perf_counter() - t0
+    assert list(report.seconds) == ["sessions", "decide", "shards", "finish"]
+    assert all(s >= 0 for s in report.seconds.values())
+    assert report.seconds["sessions"] > 0 and report.seconds["shards"] > 0
+    assert sum(report.seconds.values()) <= total

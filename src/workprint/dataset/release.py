@@ -85,6 +85,9 @@ class ReleaseReport:
     duplicates: int
     skipped: tuple[SkippedSegment, ...]
     manifest_sha256: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time of each step: ``sessions`` (phase 1), ``decide`` (the driver's k-anonymity and duplicates),
+    ``shards`` (phase 2) and ``finish`` (the driver's ``agentnet.jsonl``, datasheet, manifest and lineage)."""
 
     @property
     def ok(self) -> bool:
@@ -193,10 +196,12 @@ def _build(
     opts: ReleaseOptions, key: bytes, consented: Consented, receipt_of: ReceiptOf | None, exclude: frozenset[str],
     lineage: LineageStore | None, clock: Callable[[], int],
 ) -> ReleaseReport:  # fmt: skip
+    clocks = [time.perf_counter()]
     tasks = list(_sessions(source.refs(), exclude))
     ctx = TransformContext(source, staging, key, opts.episodes, consented)
     summaries = run_tasks(transform_session, tasks, ctx, opts.executor, label="sessions", progress=opts.progress,
                           weight=_session_weight)  # fmt: skip
+    clocks.append(time.perf_counter())
     kept_titles = _kept(summaries, "titles", opts.k)
     kept_apps = _kept(summaries, "apps", opts.k)
     seen: set[str] = set()
@@ -209,7 +214,9 @@ def _build(
                 seen.add(e["digest"])
     shard_tasks = _shards(summaries, frozenset(dropped), opts.shard_steps)
     sctx = ShardContext(staging, out_root, kept_titles, kept_apps, frozenset(dropped))
+    clocks.append(time.perf_counter())
     shards = run_tasks(write_shard, shard_tasks, sctx, opts.executor, label="shards", progress=opts.progress)
+    clocks.append(time.perf_counter())
     files: dict[str, str] = {}
     for sh in shards:
         files.update(sh["files"])
@@ -228,6 +235,9 @@ def _build(
         ]  # fmt: skip
         row = ReleaseRow(release_id, version, root.location, "active", clock(), opts.to_json(), manifest_sha, key)
         lineage.add_release(row, examples)
+    clocks.append(time.perf_counter())
+    steps = ("sessions", "decide", "shards", "finish")
+    seconds = {step: round(b - a, 3) for step, a, b in zip(steps, clocks[:-1], clocks[1:], strict=True)}
     return ReleaseReport(
         release_id=release_id, version=version, location=out_root.location,
         segments=sum(s["segments"] for s in summaries),
@@ -235,7 +245,7 @@ def _build(
         actions=sum(s["actions"] for s in summaries), episodes=sum(sh["episodes"] for sh in shards),
         steps=sum(sh["steps"] for sh in shards), frames=sum(sh["frames"] for sh in shards),
         participants=sheet["counts"]["participants"], duplicates=len(dropped), skipped=skipped,
-        manifest_sha256=manifest_sha,
+        manifest_sha256=manifest_sha, seconds=seconds,
     )  # fmt: skip
 
 
