@@ -45,13 +45,13 @@ def _engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             # Room for every thread of the server's pool: a connection beyond the pool is closed when returned, so
             # the next one reconnects and runs the pragmas again (a per-request cost under load).
-            pool = {"pool_size": 20, "max_overflow": 40}
+            pool = {"pool_size": 20, "max_overflow": 20}
         engine = create_engine(parsed, connect_args={"timeout": 30}, **pool)
         _sqlite_pragmas(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
         # No pre-ping: it costs a round trip per checkout (several per ingest); recycling covers idle disconnects.
-        return create_engine(parsed, pool_recycle=300, pool_size=20, max_overflow=40)
+        return create_engine(parsed, pool_recycle=300, pool_size=10)
     raise ConfigError(f"db_url: expected sqlite:/// or postgresql+psycopg://, got {parsed.drivername!r}")
 
 
