@@ -91,6 +91,7 @@ class ServerSettings:
     # p99 budget of an accepted upload: a queued upload that cannot start in time (the budget less the measured time
     # an upload takes once started) is refused with 503 at once instead of waiting; 0 turns the deadline off.
     ingest_latency_budget_s: float = 0.25
+    access_log: bool = False  # one log line per request (uvicorn's access log); errors are logged either way
 
     @property
     def server_dir(self) -> Path:
@@ -116,4 +117,5 @@ class ServerSettings:
             blob_url=os.environ.get("WORKPRINT_BLOB_URL", ""),
             ingest_max_inflight=int(inflight),
             ingest_latency_budget_s=budget,
+            access_log=os.environ.get("WORKPRINT_ACCESS_LOG", "0") not in ("", "0"),
         )

@@ -68,14 +68,20 @@ def server(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8470,
     db: DbOption = "",
     blobs: BlobsOption = "",
+    access_log: Annotated[
+        bool | None,
+        typer.Option("--access-log/--no-access-log", help="One log line per request ($WORKPRINT_ACCESS_LOG; off)"),
+    ] = None,
 ) -> None:
     """Run the collection service (one uvicorn process)."""
     import uvicorn
 
     from workprint.server.app import create_app
-    from workprint.server.serve import build_api
+    from workprint.server.serve import build_api, uvicorn_config
 
     settings = _settings(db, blobs)
+    if access_log is not None:
+        settings = dataclasses.replace(settings, access_log=access_log)
     api = build_api(settings)
     out.print(
         f"workprint server on http://{host}:{port} (db {api.metadata.backend}, blobs {settings.resolved_blob_url()})"
@@ -84,7 +90,10 @@ def server(
 
     stop = start_checkpointer(api.audit_log, CHECKPOINT_INTERVAL_S)  # signed tree heads at least every 5 minutes
     try:
-        uvicorn.run(create_app(api), host=host, port=port, log_level="info", lifespan="off")
+        runner = uvicorn.Server(uvicorn_config(create_app(api), host, port, access_log=settings.access_log))
+        runner.run()
+        if not runner.started:  # e.g. the port is taken: uvicorn has logged why
+            raise SystemExit(3)
     finally:
         stop.set()
         api.audit_log.checkpoint(only_if_new=True)

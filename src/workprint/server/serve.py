@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from workprint.config import ServerSettings
 from workprint.errors import ConfigError
@@ -18,7 +19,7 @@ from workprint.store.blobs import open_blob_store
 from workprint.store.keys import KeyProvider, MasterKeyFile
 from workprint.store.metadata import MetadataStore
 
-__all__ = ["build_api", "key_provider", "serve_in_thread", "stop_server"]
+__all__ = ["build_api", "key_provider", "serve_in_thread", "stop_server", "uvicorn_config"]
 
 
 def key_provider(settings: ServerSettings, env: Mapping[str, str] = os.environ) -> KeyProvider:
@@ -44,6 +45,17 @@ def build_api(settings: ServerSettings, env: Mapping[str, str] = os.environ) -> 
     )
 
 
+def uvicorn_config(
+    app: ASGIApp, host: str, port: int, *, access_log: bool = False, log_level: str = "info"
+) -> uvicorn.Config:
+    """uvicorn as the service runs it: httptools' C parser (h11, in pure Python, took ~17 % of the server's CPU
+    under load) on uvloop, and no access-log line per request unless asked for (errors are still logged)."""
+    return uvicorn.Config(
+        app, host=host, port=port, http="httptools", loop="uvloop", log_level=log_level, access_log=access_log,
+        lifespan="off",
+    )  # fmt: skip
+
+
 def serve_in_thread(
     api: ServerAPI, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0
 ) -> tuple[uvicorn.Server, threading.Thread, str]:
@@ -57,7 +69,7 @@ def serve_in_thread(
         sock.close()
         raise ConfigError(f"server: cannot listen on {host}:{port} ({exc.strerror})") from None
     bound = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(api), host=host, port=bound, log_level="warning", lifespan="off")
+    config = uvicorn_config(create_app(api), host, bound, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{bound}", daemon=True)
     thread.start()
