@@ -70,7 +70,7 @@ class IngestLimits:
     max_inflight: int = 8
     max_queue: int = 256
     queue_timeout_s: float = 5.0
-    latency_budget_s: float = 0.25  # p99 budget of an accepted upload; 0: wait up to queue_timeout_s
+    latency_budget_s: float = 0.2  # p99 budget (ServerSettings.ingest_latency_budget_s); 0: up to queue_timeout_s
     min_wait_s: float = 0.01  # the shortest queue deadline, even when service alone exceeds the budget
     min_free_bytes: int = 256 * 1024 * 1024
     retry_after_busy_s: int = 2
