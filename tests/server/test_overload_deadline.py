@@ -7,6 +7,9 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from starlette.types import Receive, Scope, Send
@@ -33,6 +36,12 @@ class HeldApp:
         await self.release.wait()
         await send({"type": "http.response.start", "status": 201, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
+
+
+def run(scenario: Coroutine[Any, Any, None]) -> None:
+    """Run ``scenario`` on a fresh event loop in its own thread (a browser test may leave a loop running in ours)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario).result()
 
 
 async def upload(guard: IngestGuard) -> tuple[int, dict[str, str], float]:
@@ -80,7 +89,7 @@ def test_a_queued_upload_that_cannot_start_within_the_budget_is_refused_promptly
         app.release.set()
         assert (await holder)[0] == 201
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_refusal_says_why_in_the_json_error_shape() -> None:
@@ -105,7 +114,7 @@ def test_a_refusal_says_why_in_the_json_error_shape() -> None:
         app.release.set()
         await holder
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_when_uploads_are_known_to_be_slow_a_queued_one_is_refused_at_once_without_waiting() -> None:
@@ -121,7 +130,7 @@ def test_when_uploads_are_known_to_be_slow_a_queued_one_is_refused_at_once_witho
         app.release.set()
         await holder
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_queued_upload_whose_slot_frees_within_the_deadline_is_accepted() -> None:
@@ -139,7 +148,7 @@ def test_a_queued_upload_whose_slot_frees_within_the_deadline_is_accepted() -> N
         assert status == 201 and at < 0.5
         assert guard.service.samples == 2 and guard.inflight == 0
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_without_a_budget_a_queued_upload_waits_up_to_the_queue_timeout() -> None:
@@ -153,7 +162,7 @@ def test_without_a_budget_a_queued_upload_waits_up_to_the_queue_timeout() -> Non
         app.release.set()
         await holder
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_retry_after_spreads_refused_agents_over_one_to_two_times_the_base() -> None:
