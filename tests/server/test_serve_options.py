@@ -1,4 +1,4 @@
-"""How the service runs uvicorn: httptools' parser on uvloop, and no access-log line per request unless asked."""
+"""How the service runs uvicorn: httptools' parser, and no access-log line per request unless asked."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_uvicorn_config_parses_with_httptools_and_logs_no_requests_by_default() 
     config = uvicorn_config(FastAPI(), "127.0.0.1", 0)
     config.load()
     assert config.http_protocol_class is HttpToolsProtocol
-    assert (config.loop, config.access_log) == ("uvloop", False)
+    assert (config.loop, config.access_log) == ("asyncio", False)
     assert uvicorn_config(FastAPI(), "127.0.0.1", 0, access_log=True).access_log is True
 
 

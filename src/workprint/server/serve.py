@@ -49,9 +49,10 @@ def uvicorn_config(
     app: ASGIApp, host: str, port: int, *, access_log: bool = False, log_level: str = "info"
 ) -> uvicorn.Config:
     """uvicorn as the service runs it: httptools' C parser (h11, in pure Python, took ~17 % of the server's CPU
-    under load) on uvloop, and no access-log line per request unless asked for (errors are still logged)."""
+    under load) and no access-log line per request unless asked for (errors are still logged). The standard asyncio
+    loop: uvloop measured no better with 200 agents flat out (99,700 against 104,900 events/s, p99 194 / 180 ms)."""
     return uvicorn.Config(
-        app, host=host, port=port, http="httptools", loop="uvloop", log_level=log_level, access_log=access_log,
+        app, host=host, port=port, http="httptools", loop="asyncio", log_level=log_level, access_log=access_log,
         lifespan="off",
     )  # fmt: skip
 
