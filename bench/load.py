@@ -34,13 +34,17 @@ Figures (2 cores shared with other work; medians of 3 runs of 20 s; load average
 
 | 200 agents (1,004 events, 517 KB each) | accepted events/s, MB/s | accepted p50 / p99 | refused, p99 | RSS max |
 |---|---|---|---|---|
-| flat out, SQLite | 107,500, 55.3 (runs 73k-136k) | 99 ms / 574 ms (runs 241-817) | 9.7 %, 659 ms | 175 MiB |
-| flat out, PostgreSQL | 77,000, 39.6 | 122 ms / 911 ms | 13.1 %, 1.06 s | 188 MiB |
+| flat out, SQLite | 104,900, 54.0 (runs 98k-120k) | 101 ms / 180 ms (runs 177-188) | 9.6 %, 819 ms | 184 MiB (206) |
+| flat out, PostgreSQL | 87,700, 45.1 (runs 87k-88k) | 98 ms / 589 ms (runs 286-650) | 11.8 %, 782 ms | 188 MiB |
 | paced, 100 segments/s, SQLite | 47,000, 24.2 | 114 ms / 596 ms | 26 %, 470 ms | 163 MiB |
 | paced, 100 segments/s, PostgreSQL | 60,100, 30.9 | 75 ms / 429 ms | 15 %, 289 ms | 170 MiB |
 | paced, 20 segments/s, SQLite / PostgreSQL | 20,200, 10.4 | 26 / 22 ms, 130 / 86 ms | 0 % | 153 / 159 MiB |
 
-Load average 1.7-5.2 (other work on the same 2 cores); the spread between runs is wider than most differences.
+Load average 1.7-5.2 (other work on the same 2 cores, the project's test suite among it); the spread between runs
+is wider than most differences. Flat-out rows: httptools' parser, no access log, latency budget 0.2 s (load average
+1.6-4.0; before them SQLite's p99 was 574 ms, PostgreSQL 77,000 events/s and p99 911 ms). A blob put (file and
+directory fsync) takes ~17 ms of a ~35 ms ingest under this load, but batching blob fsyncs in one thread measured
+slower (8 threads of puts: 280-360 against 390-650 puts/s) than ext4's own merging of concurrent fsyncs.
 Before admission control and this client (same machine, quiet): flat out SQLite 44,000 events/s, p99 13.9 s (every
 agent queued up to 5 s); paced 20/s PostgreSQL p99 560 ms (twelve round trips per upload, now five or six).
 """
