@@ -36,13 +36,14 @@ Figures (2 cores shared with other work; medians of 3 runs of 20 s; load average
 |---|---|---|---|---|
 | flat out, SQLite | 104,900, 54.0 (runs 98k-120k) | 101 ms / 180 ms (runs 177-188) | 9.6 %, 819 ms | 184 MiB (206) |
 | flat out, PostgreSQL | 87,700, 45.1 (runs 87k-88k) | 98 ms / 589 ms (runs 286-650) | 11.8 %, 782 ms | 188 MiB |
-| paced, 100 segments/s, SQLite | 47,000, 24.2 | 114 ms / 596 ms | 26 %, 470 ms | 163 MiB |
-| paced, 100 segments/s, PostgreSQL | 60,100, 30.9 | 75 ms / 429 ms | 15 %, 289 ms | 170 MiB |
+| paced, 100 segments/s, SQLite | 95,000, 48.9 | 72 ms / 214 ms (runs 156-219) | 5.5 %, 201 ms | 166 MiB |
+| paced, 100 segments/s, PostgreSQL | 69,100, 35.6 | 64 ms / 220 ms (runs 197-303) | 11.2 %, 272 ms | 170 MiB |
 | paced, 20 segments/s, SQLite / PostgreSQL | 20,200, 10.4 | 26 / 22 ms, 130 / 86 ms | 0 % | 153 / 159 MiB |
 
 Load average 1.7-5.2 (other work on the same 2 cores, the project's test suite among it); the spread between runs
-is wider than most differences. Flat-out rows: httptools' parser, no access log, latency budget 0.2 s (load average
-1.6-4.0; before them SQLite's p99 was 574 ms, PostgreSQL 77,000 events/s and p99 911 ms). A blob put (file and
+is wider than most differences. Flat-out and 100/s rows: httptools' parser, no access log, latency budget 0.2 s
+(load average 1.5-4.0; before them: flat out, SQLite p99 574 ms, PostgreSQL 77,000 events/s and p99 911 ms; paced,
+SQLite 47,000 events/s and p99 596 ms, PostgreSQL 60,100 and 429 ms). The 20/s row predates them. A blob put (file and
 directory fsync) takes ~17 ms of a ~35 ms ingest under this load, but batching blob fsyncs in one thread measured
 slower (8 threads of puts: 280-360 against 390-650 puts/s) than ext4's own merging of concurrent fsyncs.
 Before admission control and this client (same machine, quiet): flat out SQLite 44,000 events/s, p99 13.9 s (every
