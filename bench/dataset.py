@@ -14,18 +14,18 @@ Targets: >= 20,000 events/s per core, peak RSS <= 1 GB independent of corpus siz
 Needs ``ray[data]`` for the Ray run.
 
 Measured 2026-11-27 (2-core VM shared with other sessions' test runs and benchmarks; ~1.0 M events, 52,353 steps
-with frames, 6,467 episodes; four runs of this script, load average at each run's start):
+with frames, 6,467 episodes; five runs of this script, load average at each run's start):
 
 ==========================  ==============  ============  =========  ===========================================
 run                         events/s        actions/s     peak RSS   machine load average
 ==========================  ==============  ============  =========  ===========================================
-local, 1 core, 250 k        37,721-42,804   2,020-2,292   198 MB     1.19-2.68
-local, 1 core, 1 M          41,723 median   2,228         203 MB     1.19-2.68 (range 38,018-47,862 events/s)
+local, 1 core, 250 k        21,089-42,804   1,129-2,292   198 MB     1.19-2.68
+local, 1 core, 1 M          41,690 median   2,226         203 MB     1.19-2.68 (range 27,867-47,862 events/s)
 ray, 2 workers, 1 M         73,552          3,927         251 MB     1.43, quiet while it ran: 1.76x over local
-ray, 2 workers, 1 M         41,040-45,353   2,191-2,421   251 MB     1.19-2.68 at start, 4+ during: 0.95x-1.16x
+ray, 2 workers, 1 M         39,768-45,353   2,123-2,421   252 MB     1.19-2.68 at start, 3.7-4+ during: 0.95x-1.43x
 ==========================  ==============  ============  =========  ===========================================
 
-Median of the four runs: local 24.0 s, ray 22.4 s, 1.07x. Only the run with the machine quiet throughout shows what
+Median of the five runs: local 24.0 s, ray 22.7 s, 1.16x. Only the run with the machine quiet throughout shows what
 the code does (1.76x: sessions 18.1 s -> 9.8 s, shards 5.9 s -> 3.7 s); in the others another session's load test
 or test suite took a core mid-run (Ray warm-up 14-18 s instead of 11 s), which costs two workers that need both
 cores far more than a local run pinned to one, and the ratio falls to ~1x.
