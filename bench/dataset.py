@@ -28,7 +28,7 @@ ray, 2 workers, 1 M         39,768-45,353   2,123-2,421   252 MB     1.19-2.68 a
 Median of the five runs: local 24.0 s, ray 22.7 s, 1.16x. Only the run with the machine quiet throughout shows what
 the code does (1.76x: sessions 18.1 s -> 9.8 s, shards 5.9 s -> 3.7 s); in the others another session's load test
 or test suite took a core mid-run (Ray warm-up 14-18 s instead of 11 s), which costs two workers that need both
-cores far more than a local run pinned to one, and the ratio falls to ~1x.
+cores far more than a local run pinned to one, and the ratio falls to 0.95-1.43x.
 
 Where the time goes (``ReleaseReport.seconds``, printed per step): locally 70-80 % in phase 1 (decrypt, decode,
 consent filter, reduce, stage; decoding segments is half of it), 20-30 % in phase 2 (shards); the driver's decisions
