@@ -38,14 +38,14 @@ Figures (2 cores shared with other work; medians of 3 runs of 20 s; load average
 | flat out, PostgreSQL | 87,700, 45.1 (runs 87k-88k) | 98 ms / 589 ms (runs 286-650) | 11.8 %, 782 ms | 188 MiB |
 | paced, 100 segments/s, SQLite | 95,000, 48.9 | 72 ms / 214 ms (runs 156-219) | 5.5 %, 201 ms | 166 MiB |
 | paced, 100 segments/s, PostgreSQL | 69,100, 35.6 | 64 ms / 220 ms (runs 197-303) | 11.2 %, 272 ms | 170 MiB |
-| paced, 20 segments/s, SQLite / PostgreSQL | 20,200, 10.4 | 26 / 22 ms, 130 / 86 ms | 0 % | 153 / 159 MiB |
+| paced, 20/s, SQLite / PostgreSQL | 20,100, 10.3 | 25 / 23 ms, 106 / 169 ms (45-330 / 100-241) | 0 % | 160 MiB |
 
-Load average 1.7-5.2 (other work on the same 2 cores, the project's test suite among it); the spread between runs
-is wider than most differences. Flat-out and 100/s rows: httptools' parser, no access log, latency budget 0.2 s
-(load average 1.5-4.0; before them: flat out, SQLite p99 574 ms, PostgreSQL 77,000 events/s and p99 911 ms; paced,
-SQLite 47,000 events/s and p99 596 ms, PostgreSQL 60,100 and 429 ms). The 20/s row predates them. A blob put (file and
-directory fsync) takes ~17 ms of a ~35 ms ingest under this load, but batching blob fsyncs in one thread measured
-slower (8 threads of puts: 280-360 against 390-650 puts/s) than ext4's own merging of concurrent fsyncs.
+Load average 0.8-4.0 (other work on the same 2 cores, the project's test suite among it); the spread between runs
+is wider than most differences. These are with httptools' parser, no access log and a latency budget of 0.2 s;
+before them: flat out, SQLite p99 574 ms, PostgreSQL 77,000 events/s and p99 911 ms; paced 100/s, SQLite 47,000
+events/s and p99 596 ms, PostgreSQL 60,100 and 429 ms; paced 20/s about the same (p99 130 / 86 ms). A blob put
+(file and directory fsync) takes ~17 ms of a ~35 ms ingest under this load, but batching blob fsyncs in one thread
+measured slower (8 threads of puts: 280-360 against 390-650 puts/s) than ext4's own merging of concurrent fsyncs.
 Before admission control and this client (same machine, quiet): flat out SQLite 44,000 events/s, p99 13.9 s (every
 agent queued up to 5 s); paced 20/s PostgreSQL p99 560 ms (twelve round trips per upload, now five or six).
 """
