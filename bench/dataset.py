@@ -22,6 +22,7 @@ run                         events/s        actions/s     peak RSS   machine loa
 local, 1 core, 250 k        21,089-42,804   1,129-2,292   198 MB     1.19-2.68
 local, 1 core, 1 M          41,690 median   2,226         203 MB     1.19-2.68 (range 27,867-47,862 events/s)
 ray, 2 workers, 1 M         73,552          3,927         251 MB     1.43, quiet while it ran: 1.76x over local
+ray, 2 workers, 1 M         55,063-55,268   2,940-2,951   252 MB     1.1-1.7, nothing else running: 1.61x, 1.88x
 ray, 2 workers, 1 M         39,768-45,353   2,123-2,421   252 MB     1.19-2.68 at start, 3.7-4+ during: 0.95x-1.43x
 ==========================  ==============  ============  =========  ===========================================
 
@@ -29,6 +30,7 @@ Median of the five runs: local 24.0 s, ray 22.7 s, 1.16x. Only the run with the 
 the code does (1.76x: sessions 18.1 s -> 9.8 s, shards 5.9 s -> 3.7 s); in the others another session's load test
 or test suite took a core mid-run (Ray warm-up 14-18 s instead of 11 s), which costs two workers that need both
 cores far more than a local run pinned to one, and the ratio falls to 0.95-1.43x.
+Two later runs with nothing else on the machine gave 1.88x and 1.61x: over the three quiet runs the median is 1.76x.
 
 Where the time goes (``ReleaseReport.seconds``, printed per step): locally 70-80 % in phase 1 (decrypt, decode,
 consent filter, reduce, stage; decoding segments is half of it), 20-30 % in phase 2 (shards); the driver's decisions
