@@ -6,8 +6,7 @@ included; anything in doubt is redacted."""
 
 from __future__ import annotations
 
-import itertools
-
+from keystream import KeyStream
 from workprint.models import SECRET_FIELD, ButtonEvent, ControlEvent, Event, FrameEvent, KeyEvent, WindowEvent
 from workprint.privacy.gate import Item, PrivacyGate
 from workprint.privacy.redact import KeyRedactor
@@ -16,14 +15,11 @@ from workprint.privacy.redact import KeyRedactor
 APP, TITLE = "Settings", "Account"
 
 
-class Stream:
+class Stream(KeyStream):
     """Key presses and releases, windows, clicks and bus reports with increasing timestamps (10 ms apart)."""
 
     def __init__(self) -> None:
-        self.t = itertools.count(1_000_000_000, 10_000_000)
-
-    def now(self) -> int:
-        return next(self.t)
+        super().__init__(1_000_000_000, 10_000_000, shift_caps=True)
 
     def window(self) -> Event:
         t = self.now()
@@ -36,26 +32,6 @@ class Stream:
     def click(self) -> list[Event]:
         t1, t2 = self.now(), self.now()
         return [ButtonEvent(t1, t1, True, 5, 5, 1), ButtonEvent(t2, t2, False, 5, 5, 1)]
-
-    def key(self, keysym: str, text: str = "", mods: tuple[str, ...] = ()) -> list[Event]:
-        code = 9 + (ord(text[0]) % 200 if text else sum(map(ord, keysym)) % 200)
-        t1, t2 = self.now(), self.now()
-        return [KeyEvent(t1, t1, True, code, keysym, text, mods), KeyEvent(t2, t2, False, code, keysym, text, mods)]
-
-    def type(self, s: str) -> list[Event]:
-        out: list[Event] = []
-        for ch in s:
-            if ch == "\b":
-                out += self.key("BackSpace")
-            elif ch == "\t":
-                out += self.key("Tab", "\t")
-            elif ch == "\n":
-                out += self.key("Return", "\n")
-            elif ch.isupper():
-                out += [*self.key("Shift_L")[:1], *self.key(ch, ch, ("shift",)), *self.key("Shift_L")[1:]]
-            else:
-                out += self.key(ch if ch.isalnum() else "x", ch)
-        return out
 
 
 def run(events: list[Event], step: KeyRedactor | None = None) -> list[Item]:

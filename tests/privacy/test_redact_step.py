@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import pytest
 
+from keystream import KeyStream
 from workprint.errors import RedactionError
 from workprint.models import ButtonEvent, ControlEvent, Event, FrameEvent, KeyEvent, MotionEvent, WindowEvent
 from workprint.privacy.gate import Item, PrivacyGate
@@ -16,33 +16,15 @@ from workprint.privacy.redact import step as step_module
 CANARY = "canary.7f3a@example.org"
 
 
-class Keys:
-    """Builds press/release pairs like capture does, with increasing timestamps."""
+class Keys(KeyStream):
+    """Builds press/release pairs like capture does, with increasing timestamps (50 ms apart)."""
 
     def __init__(self) -> None:
-        self.t = itertools.count(1_000_000, 50_000_000)
+        super().__init__(1_000_000, 50_000_000)
 
     def window(self, app: str, title: str) -> Event:
-        t = next(self.t)
+        t = self.now()
         return WindowEvent(t, t, app, title, 1, 0, 0, 800, 600, 1280, 800)
-
-    def key(self, keysym: str, text: str = "", mods: tuple[str, ...] = ()) -> list[Event]:
-        code = 9 + (ord(text[0]) % 200 if text else sum(map(ord, keysym)) % 200)
-        t1, t2 = next(self.t), next(self.t)
-        return [KeyEvent(t1, t1, True, code, keysym, text, mods), KeyEvent(t2, t2, False, code, keysym, text, mods)]
-
-    def type(self, s: str) -> list[Event]:
-        out: list[Event] = []
-        for ch in s:
-            if ch == "\b":
-                out += self.key("BackSpace")
-            elif ch == "\t":
-                out += self.key("Tab", "\t")
-            elif ch == "\n":
-                out += self.key("Return", "\n")
-            else:
-                out += self.key(ch if ch.isalnum() else "x", ch)
-        return out
 
 
 def run(step: KeyRedactor, events: list[Event], flush: bool = True) -> list[Item]:
