@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import itertools
 import json
 import random
@@ -26,6 +27,10 @@ from typing import Any
 
 from faker import Faker
 
+# Dates come from fixed bounds, never from today, so a seed gives the same corpus on any day at any time.
+FIXED_YEAR = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+FIXED_YEAR_START = FIXED_YEAR[0]
+YEARS = dt.timedelta(days=365)
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT")
 Piece = str | tuple[str, str]  # plain text, or (value, TYPE)
 Snippet = tuple[str, list[Piece], str, str]  # category, pieces, app, title
@@ -113,7 +118,7 @@ class Gen:
         return "mac", t, "xterm", "dhcp config"
 
     def dob(self) -> Snippet:
-        d = self.f().date_of_birth(minimum_age=18, maximum_age=90)
+        d = self.f().date_between(FIXED_YEAR_START - YEARS * 90, FIXED_YEAR_START - YEARS * 18)
         s = d.strftime(self.pick("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%B %d, %Y", "%d %B %Y", "%b %d %Y"))
         t = self.pick(["DOB: ", (s, "DATE_OF_BIRTH")], ["date of birth ", (s, "DATE_OF_BIRTH")],
                       ["I was born on ", (s, "DATE_OF_BIRTH")], ["Birthday: ", (s, "DATE_OF_BIRTH")])  # fmt: skip
@@ -230,12 +235,12 @@ class Gen:
             f"SELECT id, created_at FROM orders WHERE total > {self.r.randint(10, 999)} ORDER BY created_at DESC;",
             f.paragraph(nb_sentences=2),
             f.sentence(nb_words=10),
-            f"meeting moved to {f.date_this_year().isoformat()} at {self.r.randint(9, 17)}:00",
+            f"meeting moved to {f.date_between(*FIXED_YEAR).isoformat()} at {self.r.randint(9, 17)}:00",
             f"total is ${self.r.randint(10, 9999)}.{self.r.randint(10, 99)} incl. VAT",
             f"cd /home/{f.user_name()}/projects/{f.word()} && make test",
             f"https://docs.python.org/3/library/{f.word()}.html",
             f"order #{self.r.randint(100000, 999999)} shipped",
-            f"ERROR {f.date_time_this_year().isoformat()} worker-{self.r.randint(1, 9)} timed out after 30s",
+            f"ERROR {f.date_time_between(*FIXED_YEAR).isoformat()} worker-{self.r.randint(1, 9)} timed out after 30s",
             f"sha256: {f.sha256()}",
             f"docker run -p 8080:80 nginx:1.{self.r.randint(19, 27)}",
             f"Build {self.r.randint(1000, 9999)} passed in {self.r.randint(2, 59)} minutes",
