@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from pathlib import Path
 
 from nacl.signing import SigningKey, VerifyKey
 
 from workprint.errors import ConfigError
+from workprint.secretfile import read_secret
 
 __all__ = ["load_signing_key", "load_verify_key"]
 
@@ -42,13 +42,7 @@ def load_signing_key(path: str | os.PathLike[str], *, create: bool = True) -> Si
         if not create:
             raise ConfigError(f"audit signing key {p}: not found")
         _create(p)
-    mode = stat.S_IMODE(p.stat().st_mode)
-    if mode & 0o077:
-        raise ConfigError(f"audit signing key {p}: mode {mode:04o} is looser than 0600 (chmod 600 it)")
-    seed = p.read_bytes()
-    if len(seed) != 32:
-        raise ConfigError(f"audit signing key {p}: expected 32 bytes, got {len(seed)}")
-    return SigningKey(seed)
+    return SigningKey(read_secret(p, "audit signing key"))
 
 
 def load_verify_key(hex_or_path: str) -> VerifyKey:

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from workprint.errors import ConfigError
+from workprint.secretfile import read_secret
 
 __all__ = ["SCOPED_MAGIC", "KeyProvider", "MasterKeyFile", "RotatingKeyProvider", "check_participant", "is_scoped"]
 
@@ -120,12 +121,12 @@ class MasterKeyFile:
         if self._key is None:
             if not self.path.exists():
                 _create_secret(self.path)
-            self._key = _read_secret(self.path, "master key file")
+            self._key = read_secret(self.path, "master key file")
         return self._key
 
     def _load_next(self) -> bytes | None:
         if self._next is None and self.next_path.exists():
-            self._next = _read_secret(self.next_path, "master key file")
+            self._next = read_secret(self.next_path, "master key file")
         return self._next
 
     def _masters(self) -> list[bytes]:
@@ -152,7 +153,7 @@ class MasterKeyFile:
             _make_private_dir(self.key_dir)
             _create_secret(path)
         try:
-            return _read_secret(path, "participant key file")
+            return read_secret(path, "participant key file")
         except FileNotFoundError:
             raise ConfigError(
                 f"participant {participant}: key destroyed (erased) or never created; {path} does not exist"
@@ -215,7 +216,7 @@ class MasterKeyFile:
         """Replace the key file by the next key, destroying the old key (call once everything is re-wrapped)."""
         if not self.next_path.exists():
             return
-        _read_secret(self.next_path, "master key file")
+        read_secret(self.next_path, "master key file")
         os.replace(self.next_path, self.path)
         _fsync_dir(self.path.parent)
         self._key, self._next = None, None
@@ -249,16 +250,6 @@ def _create_secret(path: Path) -> None:
     finally:
         tmp.unlink()
     _fsync_dir(path.parent)
-
-
-def _read_secret(path: Path, what: str) -> bytes:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise ConfigError(f"{what} {path}: mode {mode:04o} is looser than 0600 (chmod 600 it)")
-    key = path.read_bytes()
-    if len(key) != 32:
-        raise ConfigError(f"{what} {path}: expected 32 bytes, got {len(key)}")
-    return key
 
 
 def _fsync_dir(path: Path) -> None:
