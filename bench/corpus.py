@@ -44,6 +44,10 @@ class Gen:
         self.fakers = {loc: Faker(loc) for loc in LOCALES}
         for i, f in enumerate(self.fakers.values()):
             f.seed_instance(seed + i)
+            # it_IT builds its city list from a set, whose order (so a seeded pick) changes with PYTHONHASHSEED.
+            for provider in f.providers:
+                if isinstance(getattr(provider, "cities", None), list):
+                    provider.cities = sorted(provider.cities)
 
     def f(self, locales: tuple[str, ...] = LOCALES) -> Faker:
         return self.fakers[self.r.choice(locales)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 # IBAN length per country (ISO 13616 registry); a candidate of another length is not an IBAN.
@@ -16,6 +17,14 @@ IBAN_LENGTHS = {
     "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
     "SO": 23, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }  # fmt: skip
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def has_digit(text: str) -> bool:
+    """True when ``text`` holds a digit: every number-shaped detector checks this before running its regexes."""
+    return _DIGIT.search(text) is not None
 
 
 def luhn_ok(digits: str) -> bool:

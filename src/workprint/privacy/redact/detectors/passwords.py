@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
+from workprint.privacy.redact.detectors.folding import finditer_folded
 from workprint.privacy.redact.types import Context, Span
 
 _LOGIN = re.compile(
@@ -22,9 +24,9 @@ _PROMPTING = re.compile(
     r"mysql\b.*\s-p\s*$|psql\b|mysql\b.*-p\b|git push\b|git clone\b|docker login\b|gpg\b|pass\b|ansible.*-K|"
     r"openssl\b.*pass|veracrypt|cryptsetup|ldapsearch\b.*-W|sudo\s)"
 )
-# "Password: x", "[sudo] password for alice: x", "my password is x", "pw: x"
+# "Password: x", "[sudo] password for alice: x", "my password is x", "pw: x" (lower case: see folding.py)
 _PROMPT = re.compile(
-    r"(?i)(?:\b(?:password|passwd|passphrase|pass ?code|passcode|pwd|pw|pin|kennwort|passwort|mot de passe|"
+    r"(?:\b(?:password|passwd|passphrase|pass ?code|passcode|pwd|pw|pin|kennwort|passwort|mot de passe|"
     r"contraseña|senha)\b(?:[ \t]+for[ \t]+[^:\n]{1,40})?(?:[ \t]*[:=][ \t]*|[ \t]+is[ \t]+|[ \t]+was[ \t]+))"
     r"([^\s\"']{3,128})"
 )
@@ -33,20 +35,36 @@ _NOT_PASSWORD = re.compile(r"(?i)^(?:\*+|•+|x+|required|incorrect|reset|change
 _EMAIL_OR_USER = re.compile(r"^[\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?$")
 
 
+# A window's app and title repeat for every snippet typed in it: its cues are worked out once.
+@lru_cache(maxsize=1024)
+def _login_window(app: str, title: str) -> bool:
+    return bool(_LOGIN.search(app) or _LOGIN.search(title))
+
+
+@lru_cache(maxsize=1024)
+def _password_window(app: str, title: str) -> bool:
+    return bool(_PASSWORD_ONLY.search(title) or _PASSWORD_ONLY.search(app))
+
+
+@lru_cache(maxsize=1024)
+def _terminal_app(app: str) -> bool:
+    return bool(_TERMINALS.search(app))
+
+
 def login_context(ctx: Context) -> bool:
     """True when the window (app or title) asks for credentials."""
-    return bool(_LOGIN.search(ctx.app) or _LOGIN.search(ctx.title))
+    return _login_window(ctx.app, ctx.title)
 
 
 def is_terminal(ctx: Context) -> bool:
     """True for terminal emulators (by WM_CLASS or title)."""
-    return bool(_TERMINALS.search(ctx.app))
+    return _terminal_app(ctx.app)
 
 
 def prompted(text: str, ctx: Context) -> Iterator[Span]:
     """The word after a password prompt or statement in the text itself."""
-    for m in _PROMPT.finditer(text):
-        value = m.group(1).rstrip(".,;)")
+    for m in finditer_folded(_PROMPT, text):
+        value = text[m.start(1) : m.end(1)].rstrip(".,;)")
         if not _NOT_PASSWORD.match(value):
             yield Span(m.start(1), m.start(1) + len(value), "PASSWORD")
 
@@ -71,7 +89,7 @@ def password_field(field: str, ctx: Context, ended_by: str = "") -> bool:
     looks_user = bool(_EMAIL_OR_USER.match(value)) and (value.islower() or "@" in value)
     if ended_by == "Tab" and looks_user:
         return False
-    only_password = bool(_PASSWORD_ONLY.search(ctx.title + " " + ctx.app))
+    only_password = _password_window(ctx.app, ctx.title)
     return (only_password and "@" not in value) or (not looks_user and _strong(value))
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
+from typing import NamedTuple
 
 from workprint.privacy.redact.detectors import namedata
+from workprint.privacy.redact.detectors.checksums import has_digit
+from workprint.privacy.redact.detectors.folding import finditer_folded
 from workprint.privacy.redact.types import Context, Span
 
 
@@ -39,10 +42,12 @@ _PART = rf"[{_UP}](?:[{_LO}]+(?:['’][{_UP}]?[{_LO}]+)*|['’][{_UP}]?[{_LO}]+)
 _NAME_TOKEN = rf"{_PART}(?:-{_PART})?"
 _PARTICLE = r"(?:(?:van|von|de|der|den|del|della|di|da|du|dos|das|le|la|y|ter|zu|St\.|Le|La|De|Van|Von|Di|Da)\s+)"
 _SEQ = re.compile(rf"{_NAME_TOKEN}(?:\s+{_PARTICLE}*{_NAME_TOKEN}){{0,3}}")
+_TOKEN_RE = re.compile(_NAME_TOKEN)
 _TITLE = (
     r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Mme|Mlle|M|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Ing|Dipl\.-Ing|Dipl\.-Kfm|"
     r"Univ\.Prof|Univ\.-Prof|Prof\. Dr|Dr\. med|B\.Sc|M\.Sc|MBA)\.?"
 )
+_TITLE_BEFORE = re.compile(rf"(?<![\w.-]){_TITLE}\s+$")
 _CUE = re.compile(
     rf"(?:\b(?:Dear|Hi|Hey|Hello|Hallo|Bonjour|Hola|Ciao|Thanks|Thank you|Cheers|Regards|Best|Sincerely|cc|CC|Cc|"
     rf"From|To|Attn|Contact|Name|Signed|Owner|Assignee|Reviewer|Author|Customer|Patient|Employee|Candidate)"
@@ -86,7 +91,7 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
     """Person names: runs of capitalised words holding a listed first name or surname, or following a cue."""
     first, last = _first(), _last()
     for m in _SEQ.finditer(text):
-        toks = [(t.start(), t.end(), t.group()) for t in re.finditer(_NAME_TOKEN, m.group())]
+        toks = [(t.start(), t.end(), t.group()) for t in _TOKEN_RE.finditer(m.group())]
         # "Dear", "Thanks": cues and ordinary words are not the name, unless a cue makes them one ("Hi Guy,")
         while (
             toks
@@ -100,9 +105,11 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
         off = toks[0][0]
         base = m.start() + off
         toks = [(a - off, b - off, w) for a, b, w in toks]
-        cue = bool(_CUE.search(text, max(0, base - 24), base))
-        title = re.search(rf"(?<![\w.-]){_TITLE}\s+$", text[max(0, base - 16) : base])
+        title = _TITLE_BEFORE.search(text[max(0, base - 16) : base])
         known = [w in first or w in last or any(p in first or p in last for p in w.split("-")) for _, _, w in toks]
+        if not title and not any(known):
+            continue  # with no listed word, only a title can make a name ("Dr Zorbl"); skip the costly cue search
+        cue = bool(_CUE.search(text, max(0, base - 24), base))
         strong = [k and w not in _COMMON for k, (_, _, w) in zip(known, toks, strict=True)]
         pair = len(toks) >= 2 and (toks[0][2] in first or cue) and (known[1] or strong[0])
         hit = pair or (len(toks) >= 2 and sum(strong) >= 2) or (cue and (known[0] or bool(title)))
@@ -125,8 +132,26 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
         yield Span(start, end, "NAME")
 
 
+class _AddressRules(NamedTuple):
+    """The address shapes, each with the words it cannot match without (checked first: most text has none)."""
+
+    by_suffix: re.Pattern[str]  # needs a street suffix (any case) or a unit word
+    suffixes: frozenset[str]
+    by_street_word: tuple[re.Pattern[str], ...]  # need a street word ("rue", "Via")
+    street_words: frozenset[str]
+    german: re.Pattern[str]  # needs "straße", "weg"...
+    military: re.Pattern[str]  # needs "PO A" (APO, FPO, DPO)
+
+
+# Runs of letters: a street word or suffix in an address is always one of them.
+_LETTERS = re.compile(r"[^\W\d_]+")
+_UNIT_LEAD = re.compile(r"Flat|Studio|Apartment|Unit|Suite")
+_GERMAN_STREET = re.compile(r"straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|pfad|chaussee|Straße"
+                            r"|Gasse|Weg|Allee|Platz|Ring")  # fmt: skip
+
+
 @cache
-def _address_res() -> tuple[re.Pattern[str], ...]:
+def _address_rules() -> _AddressRules:
     extra_suffixes = "St Ave Rd Blvd Dr Ln Ct Pl Sq Pkwy Hwy Ter Way"
     extra_prefixes = "rue avenue boulevard chemin allée impasse place quai route Via Viale Piazza Corso Largo Calle Rua"
     suffixes = sorted(_words(namedata.STREET_SUFFIXES) | _words(extra_suffixes), key=len, reverse=True)
@@ -155,9 +180,7 @@ def _address_res() -> tuple[re.Pattern[str], ...]:
     compass = r"(?:[ \t]+(?:[NS][EW]?|[EW])\b\.?)?"
     number = r",?[ \t]*\d{1,5}[a-zA-Z]?(?:[-/]\d{1,4})?"
     particle = r"(?:(?:de|del|de la|des|du|dos|da|di|della|de los|de las)[ \t]+)?"
-    return (
-        # 123 North Main Street Apt. 4, Springfield, IL 62704 / Flat 5\nLaura Estate\nEast Jasmine\nPE68 4BJ
-        re.compile(rf"(?<![\w.]){lead}(?:{word}[ \t]+){{0,4}}(?i:{suf})\b\.?{compass}{unit}?{city_line}"),
+    by_street_word = (
         # 32, rue Vallet / 66, boulevard Colette Bouvier
         re.compile(
             rf"(?<![\w.])\d{{1,5}}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:{pre})[ \t]+{particle}(?:{word}[ \t]+){{0,3}}"
@@ -169,6 +192,13 @@ def _address_res() -> tuple[re.Pattern[str], ...]:
         re.compile(
             rf"(?<![\w.])(?:{pre}|{it})[ \t]+{particle}(?:{word}[ \t]+){{0,3}}{word}(?:{number})?{unit}?{city_core}"
         ),
+    )
+    return _AddressRules(
+        # 123 North Main Street Apt. 4, Springfield, IL 62704 / Flat 5\nLaura Estate\nEast Jasmine\nPE68 4BJ
+        re.compile(rf"(?<![\w.]){lead}(?:{word}[ \t]+){{0,4}}(?i:{suf})\b\.?{compass}{unit}?{city_line}"),
+        frozenset(w.lower() for s in suffixes for w in _LETTERS.findall(s)),
+        by_street_word,
+        frozenset(w for s in [*prefixes, *it.split("|")] for w in _LETTERS.findall(s)[:1]),
         # Löfflerstr. 62-36 / Ehrhard-Metz-Gasse 86 / Am Markt 3, 31392 Wetzlar
         re.compile(
             rf"(?<![\w.])[A-ZÄÖÜ][\w.-]*(?:straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|"
@@ -185,19 +215,33 @@ def _address_res() -> tuple[re.Pattern[str], ...]:
 
 def addresses(text: str, ctx: Context) -> Iterator[Span]:
     """Street addresses (US/UK/DE/FR/ES/IT shapes), extended over a following city/postcode line."""
-    for rx in _address_res():
+    if not has_digit(text):
+        return  # every shape has a house number or a postcode
+    rules = _address_rules()
+    words = _LETTERS.findall(text)
+    shapes: list[re.Pattern[str]] = []
+    if _UNIT_LEAD.search(text) or not rules.suffixes.isdisjoint(w.lower() for w in words):
+        shapes.append(rules.by_suffix)
+    if not rules.street_words.isdisjoint(words):
+        shapes.extend(rules.by_street_word)
+    if _GERMAN_STREET.search(text):
+        shapes.append(rules.german)
+    if "PO A" in text:
+        shapes.append(rules.military)
+    for rx in shapes:
         for m in rx.finditer(text):
             yield Span(m.start(), m.end() - (len(m.group()) - len(m.group().rstrip())), "ADDRESS")
 
 
 _DATE = (
     r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"
-    r"|(?:\d{1,2}(?:st|nd|rd|th)?\.?\s+)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|janv|févr|mars|avr|"
+    r"|(?:\d{1,2}(?:st|nd|rd|th)?\.?\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|janv|févr|mars|avr|"
     r"mai|juin|juil|août|sept|oct|nov|déc|enero|feb|marzo|abril|mayo|junio|julio|agosto|sept|oct|nov|dic)[a-zéû]*\.?"
     r"(?:\s+\d{1,2}(?:st|nd|rd|th)?)?,?\s+\d{4})"
 )
+# Lower case: matched against folded text (see folding.py).
 _DOB = re.compile(
-    rf"(?i)(?:\bd\.?o\.?b\.?|date of birth|birth ?date|birthday|born(?: on)?|geburtsdatum|geboren(?: am)?|"
+    rf"(?:\bd\.?o\.?b\.?|date of birth|birth ?date|birthday|born(?: on)?|geburtsdatum|geboren(?: am)?|"
     rf"né(?:e)? le|date de naissance|fecha de nacimiento|nacid[oa] el|data di nascita)\b[\s:=,-]*(?:is\s+|on\s+)?"
     rf"({_DATE})"
 )
@@ -205,11 +249,22 @@ _DOB = re.compile(
 
 def dates_of_birth(text: str, ctx: Context) -> Iterator[Span]:
     """Dates after a birth cue ("DOB:", "born on", "Geburtsdatum") or in a window about birth dates."""
-    for m in _DOB.finditer(text):
+    if not has_digit(text):
+        return  # every date shape has a year
+    for m in finditer_folded(_DOB, text):
         yield Span(m.start(1), m.end(1), "DATE_OF_BIRTH")
-    if re.search(r"(?i)birth|dob|geburt|naissance|nacimiento", ctx.title + " " + ctx.previous_field):
-        for m in re.finditer(rf"(?i)^\s*({_DATE})\s*$", text):
+    if _birth_window(ctx.title) or _BIRTH_CUE.search(ctx.previous_field):
+        for m in finditer_folded(_DATE_ALONE, text):
             yield Span(m.start(1), m.end(1), "DATE_OF_BIRTH")
+
+
+_BIRTH_CUE = re.compile(r"(?i)birth|dob|geburt|naissance|nacimiento")
+_DATE_ALONE = re.compile(rf"^\s*({_DATE})\s*$")
+
+
+@lru_cache(maxsize=1024)
+def _birth_window(title: str) -> bool:
+    return _BIRTH_CUE.search(title) is not None
 
 
 _FORM = re.compile(
@@ -221,7 +276,12 @@ _PHONE_FIELD = re.compile(r"^\+?[\d][\d \t().\-/]{5,20}\d(?:[ \t]?(?:x|ext\.?)[ 
 
 def form_context(ctx: Context) -> bool:
     """True when the window is a form asking for personal details (sign-up, checkout, profile...)."""
-    return bool(_FORM.search(ctx.title) or _FORM.search(ctx.app))
+    return _form_window(ctx.app, ctx.title)
+
+
+@lru_cache(maxsize=1024)
+def _form_window(app: str, title: str) -> bool:
+    return bool(_FORM.search(title) or _FORM.search(app))
 
 
 def phone_field(field: str) -> bool:
@@ -233,7 +293,7 @@ def phone_field(field: str) -> bool:
 def name_field(field: str) -> bool:
     """A whole form field of one to four capitalised words, one of them a listed first name or surname."""
     words = field.split()
-    if not 1 <= len(words) <= 4 or not all(re.fullmatch(_NAME_TOKEN, w) for w in words):
+    if not 1 <= len(words) <= 4 or not all(_TOKEN_RE.fullmatch(w) for w in words):
         return False
     first, last = _first(), _last()
     return any((w in first or w in last) and w not in _CUE_WORDS for w in words)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 
 from workprint.privacy.redact.detectors.checksums import entropy
+from workprint.privacy.redact.detectors.folding import finditer_folded
 from workprint.privacy.redact.types import Context, Span
 
 # Tokens recognisable by their own shape: no context needed.
@@ -42,10 +43,13 @@ _URL_USERINFO = re.compile(
 # AWS secret access keys are 40 base64 characters; a 40-hex commit hash is not one (see _looks_random).
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 # Keyword first (a leading ``[\w.-]*`` made this the slowest rule by far); the key's prefix is found by scanning left.
+# Lower case: matched against folded text (see folding.py).
 _ASSIGN = re.compile(
-    r"(?i)(?:secret|token|api[_-]?key|apikey|access[_-]?key|auth|credential|private[_-]?key|client[_-]?key"
+    r"(?:secret|token|api[_-]?key|apikey|access[_-]?key|auth|credential|private[_-]?key|client[_-]?key"
     r"|passwd|password|pwd|pass)[\w.-]*[\"']?[ \t]*(?::=|=>|[:=])[ \t]*([\"']?)([^\s\"',;]{6,256})\1"
 )
+# The shortest text any token shape above can match (a Slack token, ``xoxb-`` and ten characters).
+_SHORTEST_TOKEN = 15
 _PLACEHOLDER_VALUE = re.compile(
     r"(?i)^(?:\$|\{|<|%|os\.|env|process\.|true|false|null|none|undefined|\*+|x+$|changeme)"
 )
@@ -58,23 +62,27 @@ def _looks_random(value: str) -> bool:
 
 def secrets(text: str, ctx: Context) -> Iterator[Span]:
     """Provider tokens, JWTs, private key blocks, URL credentials, AWS secrets and random-looking assignments."""
-    for m in _TOKEN.finditer(text):
-        yield Span(m.start(), m.end(), "SECRET")
+    if len(text) >= _SHORTEST_TOKEN:
+        for m in _TOKEN.finditer(text):
+            yield Span(m.start(), m.end(), "SECRET")
     if "-----BEGIN" in text:
         for m in _PEM.finditer(text):
             yield Span(m.start(), m.end(), "SECRET")
     if "://" in text:
         for m in _URL_USERINFO.finditer(text):
             yield Span(m.start(1), m.end(1), "SECRET")
-    for m in _AWS_SECRET.finditer(text):
-        value = m.group()
-        if _looks_random(value) and not all(c in "0123456789abcdefABCDEF" for c in value):
-            yield Span(m.start(), m.end(), "SECRET")
-    for m in _ASSIGN.finditer(text):
+    if len(text) >= 40:
+        for m in _AWS_SECRET.finditer(text):
+            value = m.group()
+            if _looks_random(value) and not all(c in "0123456789abcdefABCDEF" for c in value):
+                yield Span(m.start(), m.end(), "SECRET")
+    if "=" not in text and ":" not in text:
+        return
+    for m in finditer_folded(_ASSIGN, text):
         k = m.start()
         while k > 0 and (text[k - 1].isalnum() or text[k - 1] in "_.-"):
             k -= 1
-        key, value = text[k : m.start(2)].lower(), m.group(2)
+        key, value = text[k : m.start(2)].lower(), text[m.start(2) : m.end(2)]
         if _PLACEHOLDER_VALUE.match(value) or "(" in value:
             continue
         if any(k in key for k in ("pass", "pwd")):

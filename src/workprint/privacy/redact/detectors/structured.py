@@ -6,7 +6,8 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
-from workprint.privacy.redact.detectors.checksums import card_brand_ok, iban_ok, luhn_ok
+from workprint.privacy.redact.detectors.checksums import card_brand_ok, has_digit, iban_ok, luhn_ok
+from workprint.privacy.redact.detectors.folding import search_folded
 from workprint.privacy.redact.types import Context, Span
 
 _EMAIL = re.compile(r"[\w.%+'-]+@(?:[\w-]+\.)+[A-Za-z]{2,24}\b")
@@ -14,6 +15,8 @@ _EMAIL = re.compile(r"[\w.%+'-]+@(?:[\w-]+\.)+[A-Za-z]{2,24}\b")
 
 def emails(text: str, ctx: Context) -> Iterator[Span]:
     """E-mail addresses (unicode local parts and domains)."""
+    if "@" not in text:
+        return
     for m in _EMAIL.finditer(text):
         s = m.start()
         while s < m.end() and text[s] in ".'-":
@@ -29,6 +32,8 @@ _CARD = re.compile(r"(?<![\d.-])\d(?:[ -]?\d){11,18}(?![\d])")
 
 def cards(text: str, ctx: Context) -> Iterator[Span]:
     """Payment card numbers: 12-19 digits (spaces or dashes allowed), Luhn valid, known issuer prefix."""
+    if not has_digit(text):
+        return
     for m in _CARD.finditer(text):
         raw = m.group()
         digits = raw.replace(" ", "").replace("-", "")
@@ -37,13 +42,16 @@ def cards(text: str, ctx: Context) -> Iterator[Span]:
 
 
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ]?)(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])")
-_SSN_CUE = re.compile(r"(?i)\b(?:ssn|social security|soc\.? sec|tax ?id|tin)\b")
+# Cues are lower case, searched in folded text (see folding.py).
+_SSN_CUE = re.compile(r"\b(?:ssn|social security|soc\.? sec|tax ?id|tin)\b")
 
 
 def ssns(text: str, ctx: Context) -> Iterator[Span]:
     """US social security numbers: ``123-45-6789`` anywhere; bare nine digits only after an SSN cue."""
+    if not has_digit(text):
+        return
     for m in _SSN.finditer(text):
-        if m.group(1) or _SSN_CUE.search(text, max(0, m.start() - 40), m.start()):
+        if m.group(1) or search_folded(_SSN_CUE, text, max(0, m.start() - 40), m.start()):
             yield Span(m.start(), m.end(), "SSN")
 
 
@@ -52,6 +60,8 @@ _IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}\b")
 
 def ibans(text: str, ctx: Context) -> Iterator[Span]:
     """IBANs: country length and mod-97 checked; spaces in groups allowed; trailing words are trimmed off."""
+    if not has_digit(text):
+        return
     for m in _IBAN.finditer(text):
         raw = m.group()
         # The greedy match may run into the next word ("DE89... IBAN"); try shorter ends at group boundaries.
@@ -66,16 +76,19 @@ def ibans(text: str, ctx: Context) -> Iterator[Span]:
 
 _V4 = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?<![\w.]){_V4}(?:\.{_V4}){{3}}(?:/\d{{1,2}})?(?![\w]|\.\d)")
-_VERSION_CUE = re.compile(r"(?i)\b(?:v|version|ver\.?|release|build)\s*$")
+_VERSION_CUE = re.compile(r"\b(?:v|version|ver\.?|release|build)\s*$")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,8}(?:[0-9A-Fa-f]{1,4}|:|" + _V4 + r"(?:\." + _V4 + r"){3})"
                    r"(?:%\w+)?(?:/\d{1,3})?(?![\w:])")  # fmt: skip
 
 
 def ips(text: str, ctx: Context) -> Iterator[Span]:
     """IPv4 (not after a version cue) and IPv6 (validated by ``ipaddress``) addresses, with an optional prefix."""
-    for m in _IPV4.finditer(text):
-        if not _VERSION_CUE.search(text, max(0, m.start() - 12), m.start()):
-            yield Span(m.start(), m.end(), "IP")
+    if "." in text and has_digit(text):
+        for m in _IPV4.finditer(text):
+            if not search_folded(_VERSION_CUE, text, max(0, m.start() - 12), m.start()):
+                yield Span(m.start(), m.end(), "IP")
+    if text.count(":") < 2:
+        return  # an IPv6 address has at least two colons
     for m in _IPV6.finditer(text):
         addr = m.group().split("/")[0].split("%")[0]
         if sum(c not in ":." for c in addr) < 3:
@@ -106,6 +119,8 @@ _MAC = re.compile(
 
 def macs(text: str, ctx: Context) -> Iterator[Span]:
     """MAC addresses: six pairs joined by ``:`` or ``-``, or Cisco's three dotted quads."""
+    if ":" not in text and "-" not in text and "." not in text:
+        return
     for m in _MAC.finditer(text):
         yield Span(m.start(), m.end(), "MAC")
 
@@ -114,16 +129,18 @@ _PHONE = re.compile(
     r"(?<![\w@/.+:-])(?:\+|\b00)?\(?\d[\d \t().\-/]{5,22}\d(?:[ \t]?(?:x|ext\.?|#)[ \t]?\d{1,6})?(?![\w@/]|\.\d|-\d)"
 )
 _PHONE_CUE = re.compile(
-    r"(?i)(?:phone|tel|mobile|cell|fax|call|ring|whatsapp|sms|text|contact|number|no\.|reach|dial)"
+    r"(?:phone|tel|mobile|cell|fax|call|ring|whatsapp|sms|text|contact|number|no\.|reach|dial)"
     r"(?:\s+(?:me|us|him|her|them))?(?:\s+(?:at|on))?\W*$"
 )
-_NOT_PHONE_CUE = re.compile(r"(?i)\b(?:isbn|issn|doi|order|invoice|ticket|case|ref|id)\b\W*$")
+_NOT_PHONE_CUE = re.compile(r"\b(?:isbn|issn|doi|order|invoice|ticket|case|ref|id)\b\W*$")
 _DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$|^\d{4}-\d{2}-\d{2}")
 _EXT = re.compile(r"[ \t]?(?:x|ext\.?|#)[ \t]?\d{1,6}$")
 
 
 def phones(text: str, ctx: Context) -> Iterator[Span]:
     """Phone numbers in national and international formats (7-15 digits; bare digit runs need a cue)."""
+    if not has_digit(text):
+        return
     for m in _PHONE.finditer(text):
         raw = m.group()
         body = _EXT.sub("", raw)
@@ -132,8 +149,8 @@ def phones(text: str, ctx: Context) -> Iterator[Span]:
             continue
         intl = raw.startswith("+") or (raw.startswith("00") and raw[2:3] in "123456789" and digits >= 10)
         has_sep = any(c in " -.()/\t" for c in body.strip("()"))
-        cue = bool(_PHONE_CUE.search(text, max(0, m.start() - 24), m.start()))
-        if _NOT_PHONE_CUE.search(text, max(0, m.start() - 12), m.start()):
+        cue = search_folded(_PHONE_CUE, text, max(0, m.start() - 24), m.start())
+        if search_folded(_NOT_PHONE_CUE, text, max(0, m.start() - 12), m.start()):
             continue
         if body.count(".") == 3 and not cue and "-" not in body and " " not in body:
             continue  # four dotted groups: an IP or a version, not a phone
