@@ -10,6 +10,7 @@ detection on the raw stream (every typed character in stroke order), see ``sourc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -161,18 +162,34 @@ def ops_from_logged_text(text: str) -> list[tuple[int, str, str]]:
     return out
 
 
+_RUNS = re.compile("\x08+|[^\x08]+")  # runs of Backspaces (U+0008), runs of anything else
+
+
 def rebuild_logged(text: str) -> Rebuilt:
-    """``rebuild(ops_from_logged_text(text))``, fast: with only Backspaces the cursor never leaves the end."""
+    """``rebuild(ops_from_logged_text(text))``, fast: with only Backspaces the cursor never leaves the end, so each
+    run of typed characters is appended whole, and each cell's strokes come out in order without sorting."""
     if "\x7f" in text:
         return rebuild(ops_from_logged_text(text))
     chars: list[str] = []
-    cells: list[list[int]] = []
+    cells: list[tuple[int, ...]] = []
     pending: list[int] = []
     raw: list[str] = []
     raw_sources: list[int] = []
     deleted_by: dict[int, int] = {}
-    for i, ch in enumerate(text):
-        if ch == "\b":
+    for run in _RUNS.finditer(text):
+        start, end = run.span()
+        if text[start] != "\b":
+            raw.append(run.group())
+            raw_sources.extend(range(start, end))
+            if pending:
+                chars.append(text[start])
+                cells.append((*pending, start))
+                pending = []
+                start += 1
+            chars.extend(text[start:end])
+            cells.extend(zip(range(start, end)))  # one-stroke cells: (i,)
+            continue
+        for i in range(start, end):
             if chars:
                 chars.pop()
                 gone = cells.pop()
@@ -182,17 +199,11 @@ def rebuild_logged(text: str) -> Rebuilt:
                 pending.append(i)
             elif pending:
                 pending.append(i)
-        else:
-            chars.append(ch)
-            cells.append([*pending, i] if pending else [i])
-            pending = []
-            raw.append(ch)
-            raw_sources.append(i)
     if pending and cells:
-        cells[-1].extend(pending)
+        cells[-1] = (*cells[-1], *pending)
     return Rebuilt(
         text="".join(chars),
-        sources=tuple(tuple(sorted(c)) for c in cells),
+        sources=tuple(cells),
         raw_text="".join(raw),
         raw_sources=tuple(raw_sources),
         deleted_by=deleted_by,
