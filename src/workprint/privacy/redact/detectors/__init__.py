@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+from workprint.privacy.redact.detectors.checksums import has_digit
 from workprint.privacy.redact.detectors.passwords import login_context, password_field, prompted
 from workprint.privacy.redact.detectors.personal import (
     addresses,
@@ -19,21 +20,11 @@ from workprint.privacy.redact.types import NO_CONTEXT, PRIORITY, Context, Span
 
 Detector = Callable[[str, Context], Iterable[Span]]
 
-# Order does not matter for the result (overlaps are merged by priority); cheap ones first.
-DETECTORS: tuple[Detector, ...] = (
-    secrets,
-    emails,
-    cards,
-    ibans,
-    ssns,
-    ips,
-    macs,
-    phones,
-    dates_of_birth,
-    addresses,
-    names,
-    prompted,
-)
+# Order does not matter for the result (overlaps are merged by priority). Every shape the numeric ones find holds a
+# digit, so text without one skips them all.
+NUMERIC: tuple[Detector, ...] = (cards, ibans, ssns, phones, dates_of_birth, addresses)
+OTHERS: tuple[Detector, ...] = (secrets, emails, ips, macs, names, prompted)
+DETECTORS = NUMERIC + OTHERS
 
 
 def _fields(text: str, last: str = "") -> Iterator[tuple[int, int, str]]:
@@ -85,11 +76,13 @@ def merge(spans: Iterable[Span]) -> list[Span]:
 def detect(text: str, ctx: Context = NO_CONTEXT, ended_by: str = "") -> list[Span]:
     """All values in ``text``, merged, in order; ``ended_by`` is the key that ended the field (Tab, Return)."""
     found: list[Span] = []
-    for detector in DETECTORS:
+    for detector in NUMERIC if has_digit(text) else ():
+        found.extend(detector(text, ctx))
+    for detector in OTHERS:
         found.extend(detector(text, ctx))
     if login_context(ctx) or form_context(ctx) or ctx.previous_field or "\n" in text or "\t" in text:
         found.extend(field_values(text, ctx, ended_by))
     return merge(found)
 
 
-__all__ = ["DETECTORS", "Detector", "detect", "field_values", "merge"]
+__all__ = ["DETECTORS", "NUMERIC", "OTHERS", "Detector", "detect", "field_values", "merge"]

@@ -23,7 +23,7 @@ _DIGIT = re.compile(r"\d")
 
 
 def has_digit(text: str) -> bool:
-    """True when ``text`` holds a digit: every number-shaped detector checks this before running its regexes."""
+    """True when ``text`` holds a digit: ``detect`` runs the numeric detectors only then."""
     return _DIGIT.search(text) is not None
 
 

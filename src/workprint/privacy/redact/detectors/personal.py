@@ -8,7 +8,6 @@ from functools import cache, lru_cache
 from typing import NamedTuple
 
 from workprint.privacy.redact.detectors import namedata
-from workprint.privacy.redact.detectors.checksums import has_digit
 from workprint.privacy.redact.detectors.folding import finditer_folded
 from workprint.privacy.redact.types import Context, Span
 
@@ -48,6 +47,7 @@ _TITLE = (
     r"Univ\.Prof|Univ\.-Prof|Prof\. Dr|Dr\. med|B\.Sc|M\.Sc|MBA)\.?"
 )
 _TITLE_BEFORE = re.compile(rf"(?<![\w.-]){_TITLE}\s+$")
+_TITLE_ANYWHERE = re.compile(rf"{_TITLE}\s")  # found wherever _TITLE_BEFORE can be
 _CUE = re.compile(
     rf"(?:\b(?:Dear|Hi|Hey|Hello|Hallo|Bonjour|Hola|Ciao|Thanks|Thank you|Cheers|Regards|Best|Sincerely|cc|CC|Cc|"
     rf"From|To|Attn|Contact|Name|Signed|Owner|Assignee|Reviewer|Author|Customer|Patient|Employee|Candidate)"
@@ -72,6 +72,11 @@ def _last() -> frozenset[str]:
     return _words(namedata.SURNAMES)
 
 
+def _listed(word: str, first: frozenset[str], last: frozenset[str]) -> bool:
+    """A listed first name or surname, or a double-barrelled one with a listed part."""
+    return word in first or word in last or ("-" in word and any(p in first or p in last for p in word.split("-")))
+
+
 def _cued_first(text: str, at: int, word: str, first: frozenset[str]) -> bool:
     return word in first and word not in _CUE_WORDS and bool(_CUE.search(text, max(0, at - 24), at))
 
@@ -90,8 +95,15 @@ def _with_surname(toks: list[tuple[int, int, str]], first: frozenset[str], last:
 def names(text: str, ctx: Context) -> Iterator[Span]:
     """Person names: runs of capitalised words holding a listed first name or surname, or following a cue."""
     first, last = _first(), _last()
+    titled: bool | None = None
     for m in _SEQ.finditer(text):
         toks = [(t.start(), t.end(), t.group()) for t in _TOKEN_RE.finditer(m.group())]
+        if not any(_listed(w, first, last) for _, _, w in toks):
+            # With no listed word only a title makes a name ("Dr Zorbl"); most runs ("Slack", "Re") end here.
+            if titled is None:
+                titled = _TITLE_ANYWHERE.search(text) is not None
+            if not titled:
+                continue
         # "Dear", "Thanks": cues and ordinary words are not the name, unless a cue makes them one ("Hi Guy,")
         while (
             toks
@@ -106,7 +118,7 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
         base = m.start() + off
         toks = [(a - off, b - off, w) for a, b, w in toks]
         title = _TITLE_BEFORE.search(text[max(0, base - 16) : base])
-        known = [w in first or w in last or any(p in first or p in last for p in w.split("-")) for _, _, w in toks]
+        known = [_listed(w, first, last) for _, _, w in toks]
         if not title and not any(known):
             continue  # with no listed word, only a title can make a name ("Dr Zorbl"); skip the costly cue search
         cue = bool(_CUE.search(text, max(0, base - 24), base))
@@ -215,8 +227,6 @@ def _address_rules() -> _AddressRules:
 
 def addresses(text: str, ctx: Context) -> Iterator[Span]:
     """Street addresses (US/UK/DE/FR/ES/IT shapes), extended over a following city/postcode line."""
-    if not has_digit(text):
-        return  # every shape has a house number or a postcode
     rules = _address_rules()
     words = _LETTERS.findall(text)
     shapes: list[re.Pattern[str]] = []
@@ -249,8 +259,6 @@ _DOB = re.compile(
 
 def dates_of_birth(text: str, ctx: Context) -> Iterator[Span]:
     """Dates after a birth cue ("DOB:", "born on", "Geburtsdatum") or in a window about birth dates."""
-    if not has_digit(text):
-        return  # every date shape has a year
     for m in finditer_folded(_DOB, text):
         yield Span(m.start(1), m.end(1), "DATE_OF_BIRTH")
     if _birth_window(ctx.title) or _BIRTH_CUE.search(ctx.previous_field):

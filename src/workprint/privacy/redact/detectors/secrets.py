@@ -10,25 +10,27 @@ from workprint.privacy.redact.detectors.checksums import entropy
 from workprint.privacy.redact.detectors.folding import finditer_folded
 from workprint.privacy.redact.types import Context, Span
 
-# Tokens recognisable by their own shape: no context needed.
+# Tokens recognisable by their own shape: no context needed. All but the webhook start at a word start; one
+# lookbehind in front of them all lets ``re`` skip ahead by first character (a ``\b`` per shape made it 5x slower).
 _TOKEN = re.compile(
-    "|".join(
+    r"(?<!\w)(?:"
+    + "|".join(
         (
-            r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b",  # AWS access key id
-            r"\bgh[pousr]_[A-Za-z0-9]{30,255}\b",  # GitHub tokens
-            r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b",  # GitHub fine-grained token
-            r"\bglpat-[A-Za-z0-9_-]{20,}\b",  # GitLab
-            r"\bxox[abposre]-[A-Za-z0-9-]{10,}\b",  # Slack tokens
-            r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}",  # Slack webhook
-            r"\bsk-(?:ant-)?(?:[A-Za-z0-9]+-)*[A-Za-z0-9_-]{20,}\b",  # OpenAI / Anthropic
-            r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{10,}\b",  # Stripe secret / restricted keys
-            r"\bAIza[0-9A-Za-z_-]{35}\b",  # Google API key
-            r"\bnpm_[A-Za-z0-9]{36}\b",  # npm
-            r"\bSG\.[\w-]{16,32}\.[\w-]{30,50}\b",  # SendGrid
-            r"\bhf_[A-Za-z0-9]{30,}\b",  # Hugging Face
-            r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{8,}",  # JWT, whole
+            r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b",  # AWS access key id
+            r"gh[pousr]_[A-Za-z0-9]{30,255}\b",  # GitHub tokens
+            r"github_pat_[A-Za-z0-9_]{22,255}\b",  # GitHub fine-grained token
+            r"glpat-[A-Za-z0-9_-]{20,}\b",  # GitLab
+            r"xox[abposre]-[A-Za-z0-9-]{10,}\b",  # Slack tokens
+            r"sk-(?:ant-)?(?:[A-Za-z0-9]+-)*[A-Za-z0-9_-]{20,}\b",  # OpenAI / Anthropic
+            r"[sr]k_(?:live|test)_[A-Za-z0-9]{10,}\b",  # Stripe secret / restricted keys
+            r"AIza[0-9A-Za-z_-]{35}\b",  # Google API key
+            r"npm_[A-Za-z0-9]{36}\b",  # npm
+            r"SG\.[\w-]{16,32}\.[\w-]{30,50}\b",  # SendGrid
+            r"hf_[A-Za-z0-9]{30,}\b",  # Hugging Face
+            r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{8,}",  # JWT, whole
         )
     )
+    + r")|https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}"  # Slack webhook
 )
 # A private key block, whole; an unterminated block (typing, a truncated paste) is redacted to the end of the text.
 _PEM = re.compile(

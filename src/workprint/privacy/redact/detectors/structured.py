@@ -32,8 +32,6 @@ _CARD = re.compile(r"(?<![\d.-])\d(?:[ -]?\d){11,18}(?![\d])")
 
 def cards(text: str, ctx: Context) -> Iterator[Span]:
     """Payment card numbers: 12-19 digits (spaces or dashes allowed), Luhn valid, known issuer prefix."""
-    if not has_digit(text):
-        return
     for m in _CARD.finditer(text):
         raw = m.group()
         digits = raw.replace(" ", "").replace("-", "")
@@ -48,8 +46,6 @@ _SSN_CUE = re.compile(r"\b(?:ssn|social security|soc\.? sec|tax ?id|tin)\b")
 
 def ssns(text: str, ctx: Context) -> Iterator[Span]:
     """US social security numbers: ``123-45-6789`` anywhere; bare nine digits only after an SSN cue."""
-    if not has_digit(text):
-        return
     for m in _SSN.finditer(text):
         if m.group(1) or search_folded(_SSN_CUE, text, max(0, m.start() - 40), m.start()):
             yield Span(m.start(), m.end(), "SSN")
@@ -60,8 +56,6 @@ _IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}\b")
 
 def ibans(text: str, ctx: Context) -> Iterator[Span]:
     """IBANs: country length and mod-97 checked; spaces in groups allowed; trailing words are trimmed off."""
-    if not has_digit(text):
-        return
     for m in _IBAN.finditer(text):
         raw = m.group()
         # The greedy match may run into the next word ("DE89... IBAN"); try shorter ends at group boundaries.
@@ -139,8 +133,6 @@ _EXT = re.compile(r"[ \t]?(?:x|ext\.?|#)[ \t]?\d{1,6}$")
 
 def phones(text: str, ctx: Context) -> Iterator[Span]:
     """Phone numbers in national and international formats (7-15 digits; bare digit runs need a cue)."""
-    if not has_digit(text):
-        return
     for m in _PHONE.finditer(text):
         raw = m.group()
         body = _EXT.sub("", raw)
