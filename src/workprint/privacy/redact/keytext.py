@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from workprint.privacy.redact.types import Span
 
@@ -23,16 +24,19 @@ CHAR, BACKSPACE, DELETE, WORD_BACKSPACE, WORD_DELETE = "char", "bs", "del", "wbs
 LEFT, RIGHT, WORD_LEFT, WORD_RIGHT, HOME, END = "left", "right", "wleft", "wright", "home", "end"
 
 
-@dataclass(frozen=True, slots=True)
-class Rebuilt:
-    """The final text with, per character, the strokes behind it; and the raw stream of typed characters."""
+class Rebuilt(NamedTuple):
+    """The final text with, per character, the strokes behind it; and the raw stream of typed characters.
+
+    ``deleted_by`` maps each erased stroke to the stroke that erased it; ``erased`` is how many there are. (A named
+    tuple rather than a frozen dataclass: one is built per snippet, and building a frozen dataclass costs more.)
+    """
 
     text: str
     sources: tuple[tuple[int, ...], ...]
     raw_text: str
     raw_sources: tuple[int, ...]
-    deleted_by: dict[int, int] = field(default_factory=dict)
-    erased: int = 0
+    deleted_by: dict[int, int]
+    erased: int
 
 
 @dataclass(slots=True)
@@ -163,6 +167,8 @@ def ops_from_logged_text(text: str) -> list[tuple[int, str, str]]:
 
 
 _RUNS = re.compile("\x08+|[^\x08]+")  # runs of Backspaces (U+0008), runs of anything else
+# One-stroke cells ``(i,)`` made once: a slice of them is far cheaper than building each.
+_ONE_STROKE = tuple((i,) for i in range(4096))
 
 
 def rebuild_logged(text: str) -> Rebuilt:
@@ -187,7 +193,7 @@ def rebuild_logged(text: str) -> Rebuilt:
                 pending = []
                 start += 1
             chars.extend(text[start:end])
-            cells.extend(zip(range(start, end)))  # one-stroke cells: (i,)
+            cells.extend(_ONE_STROKE[start:end] if end <= len(_ONE_STROKE) else zip(range(start, end)))
             continue
         for i in range(start, end):
             if chars:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from workprint.privacy.redact.detectors.checksums import has_digit
-from workprint.privacy.redact.detectors.passwords import login_context, password_field, prompted
+from workprint.privacy.redact.detectors.checksums import digit_count
+from workprint.privacy.redact.detectors.passwords import is_terminal, login_context, password_field, prompted
 from workprint.privacy.redact.detectors.personal import (
     addresses,
     dates_of_birth,
@@ -20,11 +20,18 @@ from workprint.privacy.redact.types import NO_CONTEXT, PRIORITY, Context, Span
 
 Detector = Callable[[str, Context], Iterable[Span]]
 
-# Order does not matter for the result (overlaps are merged by priority). Every shape the numeric ones find holds a
-# digit, so text without one skips them all.
-NUMERIC: tuple[Detector, ...] = (cards, ibans, ssns, phones, dates_of_birth, addresses)
+# Order does not matter for the result (overlaps are merged by priority). Every value a numeric detector finds holds
+# at least so many digits (a card 12, an SSN 9, a phone number 7, a date 4), so text with fewer skips it.
+NUMERIC: tuple[tuple[int, Detector], ...] = (
+    (12, cards),
+    (9, ssns),
+    (7, phones),
+    (4, dates_of_birth),
+    (2, ibans),
+    (1, addresses),
+)
 OTHERS: tuple[Detector, ...] = (secrets, emails, ips, macs, names, prompted)
-DETECTORS = NUMERIC + OTHERS
+DETECTORS: tuple[Detector, ...] = tuple(d for _, d in NUMERIC) + OTHERS
 
 
 def _fields(text: str, last: str = "") -> Iterator[tuple[int, int, str]]:
@@ -42,6 +49,8 @@ def field_values(text: str, ctx: Context, ended_by: str = "") -> Iterator[Span]:
     phone numbers in the fields of a form (a key logger sees "Ettore<Tab>Morosini<Tab>3396100837")."""
     prev, boundary = ctx.previous_field, ctx.previous_boundary
     form = form_context(ctx)
+    if not form and not login_context(ctx) and not is_terminal(ctx):
+        return  # only forms, login windows and terminals have fields that are values by where they are
     for start, end, field_end in _fields(text, ended_by):
         field = text[start:end]
         if field.strip():
@@ -76,8 +85,10 @@ def merge(spans: Iterable[Span]) -> list[Span]:
 def detect(text: str, ctx: Context = NO_CONTEXT, ended_by: str = "") -> list[Span]:
     """All values in ``text``, merged, in order; ``ended_by`` is the key that ended the field (Tab, Return)."""
     found: list[Span] = []
-    for detector in NUMERIC if has_digit(text) else ():
-        found.extend(detector(text, ctx))
+    digits = digit_count(text)
+    for least, detector in NUMERIC:
+        if digits >= least:
+            found.extend(detector(text, ctx))
     for detector in OTHERS:
         found.extend(detector(text, ctx))
     if login_context(ctx) or form_context(ctx) or ctx.previous_field or "\n" in text or "\t" in text:

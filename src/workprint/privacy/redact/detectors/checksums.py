@@ -23,8 +23,13 @@ _DIGIT = re.compile(r"\d")
 
 
 def has_digit(text: str) -> bool:
-    """True when ``text`` holds a digit: ``detect`` runs the numeric detectors only then."""
+    """True when ``text`` holds a digit (``\\d``: any Unicode decimal digit)."""
     return _DIGIT.search(text) is not None
+
+
+def digit_count(text: str) -> int:
+    """How many digits ``text`` holds, as ``\\d`` counts them: ``detect`` skips detectors that need more."""
+    return sum(map(str.isdecimal, text)) if has_digit(text) else 0
 
 
 def luhn_ok(digits: str) -> bool:

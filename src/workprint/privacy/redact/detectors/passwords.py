@@ -26,7 +26,7 @@ _PROMPTING = re.compile(
 )
 # "Password: x", "[sudo] password for alice: x", "my password is x", "pw: x" (lower case: see folding.py)
 _PROMPT = re.compile(
-    r"(?:\b(?:password|passwd|passphrase|pass ?code|passcode|pwd|pw|pin|kennwort|passwort|mot de passe|"
+    r"(?=[pkmcs])(?:\b(?:password|passwd|passphrase|pass ?code|passcode|pwd|pw|pin|kennwort|passwort|mot de passe|"
     r"contraseña|senha)\b(?:[ \t]+for[ \t]+[^:\n]{1,40})?(?:[ \t]*[:=][ \t]*|[ \t]+is[ \t]+|[ \t]+was[ \t]+))"
     r"([^\s\"']{3,128})"
 )

@@ -48,10 +48,12 @@ _TITLE = (
 )
 _TITLE_BEFORE = re.compile(rf"(?<![\w.-]){_TITLE}\s+$")
 _TITLE_ANYWHERE = re.compile(rf"{_TITLE}\s")  # found wherever _TITLE_BEFORE can be
+# A cue word or a title, then space, ending where the name starts; or an "@" (the lookbehind first lets ``re`` skip
+# ahead to a possible first letter).
 _CUE = re.compile(
-    rf"(?:\b(?:Dear|Hi|Hey|Hello|Hallo|Bonjour|Hola|Ciao|Thanks|Thank you|Cheers|Regards|Best|Sincerely|cc|CC|Cc|"
+    rf"(?<!\w)(?:(?:Dear|Hi|Hey|Hello|Hallo|Bonjour|Hola|Ciao|Thanks|Thank you|Cheers|Regards|Best|Sincerely|cc|CC|Cc|"
     rf"From|To|Attn|Contact|Name|Signed|Owner|Assignee|Reviewer|Author|Customer|Patient|Employee|Candidate)"
-    rf"[,:]?\s+|\b{_TITLE}\s+|@)$"
+    rf"[,:]?|{_TITLE})\s+$|@$"
 )
 _COMPANY = re.compile(
     r"[ \t,](?:KGaA|KG|GmbH|AG|OHG|GbR|e\.[ ]?V\.|e\.G\.|SA|S\.A\.|SARL|S\.A\.R\.L|SAS|S\.A\.S\.|Ltd|LLC|Inc|PLC|plc|"
@@ -251,7 +253,7 @@ _DATE = (
 )
 # Lower case: matched against folded text (see folding.py).
 _DOB = re.compile(
-    rf"(?:\bd\.?o\.?b\.?|date of birth|birth ?date|birthday|born(?: on)?|geburtsdatum|geboren(?: am)?|"
+    rf"(?=[dbgnf])(?:\bd\.?o\.?b\.?|date of birth|birth ?date|birthday|born(?: on)?|geburtsdatum|geboren(?: am)?|"
     rf"né(?:e)? le|date de naissance|fecha de nacimiento|nacid[oa] el|data di nascita)\b[\s:=,-]*(?:is\s+|on\s+)?"
     rf"({_DATE})"
 )

@@ -11,9 +11,10 @@ from workprint.privacy.redact.detectors.folding import finditer_folded
 from workprint.privacy.redact.types import Context, Span
 
 # Tokens recognisable by their own shape: no context needed. All but the webhook start at a word start; one
-# lookbehind in front of them all lets ``re`` skip ahead by first character (a ``\b`` per shape made it 5x slower).
+# lookbehind in front of them all, and a lookahead naming every first letter, let ``re`` skip ahead to a possible
+# start (a ``\b`` per shape made it 5x slower).
 _TOKEN = re.compile(
-    r"(?<!\w)(?:"
+    r"(?=[AghnrsSxe])(?:(?<!\w)(?:"
     + "|".join(
         (
             r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b",  # AWS access key id
@@ -30,7 +31,7 @@ _TOKEN = re.compile(
             r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{8,}",  # JWT, whole
         )
     )
-    + r")|https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}"  # Slack webhook
+    + r")|https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,})"  # Slack webhook
 )
 # A private key block, whole; an unterminated block (typing, a truncated paste) is redacted to the end of the text.
 _PEM = re.compile(
