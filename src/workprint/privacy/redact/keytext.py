@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import NamedTuple
 
 from workprint.privacy.redact.types import Span
@@ -221,7 +222,7 @@ def sources_of_values(rebuilt: Rebuilt, detect: Callable[[str], list[Span]]) -> 
     """Detect on the rebuilt text and on the raw stream; return each value's type and every stroke behind it."""
     values: list[tuple[str, frozenset[int]]] = []
     for span in detect(rebuilt.text):
-        strokes = {i for cell in rebuilt.sources[span.start : span.end] for i in cell}
+        strokes = chain.from_iterable(rebuilt.sources[span.start : span.end])
         values.append((span.type, frozenset(strokes)))
     # Fewer than 4 erased characters cannot have held a whole value on their own, and the rebuilt text already
     # covers the strokes of typos fixed in place; skipping the second pass keeps key-logger text fast.

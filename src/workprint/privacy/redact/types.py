@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Every kind of value the redactor replaces; each becomes the placeholder ``<TYPE>``.
 TYPES = (
@@ -47,9 +48,9 @@ def placeholder(kind: str) -> str:
     return f"<{kind}>"
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A detected value: ``text[start:end]`` is of ``type``."""
+class Span(NamedTuple):
+    """A detected value: ``text[start:end]`` is of ``type``. (Named tuples: detection makes several per snippet, and
+    one costs half of what a frozen dataclass does to build.)"""
 
     start: int
     end: int
@@ -71,8 +72,7 @@ class Context:
     previous_boundary: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class RedactionResult:
+class RedactionResult(NamedTuple):
     """Redacted text and the spans, in the input's coordinates, that were replaced."""
 
     text: str

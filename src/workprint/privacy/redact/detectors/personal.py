@@ -42,6 +42,7 @@ _NAME_TOKEN = rf"{_PART}(?:-{_PART})?"
 _PARTICLE = r"(?:(?:van|von|de|der|den|del|della|di|da|du|dos|das|le|la|y|ter|zu|St\.|Le|La|De|Van|Von|Di|Da)\s+)"
 _SEQ = re.compile(rf"{_NAME_TOKEN}(?:\s+{_PARTICLE}*{_NAME_TOKEN}){{0,3}}")
 _TOKEN_RE = re.compile(_NAME_TOKEN)
+_HYPHEN_PARTS = re.compile(_PART)  # "Solsona-Cueto" -> "Solsona", "Cueto"
 _TITLE = (
     r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Mme|Mlle|M|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Ing|Dipl\.-Ing|Dipl\.-Kfm|"
     r"Univ\.Prof|Univ\.-Prof|Prof\. Dr|Dr\. med|B\.Sc|M\.Sc|MBA)\.?"
@@ -74,6 +75,11 @@ def _last() -> frozenset[str]:
     return _words(namedata.SURNAMES)
 
 
+@cache
+def _listed_words() -> frozenset[str]:
+    return _first() | _last()
+
+
 def _listed(word: str, first: frozenset[str], last: frozenset[str]) -> bool:
     """A listed first name or surname, or a double-barrelled one with a listed part."""
     return word in first or word in last or ("-" in word and any(p in first or p in last for p in word.split("-")))
@@ -97,15 +103,18 @@ def _with_surname(toks: list[tuple[int, int, str]], first: frozenset[str], last:
 def names(text: str, ctx: Context) -> Iterator[Span]:
     """Person names: runs of capitalised words holding a listed first name or surname, or following a cue."""
     first, last = _first(), _last()
+    listed = _listed_words()
     titled: bool | None = None
     for m in _SEQ.finditer(text):
-        toks = [(t.start(), t.end(), t.group()) for t in _TOKEN_RE.finditer(m.group())]
-        if not any(_listed(w, first, last) for _, _, w in toks):
+        run = m.group()
+        words = _TOKEN_RE.findall(run)
+        if listed.isdisjoint(words) and ("-" not in run or listed.isdisjoint(_HYPHEN_PARTS.findall(run))):
             # With no listed word only a title makes a name ("Dr Zorbl"); most runs ("Slack", "Re") end here.
             if titled is None:
                 titled = _TITLE_ANYWHERE.search(text) is not None
             if not titled:
                 continue
+        toks = [(t.start(), t.end(), t.group()) for t in _TOKEN_RE.finditer(run)]
         # "Dear", "Thanks": cues and ordinary words are not the name, unless a cue makes them one ("Hi Guy,")
         while (
             toks
