@@ -249,7 +249,7 @@ class Gen:
             f"docker run -p 8080:80 nginx:1.{self.r.randint(19, 27)}",
             f"Build {self.r.randint(1000, 9999)} passed in {self.r.randint(2, 59)} minutes",
             f"invoice from {self.f().company()} is overdue",
-            f"flight to {self.f().city()} on {f.day_of_week()}",
+            f"flight to {self.f().city()} on {f.date_between(*FIXED_YEAR).strftime('%A')}",
             f.catch_phrase(),
         )
         return "negative", [t], *self.pick(("xterm", "bash"), ("Slack", "dev - Slack"), ("code", "main.py - VS Code"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,6 +47,19 @@ def test_corpus_is_seeded_and_labels_point_at_values() -> None:
         for lab in row["labels"]:
             value = row["text"][lab["start"] : lab["end"]]
             assert value.strip() and "\b" in value  # one typo + Backspace inside every value
+
+
+def test_corpus_is_the_same_in_any_process() -> None:
+    # Faker's it_IT city list is built from a set: its order, so a seeded pick, followed PYTHONHASHSEED.
+    script = "import json, sys; sys.path.insert(0, sys.argv[1]); import corpus"
+    script += "; print(json.dumps(corpus.generate(101, 600)))"
+    bench = str(Path(__file__).resolve().parents[2] / "bench")
+    runs = [
+        subprocess.run([sys.executable, "-c", script, bench], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2")
+    ]  # fmt: skip
+    assert runs[0] == runs[1] and "flight to" in runs[0]
 
 
 def test_coverage_targets_hold_on_a_fresh_seed_plain_and_keylogged() -> None:
