@@ -10,7 +10,6 @@ detection on the raw stream (every typed character in stroke order), see ``sourc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
@@ -167,51 +166,52 @@ def ops_from_logged_text(text: str) -> list[tuple[int, str, str]]:
     return out
 
 
-_RUNS = re.compile("\x08+|[^\x08]+")  # runs of Backspaces (U+0008), runs of anything else
 # One-stroke cells ``(i,)`` made once: a slice of them is far cheaper than building each.
 _ONE_STROKE = tuple((i,) for i in range(4096))
 
 
 def rebuild_logged(text: str) -> Rebuilt:
-    """``rebuild(ops_from_logged_text(text))``, fast: with only Backspaces the cursor never leaves the end, so each
-    run of typed characters is appended whole, and each cell's strokes come out in order without sorting."""
+    """``rebuild(ops_from_logged_text(text))``, fast: with only Backspaces the cursor never leaves the end, so the
+    text between two Backspaces is appended whole, and each cell's strokes come out in order without sorting."""
     if "\x7f" in text:
         return rebuild(ops_from_logged_text(text))
     chars: list[str] = []
     cells: list[tuple[int, ...]] = []
     pending: list[int] = []
-    raw: list[str] = []
     raw_sources: list[int] = []
     deleted_by: dict[int, int] = {}
-    for run in _RUNS.finditer(text):
-        start, end = run.span()
-        if text[start] != "\b":
-            raw.append(run.group())
-            raw_sources.extend(range(start, end))
-            if pending:
-                chars.append(text[start])
-                cells.append((*pending, start))
-                pending = []
-                start += 1
-            chars.extend(text[start:end])
-            cells.extend(_ONE_STROKE[start:end] if end <= len(_ONE_STROKE) else zip(range(start, end)))
-            continue
-        for i in range(start, end):
+    pos = 0  # index in ``text`` of the stroke at hand
+    for n, piece in enumerate(text.split("\b")):
+        if n:  # a Backspace came before this piece
             if chars:
                 chars.pop()
                 gone = cells.pop()
                 for g in gone:
-                    deleted_by[g] = i
+                    deleted_by[g] = pos
                 pending[:0] = gone
-                pending.append(i)
+                pending.append(pos)
             elif pending:
-                pending.append(i)
+                pending.append(pos)
+            pos += 1
+        if not piece:
+            continue
+        start, end = pos, pos + len(piece)
+        raw_sources.extend(range(start, end))
+        if pending:
+            chars.append(piece[0])
+            cells.append((*pending, start))
+            pending = []
+            start += 1
+            piece = piece[1:]
+        chars.extend(piece)
+        cells.extend(_ONE_STROKE[start:end] if end <= len(_ONE_STROKE) else zip(range(start, end)))
+        pos = end
     if pending and cells:
         cells[-1] = (*cells[-1], *pending)
     return Rebuilt(
         text="".join(chars),
         sources=tuple(cells),
-        raw_text="".join(raw),
+        raw_text=text.replace("\b", ""),
         raw_sources=tuple(raw_sources),
         deleted_by=deleted_by,
         erased=len(deleted_by),
