@@ -158,8 +158,8 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
 class _AddressRules(NamedTuple):
     """The address shapes, each with the words it cannot match without (checked first: most text has none)."""
 
-    by_suffix: re.Pattern[str]  # needs a street suffix (any case) or a unit word
-    suffixes: frozenset[str]
+    by_suffix: re.Pattern[str]  # needs a street suffix or a unit word ("Flat")
+    suffixes: frozenset[str]  # case-folded, like every word set here: they are checked against folded text
     by_street_word: tuple[re.Pattern[str], ...]  # need a street word ("rue", "Via")
     street_words: frozenset[str]
     german: re.Pattern[str]  # needs "straße", "weg"...
@@ -168,9 +168,8 @@ class _AddressRules(NamedTuple):
 
 # Runs of letters: a street word or suffix in an address is always one of them.
 _LETTERS = re.compile(r"[^\W\d_]+")
-_UNIT_LEAD = re.compile(r"Flat|Studio|Apartment|Unit|Suite")
-_GERMAN_STREET = re.compile(r"straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|pfad|chaussee|Straße"
-                            r"|Gasse|Weg|Allee|Platz|Ring")  # fmt: skip
+_UNIT_LEAD = "Flat Studio Apartment Unit Suite"
+_GERMAN_STREET = re.compile(r"strasse|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|pfad|chaussee")  # folded text
 
 
 @cache
@@ -219,9 +218,9 @@ def _address_rules() -> _AddressRules:
     return _AddressRules(
         # 123 North Main Street Apt. 4, Springfield, IL 62704 / Flat 5\nLaura Estate\nEast Jasmine\nPE68 4BJ
         re.compile(rf"(?<![\w.]){lead}(?:{word}[ \t]+){{0,4}}(?i:{suf})\b\.?{compass}{unit}?{city_line}"),
-        frozenset(w.lower() for s in suffixes for w in _LETTERS.findall(s)),
+        frozenset(w for s in [*suffixes, *_UNIT_LEAD.split()] for w in _LETTERS.findall(s.casefold())),
         by_street_word,
-        frozenset(w for s in [*prefixes, *it.split("|")] for w in _LETTERS.findall(s)[:1]),
+        frozenset(w for s in [*prefixes, *it.split("|")] for w in _LETTERS.findall(s.casefold())[:1]),
         # Löfflerstr. 62-36 / Ehrhard-Metz-Gasse 86 / Am Markt 3, 31392 Wetzlar
         re.compile(
             rf"(?<![\w.])[A-ZÄÖÜ][\w.-]*(?:straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|"
@@ -239,13 +238,14 @@ def _address_rules() -> _AddressRules:
 def addresses(text: str, ctx: Context) -> Iterator[Span]:
     """Street addresses (US/UK/DE/FR/ES/IT shapes), extended over a following city/postcode line."""
     rules = _address_rules()
-    words = _LETTERS.findall(text)
+    folded = text.casefold()  # a necessary check only: no offsets are taken from it
+    words = set(_LETTERS.findall(folded))
     shapes: list[re.Pattern[str]] = []
-    if _UNIT_LEAD.search(text) or not rules.suffixes.isdisjoint(w.lower() for w in words):
+    if not rules.suffixes.isdisjoint(words):
         shapes.append(rules.by_suffix)
     if not rules.street_words.isdisjoint(words):
         shapes.extend(rules.by_street_word)
-    if _GERMAN_STREET.search(text):
+    if _GERMAN_STREET.search(folded):
         shapes.append(rules.german)
     if "PO A" in text:
         shapes.append(rules.military)
