@@ -6,25 +6,35 @@ plain corpus and on its key-logger variant (one typo + Backspace inside each val
 with any overlap, full coverage (>= 90 % of the value's characters inside predicted spans), precision (predicted
 spans that overlap a planted value), the share of negative snippets flagged, snippets/s, peak RSS.
 
+``--instructions`` adds user-space instructions per snippet, counted by ``perf stat`` (a figure that does not drift
+with the machine's speed); ``--src DIR`` runs workprint from another checkout's ``DIR/src`` (an older commit in a
+``git worktree``) to compare code on the same corpus.
+
 Presidio (bench-only dependency) runs offline with ``NoOpNlpEngine`` (its regex recognisers; no spaCy model is on
 PyPI); tldextract is kept off the network with TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="".
 
-Measured 2026-11-27 (2-core machine shared with other jobs; seed 101, which the detectors were not tuned on;
-2,112 planted values in 2,000 snippets, 285 negatives). Full coverage = >= 90 % of a value's characters redacted.
+Measured 2026-11-27 (2-core VM; seed 101, which the detectors were not tuned on; 2,112 planted values in 2,000
+snippets, 285 negatives; ``--passes 5``, the median pass; speeds are the medians of three runs on an idle machine,
+the range across them). Full coverage = >= 90 % of a value's characters redacted.
 
     tool             variant    full cover  any overlap  precision  negatives  snippets/s      peak RSS
-    workprint        plain      0.999       1.000        1.000      0.000      11,600-15,000   40 MB
-    workprint        keylogger  0.999       1.000        1.000      0.000       5,100-10,500   40 MB
-    presidio (NoOp)  plain      0.575       0.596        0.930      0.298         640-1,600   128 MB
-    presidio (NoOp)  keylogger  0.014       0.366        0.883      0.298         350-1,600   128 MB
-    detect-secrets   plain      0.026       0.034        1.000      0.000         480-1,600    46 MB
-    detect-secrets   keylogger  0.012       0.020        1.000      0.000         990-1,500    46 MB
+    workprint        plain      0.999       1.000        1.000      0.000      12,700-14,600   48 MB
+    workprint        keylogger  0.999       1.000        1.000      0.000       9,000-10,900   48 MB
+    presidio (NoOp)  plain      0.575       0.596        0.929      0.298            680       140 MB
+    presidio (NoOp)  keylogger  0.014       0.365        0.881      0.298            640       140 MB
+    detect-secrets   plain      0.026       0.034        1.000      0.000            720        46 MB
+    detect-secrets   keylogger  0.012       0.020        1.000      0.000            700        46 MB
 
-workprint per type (plain = keylogger): ADDRESS 0.992, NAME 0.995, every other type 1.000. The lower speed of
-each range was measured with a load average of 5-7 from other jobs. Screenshots (1280x800, dark and light theme,
-title bar, an opposite-theme panel): 0 of the planted values legible after redaction; full frame 0.21-0.78 s,
-a changed frame (one line re-read) 0.11-0.29 s; tesseract read 6/7 planted values exactly in 0.19-0.5 s, rapidocr
-6/7 in 0.67-7.4 s (tesseract chosen: faster, word boxes instead of line boxes).
+workprint per type (plain = keylogger): ADDRESS 0.992, NAME 0.995, every other type 1.000. This VM's speed drifts by
+2x within a day, so speed-ups are measured on the same corpus with ``--src`` (the code of 8186005, before that
+day's work, in a git worktree) and ``--instructions``, which does not drift: 834,000 -> 286,000 instructions per
+snippet plain (2.9x fewer) and 1,111,000 -> 392,000 key-logger (2.8x); in wall-clock time 1.8-2.0x in runs
+alternating old and new (old 6,200 plain, 4,200 key-logger snippets/s in those runs).
+
+Screenshots (1280x800, dark and light theme, title bar, an opposite-theme panel): 0 of the planted values legible
+after redaction; full frame 0.21-0.78 s, a changed frame (one line re-read) 0.11-0.29 s; tesseract read 6/7 planted
+values exactly in 0.19-0.5 s, rapidocr 6/7 in 0.67-7.4 s (tesseract chosen: faster, word boxes instead of line
+boxes).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -258,6 +269,19 @@ def _read_rapidocr(png: bytes) -> str:
     return " ".join(r[1] for r in found or [])
 
 
+def instructions_per_snippet(cmd: list[str], env: dict[str, str], passes: int, n: int) -> int | None:
+    """User-space instructions per snippet: a child run with ``1 + passes`` passes minus one with 1, under perf."""
+    if shutil.which("perf") is None:
+        return None
+    counts = []
+    for p in (1, 1 + passes):
+        run = [*cmd[: cmd.index("--passes")], "--passes", str(p), *cmd[cmd.index("--passes") + 2 :]]
+        out = subprocess.run(["perf", "stat", "-x,", "-e", "instructions:u", *run], capture_output=True, text=True,
+                             env={**env, "PYTHONHASHSEED": "0"}, check=True)  # fmt: skip
+        counts.append(int(out.stderr.strip().splitlines()[-1].split(",")[0]))
+    return round((counts[1] - counts[0]) / passes / n)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=2000)
@@ -268,6 +292,8 @@ def main() -> None:
     ap.add_argument("--keylogger", action="store_true")
     ap.add_argument("--passes", type=int, default=5, help="timed passes over the corpus; the median is reported")
     ap.add_argument("--examples", action="store_true", help="print missed values and flagged negatives")
+    ap.add_argument("--instructions", action="store_true", help="count instructions per snippet with perf stat")
+    ap.add_argument("--src", default="", help="run workprint from DIR/src, another checkout")
     a = ap.parse_args()
     if a.child:
         child(a.child, a.n, a.seed, a.keylogger, a.passes)
@@ -279,6 +305,8 @@ def main() -> None:
             cmd += ["--passes", str(a.passes)]
             cmd += ["--keylogger"] if variant == "keylogger" else []
             env = {**os.environ, "OMP_NUM_THREADS": "1", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+            if a.src:
+                env["PYTHONPATH"] = str(Path(a.src).resolve() / "src")
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
             if proc.returncode != 0:
                 report[f"{tool}/{variant}"] = {"error": proc.stderr.strip().splitlines()[-1:]}
@@ -286,6 +314,8 @@ def main() -> None:
             res = json.loads(proc.stdout.strip().splitlines()[-1])
             if not a.examples:
                 res.pop("examples")
+            if a.instructions:
+                res["instructions_per_snippet"] = instructions_per_snippet(cmd, env, a.passes, a.n)
             report[f"{tool}/{variant}"] = res
     if a.frames:
         report.update(frames_bench())
