@@ -1,4 +1,4 @@
-"""The detectors: pure functions ``(text, context) -> Iterator[Span]`` and ``detect`` that runs them all."""
+"""The detectors: pure functions ``(text, context) -> list[Span]`` and ``detect`` that runs them all."""
 
 from __future__ import annotations
 
@@ -44,13 +44,14 @@ def _fields(text: str, last: str = "") -> Iterator[tuple[int, int, str]]:
     yield start, len(text), last
 
 
-def field_values(text: str, ctx: Context, ended_by: str = "") -> Iterator[Span]:
+def field_values(text: str, ctx: Context, ended_by: str = "") -> list[Span]:
     """Whole fields that are values by where they were typed: passwords in login windows and terminals, names and
     phone numbers in the fields of a form (a key logger sees "Ettore<Tab>Morosini<Tab>3396100837")."""
+    found: list[Span] = []
     prev, boundary = ctx.previous_field, ctx.previous_boundary
     form = form_context(ctx)
     if not form and not login_context(ctx) and not is_terminal(ctx):
-        return  # only forms, login windows and terminals have fields that are values by where they are
+        return found  # only forms, login windows and terminals have fields that are values by where they are
     for start, end, field_end in _fields(text, ended_by):
         field = text[start:end]
         if field.strip():
@@ -59,13 +60,14 @@ def field_values(text: str, ctx: Context, ended_by: str = "") -> Iterator[Span]:
             lead = len(field) - len(field.lstrip())
             span = (start + lead, start + len(field.rstrip()))
             if password_field(field, fctx, field_end):
-                yield Span(*span, "PASSWORD")
+                found.append(Span(*span, "PASSWORD"))
             elif form and phone_field(field):
-                yield Span(*span, "PHONE")
+                found.append(Span(*span, "PHONE"))
             elif form and name_field(field):
-                yield Span(*span, "NAME")
+                found.append(Span(*span, "NAME"))
             prev = field
         boundary = field_end
+    return found
 
 
 def merge(spans: Iterable[Span]) -> list[Span]:

@@ -4,7 +4,6 @@ and on the terminal line after a command that prompts for one (``sudo``, ``ssh``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from functools import lru_cache
 
 from workprint.privacy.redact.detectors.folding import finditer_folded
@@ -61,12 +60,14 @@ def is_terminal(ctx: Context) -> bool:
     return _terminal_app(ctx.app)
 
 
-def prompted(text: str, ctx: Context) -> Iterator[Span]:
+def prompted(text: str, ctx: Context) -> list[Span]:
     """The word after a password prompt or statement in the text itself."""
+    found: list[Span] = []
     for m in finditer_folded(_PROMPT, text):
         value = text[m.start(1) : m.end(1)].rstrip(".,;)")
         if not _NOT_PASSWORD.match(value):
-            yield Span(m.start(1), m.start(1) + len(value), "PASSWORD")
+            found.append(Span(m.start(1), m.start(1) + len(value), "PASSWORD"))
+    return found
 
 
 def password_field(field: str, ctx: Context, ended_by: str = "") -> bool:

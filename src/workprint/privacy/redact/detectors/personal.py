@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from functools import cache, lru_cache
 from typing import NamedTuple
 
@@ -100,8 +99,9 @@ def _with_surname(toks: list[tuple[int, int, str]], first: frozenset[str], last:
     )
 
 
-def names(text: str, ctx: Context) -> Iterator[Span]:
+def names(text: str, ctx: Context) -> list[Span]:
     """Person names: runs of capitalised words holding a listed first name or surname, or following a cue."""
+    found: list[Span] = []
     first, last = _first(), _last()
     listed = _listed_words()
     titled: bool | None = None
@@ -152,7 +152,8 @@ def names(text: str, ctx: Context) -> Iterator[Span]:
         suf = _SUFFIX.match(text, end)
         if suf:
             end = suf.end()
-        yield Span(start, end, "NAME")
+        found.append(Span(start, end, "NAME"))
+    return found
 
 
 class _AddressRules(NamedTuple):
@@ -235,8 +236,9 @@ def _address_rules() -> _AddressRules:
     )
 
 
-def addresses(text: str, ctx: Context) -> Iterator[Span]:
+def addresses(text: str, ctx: Context) -> list[Span]:
     """Street addresses (US/UK/DE/FR/ES/IT shapes), extended over a following city/postcode line."""
+    found: list[Span] = []
     rules = _address_rules()
     folded = text.casefold()  # a necessary check only: no offsets are taken from it
     words = set(_LETTERS.findall(folded))
@@ -251,7 +253,8 @@ def addresses(text: str, ctx: Context) -> Iterator[Span]:
         shapes.append(rules.military)
     for rx in shapes:
         for m in rx.finditer(text):
-            yield Span(m.start(), m.end() - (len(m.group()) - len(m.group().rstrip())), "ADDRESS")
+            found.append(Span(m.start(), m.end() - (len(m.group()) - len(m.group().rstrip())), "ADDRESS"))
+    return found
 
 
 _DATE = (
@@ -268,13 +271,15 @@ _DOB = re.compile(
 )
 
 
-def dates_of_birth(text: str, ctx: Context) -> Iterator[Span]:
+def dates_of_birth(text: str, ctx: Context) -> list[Span]:
     """Dates after a birth cue ("DOB:", "born on", "Geburtsdatum") or in a window about birth dates."""
+    found: list[Span] = []
     for m in finditer_folded(_DOB, text):
-        yield Span(m.start(1), m.end(1), "DATE_OF_BIRTH")
+        found.append(Span(m.start(1), m.end(1), "DATE_OF_BIRTH"))
     if _birth_window(ctx.title) or _BIRTH_CUE.search(ctx.previous_field):
         for m in finditer_folded(_DATE_ALONE, text):
-            yield Span(m.start(1), m.end(1), "DATE_OF_BIRTH")
+            found.append(Span(m.start(1), m.end(1), "DATE_OF_BIRTH"))
+    return found
 
 
 _BIRTH_CUE = re.compile(r"(?i)birth|dob|geburt|naissance|nacimiento")

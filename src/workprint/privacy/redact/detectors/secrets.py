@@ -4,7 +4,6 @@ generic ``key = value`` assignments whose value looks random."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from workprint.privacy.redact.detectors.checksums import entropy
 from workprint.privacy.redact.detectors.folding import finditer_folded
@@ -63,24 +62,25 @@ def _looks_random(value: str) -> bool:
     return classes >= 2 and entropy(value) >= 3.0
 
 
-def secrets(text: str, ctx: Context) -> Iterator[Span]:
+def secrets(text: str, ctx: Context) -> list[Span]:
     """Provider tokens, JWTs, private key blocks, URL credentials, AWS secrets and random-looking assignments."""
+    found: list[Span] = []
     if len(text) >= _SHORTEST_TOKEN:
         for m in _TOKEN.finditer(text):
-            yield Span(m.start(), m.end(), "SECRET")
+            found.append(Span(m.start(), m.end(), "SECRET"))
     if "-----BEGIN" in text:
         for m in _PEM.finditer(text):
-            yield Span(m.start(), m.end(), "SECRET")
+            found.append(Span(m.start(), m.end(), "SECRET"))
     if "://" in text:
         for m in _URL_USERINFO.finditer(text):
-            yield Span(m.start(1), m.end(1), "SECRET")
+            found.append(Span(m.start(1), m.end(1), "SECRET"))
     if len(text) >= 40:
         for m in _AWS_SECRET.finditer(text):
             value = m.group()
             if _looks_random(value) and not all(c in "0123456789abcdefABCDEF" for c in value):
-                yield Span(m.start(), m.end(), "SECRET")
+                found.append(Span(m.start(), m.end(), "SECRET"))
     if "=" not in text and ":" not in text:
-        return
+        return found
     for m in finditer_folded(_ASSIGN, text):
         k = m.start()
         while k > 0 and (text[k - 1].isalnum() or text[k - 1] in "_.-"):
@@ -89,6 +89,7 @@ def secrets(text: str, ctx: Context) -> Iterator[Span]:
         if _PLACEHOLDER_VALUE.match(value) or "(" in value:
             continue
         if any(k in key for k in ("pass", "pwd")):
-            yield Span(m.start(2), m.end(2), "PASSWORD")
+            found.append(Span(m.start(2), m.end(2), "PASSWORD"))
         elif _looks_random(value) or len(value) >= 20:
-            yield Span(m.start(2), m.end(2), "SECRET")
+            found.append(Span(m.start(2), m.end(2), "SECRET"))
+    return found
