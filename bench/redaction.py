@@ -18,8 +18,8 @@ snippets, 285 negatives; ``--passes 5``, the median pass; speeds are the medians
 the range across them). Full coverage = >= 90 % of a value's characters redacted.
 
     tool             variant    full cover  any overlap  precision  negatives  snippets/s      peak RSS
-    workprint        plain      0.999       1.000        1.000      0.000      12,700-14,600   48 MB
-    workprint        keylogger  0.999       1.000        1.000      0.000       9,000-10,900   48 MB
+    workprint        plain      0.999       1.000        1.000      0.000      13,900-15,000   49 MB
+    workprint        keylogger  0.999       1.000        1.000      0.000       9,500-10,500   48 MB
     presidio (NoOp)  plain      0.575       0.596        0.929      0.298            680       140 MB
     presidio (NoOp)  keylogger  0.014       0.365        0.881      0.298            640       140 MB
     detect-secrets   plain      0.026       0.034        1.000      0.000            720        46 MB
@@ -27,9 +27,10 @@ the range across them). Full coverage = >= 90 % of a value's characters redacted
 
 workprint per type (plain = keylogger): ADDRESS 0.992, NAME 0.995, every other type 1.000. This VM's speed drifts by
 2x within a day, so speed-ups are measured on the same corpus with ``--src`` (the code of 8186005, before that
-day's work, in a git worktree) and ``--instructions``, which does not drift: 834,000 -> 286,000 instructions per
-snippet plain (2.9x fewer) and 1,111,000 -> 392,000 key-logger (2.8x); in wall-clock time 1.8-2.0x in runs
-alternating old and new (old 6,200 plain, 4,200 key-logger snippets/s in those runs).
+day's work, in a git worktree) and ``--instructions``, which does not drift: 833,000 -> 274,000 instructions per
+snippet plain (3.0x fewer) and 1,105,000 -> 378,000 key-logger (2.9x); in wall-clock time 2.3x plain and 2.1x
+key-logger, medians of three runs alternating old and new (old 6,600 plain and 4,800 key-logger snippets/s). In the
+day's slowest hour the old code gave 3,000 / 2,400.
 
 Screenshots (1280x800, dark and light theme, title bar, an opposite-theme panel): 0 of the planted values legible
 after redaction; full frame 0.21-0.78 s, a changed frame (one line re-read) 0.11-0.29 s; tesseract read 6/7 planted
