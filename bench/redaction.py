@@ -33,9 +33,9 @@ key-logger, medians of three runs alternating old and new (old 6,600 plain and 4
 day's slowest hour the old code gave 3,000 / 2,400.
 
 Screenshots (1280x800, dark and light theme, title bar, an opposite-theme panel): 0 of the planted values legible
-after redaction; full frame 0.21-0.78 s, a changed frame (one line re-read) 0.11-0.29 s; tesseract read 6/7 planted
-values exactly in 0.19-0.5 s, rapidocr 6/7 in 0.67-7.4 s (tesseract chosen: faster, word boxes instead of line
-boxes).
+after redaction; full frame 0.21-0.78 s, a changed frame (one line re-read) 0.11-0.29 s (on 2026-11-27: 0.40-1.0 s
+and 0.25-0.43 s); tesseract read 6/7 planted values exactly in 0.19-0.5 s, rapidocr 6/7 in 0.67-7.4 s (tesseract
+chosen: faster, word boxes instead of line boxes).
 """
 
 from __future__ import annotations
