@@ -27,8 +27,8 @@ the range across them). Full coverage = >= 90 % of a value's characters redacted
 
 workprint per type (plain = keylogger): ADDRESS 0.992, NAME 0.995, every other type 1.000. This VM's speed drifts by
 2x within a day, so speed-ups are measured on the same corpus with ``--src`` (the code of 8186005, before that
-day's work, in a git worktree) and ``--instructions``, which does not drift: 833,000 -> 274,000 instructions per
-snippet plain (3.0x fewer) and 1,105,000 -> 378,000 key-logger (2.9x); in wall-clock time 2.3x plain and 2.1x
+day's work, in a git worktree) and ``--instructions``, which does not drift: 833,000 -> 279,000 instructions per
+snippet plain (3.0x fewer) and 1,105,000 -> 384,000 key-logger (2.9x); in wall-clock time 2.3x plain and 2.1x
 key-logger, medians of three runs alternating old and new (old 6,600 plain and 4,800 key-logger snippets/s). In the
 day's slowest hour the old code gave 3,000 / 2,400.
 

@@ -55,7 +55,7 @@ def field_values(text: str, ctx: Context, ended_by: str = "") -> list[Span]:
     for start, end, field_end in _fields(text, ended_by):
         field = text[start:end]
         if field.strip():
-            same = prev is ctx.previous_field and boundary is ctx.previous_boundary
+            same = (prev, boundary) == (ctx.previous_field, ctx.previous_boundary)
             fctx = ctx if same else Context(ctx.app, ctx.title, prev, boundary)
             lead = len(field) - len(field.lstrip())
             span = (start + lead, start + len(field.rstrip()))

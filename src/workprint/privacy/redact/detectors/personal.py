@@ -79,9 +79,9 @@ def _listed_words() -> frozenset[str]:
     return _first() | _last()
 
 
-def _listed(word: str, first: frozenset[str], last: frozenset[str]) -> bool:
+def _listed(word: str, listed: frozenset[str]) -> bool:
     """A listed first name or surname, or a double-barrelled one with a listed part."""
-    return word in first or word in last or ("-" in word and any(p in first or p in last for p in word.split("-")))
+    return word in listed or ("-" in word and not listed.isdisjoint(word.split("-")))
 
 
 def _cued_first(text: str, at: int, word: str, first: frozenset[str]) -> bool:
@@ -107,14 +107,15 @@ def names(text: str, ctx: Context) -> list[Span]:
     titled: bool | None = None
     for m in _SEQ.finditer(text):
         run = m.group()
-        words = _TOKEN_RE.findall(run)
-        if listed.isdisjoint(words) and ("-" not in run or listed.isdisjoint(_HYPHEN_PARTS.findall(run))):
+        toks = [(t.start(), t.end(), t.group()) for t in _TOKEN_RE.finditer(run)]
+        if listed.isdisjoint(w for _, _, w in toks) and (
+            "-" not in run or listed.isdisjoint(_HYPHEN_PARTS.findall(run))
+        ):
             # With no listed word only a title makes a name ("Dr Zorbl"); most runs ("Slack", "Re") end here.
             if titled is None:
                 titled = _TITLE_ANYWHERE.search(text) is not None
             if not titled:
                 continue
-        toks = [(t.start(), t.end(), t.group()) for t in _TOKEN_RE.finditer(run)]
         # "Dear", "Thanks": cues and ordinary words are not the name, unless a cue makes them one ("Hi Guy,")
         while (
             toks
@@ -129,9 +130,9 @@ def names(text: str, ctx: Context) -> list[Span]:
         base = m.start() + off
         toks = [(a - off, b - off, w) for a, b, w in toks]
         title = _TITLE_BEFORE.search(text[max(0, base - 16) : base])
-        known = [_listed(w, first, last) for _, _, w in toks]
+        known = [_listed(w, listed) for _, _, w in toks]
         if not title and not any(known):
-            continue  # with no listed word, only a title can make a name ("Dr Zorbl"); skip the costly cue search
+            continue  # the same rule after dropping leading cue words, now with the title right before the name
         cue = bool(_CUE.search(text, max(0, base - 24), base))
         strong = [k and w not in _COMMON for k, (_, _, w) in zip(known, toks, strict=True)]
         pair = len(toks) >= 2 and (toks[0][2] in first or cue) and (known[1] or strong[0])
@@ -271,6 +272,15 @@ _DOB = re.compile(
 )
 
 
+_BIRTH_CUE = re.compile(r"(?i)birth|dob|geburt|naissance|nacimiento")
+_DATE_ALONE = re.compile(rf"^\s*({_DATE})\s*$")
+
+
+@lru_cache(maxsize=1024)
+def _birth_window(title: str) -> bool:
+    return _BIRTH_CUE.search(title) is not None
+
+
 def dates_of_birth(text: str, ctx: Context) -> list[Span]:
     """Dates after a birth cue ("DOB:", "born on", "Geburtsdatum") or in a window about birth dates."""
     found: list[Span] = []
@@ -280,15 +290,6 @@ def dates_of_birth(text: str, ctx: Context) -> list[Span]:
         for m in finditer_folded(_DATE_ALONE, text):
             found.append(Span(m.start(1), m.end(1), "DATE_OF_BIRTH"))
     return found
-
-
-_BIRTH_CUE = re.compile(r"(?i)birth|dob|geburt|naissance|nacimiento")
-_DATE_ALONE = re.compile(rf"^\s*({_DATE})\s*$")
-
-
-@lru_cache(maxsize=1024)
-def _birth_window(title: str) -> bool:
-    return _BIRTH_CUE.search(title) is not None
 
 
 _FORM = re.compile(
