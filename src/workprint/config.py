@@ -94,6 +94,7 @@ class ServerSettings:
     # to be parsed and the answer sent (200 agents flat out: accepted p99 190-230 ms at 0.2, 260-700 ms at 0.25).
     ingest_latency_budget_s: float = 0.2
     access_log: bool = False  # one log line per request (uvicorn's access log); errors are logged either way
+    checkpoint_interval_s: float = 300.0  # the checkpointing replica signs a tree head this often, if the log grew
 
     @property
     def server_dir(self) -> Path:
@@ -120,4 +121,12 @@ class ServerSettings:
             ingest_max_inflight=int(inflight),
             ingest_latency_budget_s=budget,
             access_log=os.environ.get("WORKPRINT_ACCESS_LOG", "0") not in ("", "0"),
+            checkpoint_interval_s=_checkpoint_interval(),
         )
+
+
+def _checkpoint_interval() -> float:
+    interval = _float("WORKPRINT_CHECKPOINT_INTERVAL_S", 300.0)
+    if not 0 < interval <= 86400:
+        raise ConfigError(f"WORKPRINT_CHECKPOINT_INTERVAL_S: expected seconds in (0, 86400], got {interval!r}")
+    return interval

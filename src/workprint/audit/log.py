@@ -29,6 +29,7 @@ from workprint.audit.checkpoint import (
 )
 from workprint.errors import AuditUnavailable
 from workprint.store import tables as t
+from workprint.store.coordination import AUDIT, CHECKPOINTER, Lease, xact_lock
 from workprint.store.metadata import MetadataStore, _audit
 from workprint.store.records import AuditEntry, AuditEvent
 
@@ -105,7 +106,10 @@ class AuditLog:
         """Sign and store the tree head of every entry so far; with ``only_if_new``, None when nothing was added."""
 
         def fn(conn: Connection) -> Checkpoint | None:
-            # Inside the write transaction, so no entry can land between reading the log and storing its head.
+            # Under the audit lock, in the write transaction: every committed entry is a contiguous prefix (appends
+            # hold the lock until they commit), none can land between reading the log and storing its head, and a
+            # checkpoint of another process is stored strictly before or after this one, so each extends the last.
+            xact_lock(conn, AUDIT)
             rows = conn.execute(select(t.audit_log).order_by(t.audit_log.c.seq)).mappings().all()
             last = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id.desc()).limit(1)).mappings().first()
             prev = None if last is None else _checkpoint(last)
@@ -145,14 +149,27 @@ class AuditLog:
 
 
 def start_checkpointer(log: AuditLog, interval_s: float = 300.0) -> threading.Event:
-    """Checkpoint every ``interval_s`` seconds (when something was appended) in a daemon thread; set to stop."""
+    """Checkpoint every ``interval_s`` seconds (when something was appended) in a daemon thread; set to stop.
+
+    Among server processes sharing one database exactly one checkpoints on this timer: the holder of the checkpointer
+    lease; the others try to take it over at each tick, so the checkpoints go on when its holder dies. (Checkpoints
+    asked for explicitly still come from any process; the audit lock orders them.)
+    """
     stop = threading.Event()
 
     def run() -> None:
-        while not stop.wait(interval_s):
-            # A failed tick is retried at the next one; verification reports the gap if it persists.
-            with contextlib.suppress(AuditUnavailable):
-                log.checkpoint(only_if_new=True)
+        lease: Lease | None = None
+        try:
+            while not stop.wait(interval_s):
+                # A failed tick is retried at the next one; verification reports the gap if it persists.
+                with contextlib.suppress(AuditUnavailable, SQLAlchemyError):
+                    if lease is None or not lease.alive():
+                        lease = log.store.try_lease(CHECKPOINTER)
+                    if lease is not None:
+                        log.checkpoint(only_if_new=True)
+        finally:
+            if lease is not None:
+                lease.release()
 
     threading.Thread(target=run, name="audit-checkpointer", daemon=True).start()
     return stop

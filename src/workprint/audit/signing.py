@@ -5,34 +5,15 @@ Only its public half is needed to verify the log, so auditors can check checkpoi
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
 from nacl.signing import SigningKey, VerifyKey
 
 from workprint.errors import ConfigError
-from workprint.secretfile import read_secret
+from workprint.secretfile import create_secret, read_secret
 
 __all__ = ["load_signing_key", "load_verify_key"]
-
-
-def _create(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return  # another process won the race; use theirs
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, bytes(SigningKey.generate()))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    with contextlib.suppress(OSError):
-        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        os.fsync(dfd)
-        os.close(dfd)
 
 
 def load_signing_key(path: str | os.PathLike[str], *, create: bool = True) -> SigningKey:
@@ -41,7 +22,7 @@ def load_signing_key(path: str | os.PathLike[str], *, create: bool = True) -> Si
     if not p.exists():
         if not create:
             raise ConfigError(f"audit signing key {p}: not found")
-        _create(p)
+        create_secret(p, bytes(SigningKey.generate()))  # atomic: replicas starting together agree on one key
     return SigningKey(read_secret(p, "audit signing key"))
 
 

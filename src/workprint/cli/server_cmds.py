@@ -26,9 +26,6 @@ DbOption = Annotated[str, typer.Option("--db", help="SQLAlchemy URL (default: SQ
 BlobsOption = Annotated[str, typer.Option("--blobs", help="Blob directory or s3:// URL (default: local directory)")]
 
 
-CHECKPOINT_INTERVAL_S = 300.0
-
-
 def _settings(db: str, blobs: str) -> ServerSettings:
     s = ServerSettings.from_env()
     return dataclasses.replace(s, db_url=db or s.db_url, blob_url=blobs or s.blob_url)
@@ -88,7 +85,7 @@ def server(
     )
     from workprint.audit.log import start_checkpointer
 
-    stop = start_checkpointer(api.audit_log, CHECKPOINT_INTERVAL_S)  # signed tree heads at least every 5 minutes
+    stop = start_checkpointer(api.audit_log, settings.checkpoint_interval_s)  # by default every 5 minutes
     try:
         runner = uvicorn.Server(uvicorn_config(create_app(api), host, port, access_log=settings.access_log))
         runner.run()

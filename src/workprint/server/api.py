@@ -35,6 +35,8 @@ from workprint.config import ServerSettings
 from workprint.errors import (
     AuditUnavailable,
     BadRequest,
+    ConfigError,
+    Conflict,
     Forbidden,
     Gone,
     NotFound,
@@ -44,9 +46,11 @@ from workprint.errors import (
     Unauthorized,
     Unprocessable,
 )
+from workprint.faults import fault_point
 from workprint.store.blobs import BlobStore
+from workprint.store.coordination import ROTATION
 from workprint.store.keys import KeyProvider, RotatingKeyProvider, is_scoped
-from workprint.store.metadata import MetadataStore
+from workprint.store.metadata import CANARY, CANARY_ID, MetadataStore
 from workprint.store.records import AuditEvent, Device, Participant, SegmentRecord
 
 __all__ = ["NOTICE_VERSION", "Enrollment", "IngestStatus", "ServerAPI", "blob_key"]
@@ -54,6 +58,8 @@ __all__ = ["NOTICE_VERSION", "Enrollment", "IngestStatus", "ServerAPI", "blob_ke
 NOTICE_VERSION = "1"
 IngestStatus = Literal["stored", "duplicate"]
 _SEGMENT_ID = re.compile(r"[0-9a-f]{64}")
+AUDIT_KEY = "audit_public_key"
+_CANARY_TEXT = b"workprint key store canary v1"
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and typed
 
 
@@ -123,9 +129,11 @@ class ServerAPI:
         private, public = seg.generate_keypair()
         now = self._clock()
         pid = uuid.uuid4().hex
-        p = Participant(pid, name, public, self.keys.wrap(pid, private), self.keys.key_id, now)
+        p = Participant(pid, name, public, None, self.keys.key_id, now)
         detail = {"key_id": p.key_id}
-        self.metadata.add_participant(p, AuditEvent(actor, "participant.create", f"participant:{p.id}", detail))
+        audit = AuditEvent(actor, "participant.create", f"participant:{p.id}", detail)
+        # Wrapped inside the insert's transaction, under the key lock a rotation's last pass takes (see rotate_keys).
+        self.metadata.add_participant(p, audit, lambda: (self.keys.wrap(pid, private), self.keys.key_id))
         return p.id
 
     def participant(self, participant_id: str) -> Participant:
@@ -284,24 +292,70 @@ class ServerAPI:
     # -- key operations -------------------------------------------------------------------------------------------
 
     def rotate_keys(self, *, actor: str = "admin") -> int:
-        """Rotate the key-encryption key and re-wrap every participant key under it; blobs are untouched.
+        """Rotate the key-encryption keys and re-wrap every participant key under the newest; blobs are untouched.
 
-        Order matters for crash safety: the new version exists before anything is re-wrapped, and the old one is
-        retired only after the re-wrapped keys are committed (an interrupted rotation is simply run again).
+        Safe while any number of replicas serve (they notice the new key version at their next use) and at any
+        kill -9: the new version exists before anything is re-wrapped; everyone is re-wrapped in bulk; a last pass
+        under the exclusive key lock re-wraps whoever was created meanwhile (creation wraps under the shared lock,
+        so none is missed) and the key-store canary; only after that commits is the old version retired. An
+        interrupted rotation leaves both versions able to unwrap, and is completed by running it again. Rotations
+        take turns (``Conflict`` while another runs).
         """
         keys = self.keys
         if not isinstance(keys, RotatingKeyProvider):
             raise BadRequest(f"keys: {type(keys).__name__} cannot rotate")
-        keys.rotate()
-        rewrapped = {
-            p.id: (keys.rewrap(p.id, p.wrapped_private_key), keys.key_id)
-            for p in self.metadata.participants()
-            if p.wrapped_private_key is not None
-        }
-        audit = AuditEvent(actor, "keys.rotate", "keys", {"key_id": keys.key_id, "participants": len(rewrapped)})
-        n = self.metadata.rewrap_keys(rewrapped, self._clock(), audit)
-        keys.retire_old_versions()
-        return n
+        lease = self.metadata.try_lease(ROTATION)
+        if lease is None:
+            raise Conflict("keys: another key rotation is running; try again when it has finished")
+        try:
+            keys.rotate()
+            fault_point("keys.rotated")
+            rewrapped = {
+                p.id: (keys.rewrap(p.id, p.wrapped_private_key), keys.key_id)
+                for p in self.metadata.participants()
+                if p.wrapped_private_key is not None
+            }
+            audit = AuditEvent(actor, "keys.rewrap", "keys", {"key_id": keys.key_id, "participants": len(rewrapped)})
+            n = self.metadata.rewrap_keys(rewrapped, self._clock(), audit)
+            fault_point("keys.rewrapped")
+
+            def rewrap(pid: str, wrapped: bytes) -> tuple[bytes, str]:
+                return keys.rewrap(pid, wrapped), keys.key_id
+
+            def audit_of(late: int) -> AuditEvent:
+                return AuditEvent(actor, "keys.rotate", "keys", {"key_id": keys.key_id, "participants": n + late})
+
+            n += self.metadata.finish_rewrap(set(rewrapped), rewrap, self._clock(), audit_of)
+            fault_point("keys.finished")
+            keys.retire_old_versions()
+            return n
+        finally:
+            lease.release()
+
+    # -- what every replica must share ----------------------------------------------------------------------------
+
+    def check_deployment(self) -> None:
+        """Refuse to run beside other server processes of this database that sign with another audit key or use
+        another key store (the first process to start sets both); ``ConfigError`` names which differs."""
+        ours = bytes(self.audit_log.verify_key).hex()
+        theirs = self.metadata.deployment_value(AUDIT_KEY, lambda: ours)
+        if theirs != ours:
+            raise ConfigError(
+                f"audit signing key: this server's public key {ours[:16]}… differs from {theirs[:16]}…, the key the "
+                f"database's other servers sign with; give every replica the same audit-signing.key"
+            )
+        wrapped = bytes.fromhex(
+            self.metadata.deployment_value(CANARY, lambda: self.keys.wrap(CANARY_ID, _CANARY_TEXT).hex())
+        )
+        try:
+            opened = self.keys.unwrap(CANARY_ID, wrapped)
+        except ConfigError:
+            opened = b""
+        if opened != _CANARY_TEXT:
+            raise ConfigError(
+                f"key store: {self.keys.key_id} cannot open what the database's key store wrapped; point every "
+                "replica at the same key store (the same master key file and key directory, or Vault and key name)"
+            )
 
     # -- health ---------------------------------------------------------------------------------------------------
 

@@ -38,11 +38,20 @@ def key_provider(settings: ServerSettings, env: Mapping[str, str] = os.environ) 
 
 
 def build_api(settings: ServerSettings, env: Mapping[str, str] = os.environ) -> ServerAPI:
-    """The embedded defaults (SQLite, a local blob directory, a master key file) or whatever the URLs select."""
+    """The embedded defaults (SQLite, a local blob directory, a master key file) or whatever the URLs select.
+
+    Refuses (``ConfigError``) a signing key or key store other than the ones the database was set up with, so a
+    replica or a CLI command pointed at the wrong files fails at once instead of forking the log or losing keys.
+    """
     keys = key_provider(settings, env)
-    return ServerAPI(
-        MetadataStore(settings.resolved_db_url()), open_blob_store(settings.resolved_blob_url()), keys, settings
-    )
+    metadata = MetadataStore(settings.resolved_db_url())
+    try:
+        api = ServerAPI(metadata, open_blob_store(settings.resolved_blob_url()), keys, settings)
+        api.check_deployment()
+    except BaseException:
+        metadata.close()
+        raise
+    return api
 
 
 def uvicorn_config(

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from workprint.errors import SpoolError
-from workprint.spool.faults import fault_point
+from workprint.faults import fault_point
 
 TMP_PREFIX = ".tmp-"
 
@@ -28,7 +28,7 @@ def fsync_dir(directory: Path) -> None:
 
 def write_atomic(path: Path, data: bytes, *, fault: str = "") -> None:
     """Write ``data`` to ``path`` so that it is either absent or complete: tmp file, fsync, rename, fsync dir.
-    ``fault`` names the test-only fault point passed just before the fsync (see ``spool.faults``)."""
+    ``fault`` names the test-only fault point passed just before the fsync (see ``workprint.faults``)."""
     tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

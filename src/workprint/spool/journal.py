@@ -30,10 +30,10 @@ from pathlib import Path
 from types import TracebackType
 
 from workprint.errors import ConfigError, SpoolError, SpoolFull
+from workprint.faults import fault_point
 from workprint.models import Event, FrameEvent
 from workprint.privacy.scopes import scopes_of_event
 from workprint.spool import files
-from workprint.spool.faults import fault_point
 from workprint.spool.queue import CLOSED_PREFIX, JOURNAL, SegmentQueueDir, read_status
 from workprint.spool.records import event_record, meta_record, scan
 from workprint.spool.sealing import seal_events

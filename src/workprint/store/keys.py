@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from workprint.errors import ConfigError
-from workprint.secretfile import read_secret
+from workprint.secretfile import create_secret, fsync_dir, read_secret
 
 __all__ = ["SCOPED_MAGIC", "KeyProvider", "MasterKeyFile", "RotatingKeyProvider", "check_participant", "is_scoped"]
 
@@ -106,33 +106,46 @@ class MasterKeyFile:
     Rotation writes the next master key beside it (``<path>.next``); both unwrap until ``retire_old_versions``
     renames the next key over the current one, destroying it. An interrupted rotation resumes: both are tried.
     Participant files do not change on rotation: their KEKs are derived from the master key, so they change with it.
+    Several processes (ingest replicas, the CLI) may share the files: each notices a rotation made by another at its
+    next use, so running servers never need a restart.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.next_path = self.path.with_name(self.path.name + ".next")
         self.key_dir = self.path.with_name(self.path.stem + ".participant-keys")
-        self._key: bytes | None = None
-        self._next: bytes | None = None
+        # Cached keys with the stamp of the file each was read from: another process (a rotation run from the CLI,
+        # another replica) may replace either file at any time, so every use checks the stamp (one stat) and re-reads.
+        self._key: tuple[tuple[int, int, int], bytes] | None = None
+        self._next: tuple[tuple[int, int, int], bytes] | None = None
 
     # -- the master key -----------------------------------------------------------------------------------------
 
     def _load(self) -> bytes:
-        if self._key is None:
-            if not self.path.exists():
-                _create_secret(self.path)
-            self._key = read_secret(self.path, "master key file")
-        return self._key
+        stamp = _stamp(self.path)
+        if stamp is None:
+            _new_secret(self.path)
+            stamp = _stamp(self.path)
+            assert stamp is not None
+        if self._key is None or self._key[0] != stamp:
+            self._key = (stamp, read_secret(self.path, "master key file"))
+        return self._key[1]
 
     def _load_next(self) -> bytes | None:
-        if self._next is None and self.next_path.exists():
-            self._next = read_secret(self.next_path, "master key file")
-        return self._next
+        stamp = _stamp(self.next_path)
+        if stamp is None:
+            self._next = None
+        elif self._next is None or self._next[0] != stamp:
+            try:
+                self._next = (stamp, read_secret(self.next_path, "master key file"))
+            except FileNotFoundError:  # renamed over the master key meanwhile: ``_load`` reads it there
+                self._next = None
+        return None if self._next is None else self._next[1]
 
     def _masters(self) -> list[bytes]:
-        """The master keys that may have wrapped something, newest first."""
-        current = self._load()
+        """The master keys that may have wrapped something, newest first (read after any rotation elsewhere)."""
         nxt = self._load_next()
+        current = self._load()
         return [current] if nxt is None else [nxt, current]
 
     @property
@@ -151,7 +164,7 @@ class MasterKeyFile:
         if create and not path.exists():
             self._load()  # the master key first: a key directory without it would be useless
             _make_private_dir(self.key_dir)
-            _create_secret(path)
+            _new_secret(path)
         try:
             return read_secret(path, "participant key file")
         except FileNotFoundError:
@@ -177,9 +190,11 @@ class MasterKeyFile:
             raise ConfigError("master key: wrapped key material is malformed")
         salt = self._salt(participant, create=False)
         nonce, body = wrapped[3 : 3 + _NONCE], wrapped[3 + _NONCE :]
-        for master in self._masters():
-            with contextlib.suppress(InvalidTag):
-                return AESGCM(self._kek(master, salt, participant)).decrypt(nonce, body, _AAD + participant.encode())
+        for _ in range(2):  # a second look at the files: a rotation elsewhere may have renamed one in between
+            for master in self._masters():
+                with contextlib.suppress(InvalidTag):
+                    kek = self._kek(master, salt, participant)
+                    return AESGCM(kek).decrypt(nonce, body, _AAD + participant.encode())
         raise ConfigError(f"master key file {self.path}: cannot unwrap key material of participant {participant}")
 
     def _unwrap_legacy(self, wrapped: bytes) -> bytes:
@@ -197,7 +212,7 @@ class MasterKeyFile:
             self.participant_key_path(participant).unlink()
         except FileNotFoundError:
             return False
-        _fsync_dir(self.key_dir)
+        fsync_dir(self.key_dir)
         return True
 
     # -- rotation -----------------------------------------------------------------------------------------------
@@ -205,8 +220,7 @@ class MasterKeyFile:
     def rotate(self) -> None:
         """Create the next master key (``<path>.next``, mode 0600); new wraps use it."""
         self._load()
-        _create_secret(self.next_path)
-        self._next = None
+        _new_secret(self.next_path)
 
     def rewrap(self, participant: str, wrapped: bytes) -> bytes:
         """Unwrap with whichever key opens it, wrap with the newest under the participant's own KEK."""
@@ -218,42 +232,27 @@ class MasterKeyFile:
             return
         read_secret(self.next_path, "master key file")
         os.replace(self.next_path, self.path)
-        _fsync_dir(self.path.parent)
-        self._key, self._next = None, None
+        fsync_dir(self.path.parent)
 
 
 def _make_private_dir(path: Path) -> None:
     if not path.is_dir():
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(path, 0o700)  # whatever the umask
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise ConfigError(f"participant key directory {path}: mode {mode:04o} is looser than 0700 (chmod 700 it)")
 
 
-def _create_secret(path: Path) -> None:
-    """Write 32 random bytes to a new file of mode 0600, durably and atomically; a file created meanwhile wins."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-        os.write(fd, AESGCM.generate_key(bit_length=256))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # never replaces: a reader sees no file or a whole one
-    except FileExistsError:
-        pass  # another process created it first; read theirs
-    finally:
-        tmp.unlink()
-    _fsync_dir(path.parent)
+def _new_secret(path: Path) -> None:
+    create_secret(path, AESGCM.generate_key(bit_length=256))
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        os.fsync(dfd)
-        os.close(dfd)
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """Identifies a file's current content cheaply (inode, change time, size); None when it does not exist."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_ctime_ns, st.st_size

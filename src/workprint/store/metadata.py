@@ -23,12 +23,17 @@ from sqlalchemy.exc import ArgumentError
 
 from workprint.errors import ConfigError
 from workprint.store import tables as t
+from workprint.store.coordination import AUDIT, KEYS, Lease, try_lease, xact_lock
 from workprint.store.group_commit import GroupCommit
 from workprint.store.records import AuditEntry, AuditEvent, Device, Participant, SegmentRecord
 
 T = TypeVar("T")
 
-__all__ = ["MetadataStore"]
+__all__ = ["CANARY", "CANARY_ID", "MetadataStore"]
+
+# A value wrapped by the key store when the database was set up: a replica whose key store cannot open it is pointed
+# at another key store, and refuses to start. It is wrapped as if for a participant with this id.
+CANARY, CANARY_ID = "key_store_canary", "workprint-key-canary"
 
 _SEGMENT_COLUMNS = tuple(n for n in SegmentRecord.__dataclass_fields__ if n not in ("scopes", "counts"))
 
@@ -91,7 +96,12 @@ def _segment(r: RowMapping) -> SegmentRecord:
 
 
 def append_audit(conn: Connection, entry: AuditEvent, now: int) -> int:
-    """Append one audit entry inside the caller's transaction; returns its sequence number."""
+    """Append one audit entry inside the caller's transaction; returns its sequence number.
+
+    The sequence number is assigned under the audit lock, held until the transaction ends: entries commit in
+    sequence order, so no reader (a checkpoint above all) ever sees entry n+1 without entry n.
+    """
+    xact_lock(conn, AUDIT)
     values = {"at": now, "actor": entry.actor, "action": entry.action, "subject": entry.subject}
     result = conn.execute(insert(t.audit_log).values(**values, detail=dict(entry.detail)))
     pk = result.inserted_primary_key
@@ -161,13 +171,22 @@ class MetadataStore:
 
     # -- participants ---------------------------------------------------------------------------------------------
 
-    def add_participant(self, p: Participant, audit: AuditEvent) -> None:
-        """Insert a participant and its audit entry."""
+    def add_participant(
+        self, p: Participant, audit: AuditEvent, wrap: Callable[[], tuple[bytes, str]] | None = None
+    ) -> None:
+        """Insert a participant and its audit entry; ``wrap() -> (wrapped private key, key id)``, when given, runs
+        inside and replaces the participant's own.
+
+        The wrap happens under the shared key lock, so a key rotation's last pass (which takes it exclusively) sees
+        every participant wrapped under an older key version and re-wraps them before that version is retired.
+        """
 
         def fn(conn: Connection) -> None:
+            xact_lock(conn, KEYS, shared=True)
+            wrapped, key_id = (p.wrapped_private_key, p.key_id) if wrap is None else wrap()
             conn.execute(insert(t.participants).values(
-                id=p.id, name=p.name, public_key=p.public_key, wrapped_private_key=p.wrapped_private_key,
-                key_id=p.key_id, created_at=p.created_at, erased_at=p.erased_at,
+                id=p.id, name=p.name, public_key=p.public_key, wrapped_private_key=wrapped,
+                key_id=key_id, created_at=p.created_at, erased_at=p.erased_at,
             ))  # fmt: skip
             append_audit(conn, audit, p.created_at)
 
@@ -201,6 +220,53 @@ class MetadataStore:
             return n
 
         return self.write(fn)
+
+    def finish_rewrap(
+        self,
+        done: set[str],
+        rewrap: Callable[[str, bytes], tuple[bytes, str]],
+        now: int,
+        audit: Callable[[int], AuditEvent],
+    ) -> int:
+        """Under the exclusive key lock, re-wrap every live participant not in ``done`` (created while a rotation
+        re-wrapped the others) and the key-store canary; ``audit(n)`` is the entry; returns n, how many were."""
+
+        def fn(conn: Connection) -> int:
+            xact_lock(conn, KEYS)
+            c = t.participants.c
+            rows = conn.execute(select(c.id, c.wrapped_private_key).where(c.wrapped_private_key.is_not(None)))
+            n = 0
+            for pid, wrapped in [(str(r[0]), bytes(r[1])) for r in rows if str(r[0]) not in done]:
+                key, key_id = rewrap(pid, wrapped)
+                conn.execute(update(t.participants).where(c.id == pid).values(wrapped_private_key=key, key_id=key_id))
+                n += 1
+            canary = conn.execute(select(t.deployment.c.value).where(t.deployment.c.name == CANARY)).scalar()
+            if canary is not None:
+                value = rewrap(CANARY_ID, bytes.fromhex(str(canary)))[0].hex()
+                conn.execute(update(t.deployment).where(t.deployment.c.name == CANARY).values(value=value))
+            append_audit(conn, audit(n), now)
+            return n
+
+        return self.write(fn)
+
+    # -- what every replica must share -----------------------------------------------------------------------------
+
+    def deployment_value(self, name: str, make: Callable[[], str]) -> str:
+        """The deployment-wide value ``name``, set to ``make()`` by whichever process asks first."""
+        d = t.deployment
+        with self._read() as conn:
+            found = conn.execute(select(d.c.value).where(d.c.name == name)).scalar()
+        if found is not None:
+            return str(found)
+        value = make()
+        upsert = pg_insert if self.backend == "postgresql" else sqlite_insert
+        self.write(lambda conn: conn.execute(upsert(d).values(name=name, value=value).on_conflict_do_nothing()))
+        with self._read() as conn:
+            return str(conn.execute(select(d.c.value).where(d.c.name == name)).scalar_one())
+
+    def try_lease(self, lock: int) -> Lease | None:
+        """Hold a process-wide lock of this database (``store.coordination``), or None when another process does."""
+        return try_lease(self.engine, lock)
 
     def erase_participant(
         self,

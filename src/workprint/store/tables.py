@@ -190,6 +190,16 @@ checkpoints = Table(
     sqlite_autoincrement=True,
 )
 
+# What every server process on this database must share, set by the first to start: the audit log's public key and a
+# value wrapped by the key store (``store.metadata.CANARY``). A replica with another signing key or key store refuses
+# to start instead of signing a fork of the log or wrapping keys nobody else can open.
+deployment = Table(
+    "deployment",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 
 APPEND_ONLY_TABLES = ("audit_log", "audit_checkpoints")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Protocol
 
 from workprint.errors import ConfigError, TransportError, WorkprintError
+from workprint.faults import fault_point
 from workprint.segment import segment_id
-from workprint.spool.faults import fault_point
 from workprint.transport.base import ReportsSpoolLag, Transport, UploadResult
 
 

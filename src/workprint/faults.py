@@ -1,5 +1,5 @@
-"""Test-only fault points: let crash tests kill the agent at an exact step (inside an fsync, between upload and
-acknowledgement).
+"""Test-only fault points: let crash tests kill a process at an exact step (the agent inside an fsync or between
+upload and acknowledgement; a key rotation between its steps).
 
 ``WORKPRINT_FAULT_POINTS="seal.fsync=0.3,upload.ack=0.3"`` makes ``fault_point("seal.fsync")`` write
 ``fault seal.fsync`` to stderr (one ``os.write``, so it is ordered with the caller's own output when both go to one
@@ -14,8 +14,11 @@ import time
 
 ENV = "WORKPRINT_FAULT_POINTS"
 
-# The places crash tests can stop at, in the order a segment passes them.
-POINTS = ("journal.rotate", "seal.fsync", "seal.unlink", "upload.ack")
+# The places crash tests can stop at: a segment's, in the order it passes them; then a key rotation's.
+POINTS = (
+    "journal.rotate", "seal.fsync", "seal.unlink", "upload.ack",
+    "keys.rotated", "keys.rewrapped", "keys.finished",
+)  # fmt: skip
 
 
 def _parse(raw: str) -> dict[str, float]:
