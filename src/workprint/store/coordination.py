@@ -63,7 +63,9 @@ class Lease:
         """Give the lock up (idempotent)."""
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                self._conn.close()  # closing the session drops its advisory locks
+                # Invalidated, not returned to the pool: the database session ends, and its advisory locks with it.
+                self._conn.invalidate()
+                self._conn.close()
             self._conn = None
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the flock
