@@ -304,13 +304,13 @@ class Result:
 
 
 async def run_agents(
-    url: str,
+    url: str | list[str],
     makers: list[SegmentMaker],
     tokens: list[str],
     seconds: float,
     *,
     rate: float = 0.0,
-    server_pid: int = 0,
+    server_pid: int | list[int] = 0,
     rss_every_s: float = 1.0,
     on_rss: Callable[[float, int], None] | None = None,
 ) -> Result:
@@ -321,15 +321,24 @@ async def run_agents(
     ``len(makers) / rate`` seconds from a random phase (±10 % jitter), and starts late ones at once, as an agent
     with a backlog does. Refusals (429/503/507) are retried after ``Retry-After`` plus jitter, as ``transport.Backoff``
     does; a retry takes the place of the agent's next scheduled upload.
+
+    Several ``url``s (replicas): agent ``i`` talks to ``url[i % n]``, as a load balancer spreading connections would;
+    the RSS reported is the replicas' sum.
     """
     res = Result()
     start = time.monotonic()
     end = start + seconds
-    host, _, port = url.removeprefix("http://").partition(":")
+    urls = [url] if isinstance(url, str) else url
+    pids = [server_pid] if isinstance(server_pid, int) else server_pid
+    pids = [p for p in pids if p]
     period = len(makers) / rate if rate > 0 else 0.0
 
-    async def agent(maker: SegmentMaker, token: str) -> None:
+    def total_rss() -> int:
+        return sum(rss_bytes(p) for p in pids)
+
+    async def agent(i: int, maker: SegmentMaker, token: str) -> None:
         rng = random.Random()
+        host, _, port = urls[i % len(urls)].removeprefix("http://").partition(":")
         conn = Connection(host, int(port))
         due = start + rng.uniform(0, period)
         try:
@@ -369,36 +378,50 @@ async def run_agents(
 
     async def sample_rss() -> None:
         while time.monotonic() < end:
-            if server_pid:
-                value = rss_bytes(server_pid)
+            if pids:
+                value = total_rss()
                 res.rss.append((time.monotonic() - start, value))
                 if on_rss is not None:
                     on_rss(time.monotonic() - start, value)
             await asyncio.sleep(rss_every_s)
 
     sampler = asyncio.create_task(sample_rss())
-    await asyncio.gather(*(agent(m, t) for m, t in zip(makers, tokens, strict=True)))
+    await asyncio.gather(*(agent(i, m, t) for i, (m, t) in enumerate(zip(makers, tokens, strict=True))))
     res.seconds = time.monotonic() - start
     await sampler
-    if server_pid:
-        res.rss.append((res.seconds, rss_bytes(server_pid)))
+    if pids:
+        res.rss.append((res.seconds, total_rss()))
     return res
 
 
 @contextmanager
 def bench_server(db: str, agents: int) -> Iterator[tuple[str, subprocess.Popen[bytes], list[Agent]]]:
     """A fresh server home and database, ``agents`` enrolled devices and the server running; cleaned up after."""
+    with bench_replicas(db, agents, 1) as (urls, procs, agents_):
+        yield urls[0], procs[0], agents_
+
+
+@contextmanager
+def bench_replicas(
+    db: str, agents: int, replicas: int
+) -> Iterator[tuple[list[str], list[subprocess.Popen[bytes]], list[Agent]]]:
+    """Like ``bench_server`` with ``replicas`` server processes on one home (keys, blobs) and one database."""
     home = Path(tempfile.mkdtemp(prefix="wp-load-"))
     try:
         with database(db) as db_url:
             agents_ = enrol(ServerSettings(home=home, db_url=db_url), agents)
-            port = free_port()
-            proc = start_server(home, port, db_url)
+            procs: list[subprocess.Popen[bytes]] = []
+            urls = []
             try:
-                yield f"http://127.0.0.1:{port}", proc, agents_
+                for _ in range(replicas):
+                    port = free_port()
+                    procs.append(start_server(home, port, db_url))
+                    urls.append(f"http://127.0.0.1:{port}")
+                yield urls, procs, agents_
             finally:
-                proc.kill()
-                proc.wait()
+                for proc in procs:
+                    proc.kill()
+                    proc.wait()
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -430,17 +453,29 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--rate", type=float, default=0.0, help="total segments/s (0: as fast as the server answers)")
     p.add_argument("--json", action="store_true", help="print one JSON object only")
+    p.add_argument("--replicas", type=int, default=1,
+                   help="N > 1: run one server, then N on the same database and home, and compare")  # fmt: skip
     args = p.parse_args()
     check(args)
-    with bench_server(args.db, args.agents) as (url, proc, agents):
-        makers = makers_for(agents, args)
-        seg_bytes = len(makers[0].next()[1])
-        result = asyncio.run(
-            run_agents(url, makers, [a.token for a in agents], args.seconds, rate=args.rate, server_pid=proc.pid)
-        )
-    out = {"db": args.db, "agents": args.agents, "events_per_segment": makers[0].events,
-           "segment_bytes": seg_bytes, **result.summary()}  # fmt: skip
-    print(json.dumps(out) if args.json else "\n".join(f"{k:>30}: {v}" for k, v in out.items()))
+    if not 1 <= args.replicas <= 4:
+        raise SystemExit(f"--replicas: expected 1 to 4, got {args.replicas}")
+    runs = []
+    for n in sorted({1, args.replicas}):
+        with bench_replicas(args.db, args.agents, n) as (urls, procs, agents):
+            makers = makers_for(agents, args)
+            seg_bytes = len(makers[0].next()[1])
+            pids = [p.pid for p in procs]
+            tokens = [a.token for a in agents]
+            result = asyncio.run(run_agents(urls, makers, tokens, args.seconds, rate=args.rate, server_pid=pids))
+        out = {"db": args.db, "replicas": n, "agents": args.agents, "events_per_segment": makers[0].events,
+               "segment_bytes": seg_bytes, **result.summary()}  # fmt: skip
+        runs.append(out)
+        print(json.dumps(out) if args.json else "\n".join(f"{k:>30}: {v}" for k, v in out.items()), flush=True)
+    if len(runs) == 2 and not args.json:
+        one, many = runs
+        for key in ("accepted_events_per_s", "accepted_p99_ms"):
+            if isinstance(one.get(key), (int, float)) and one[key]:
+                print(f"{key + ' ratio':>30}: {many[key] / one[key]:.2f} ({args.replicas} replicas / 1)")
 
 
 if __name__ == "__main__":
