@@ -81,10 +81,17 @@ def test_changed_bands_of_identical_frames_is_empty() -> None:
 def test_undecodable_or_failing_ocr_raises_so_the_frame_is_dropped() -> None:
     with pytest.raises(RedactionError, match="cannot decode"):
         ImageRedactor().redact(b"not an image")
-    with pytest.raises(RedactionError, match="cannot run"):
-        ImageRedactor(binary="/nonexistent/tesseract").redact(frame(False))
+    with pytest.raises(RedactionError, match="no eng.traineddata in /nonexistent"):
+        ImageRedactor(tessdata="/nonexistent").redact(frame(False))
+    page = Image.new("RGB", (1280, 800), "white")
+    for i in range(30):  # a page full of text: recognition takes far longer than a millisecond
+        ImageDraw.Draw(page).text((10, 10 + 25 * i), "a long line of ordinary words " * 4, fill="black",
+                                  font=ImageFont.truetype(FONT, 14))  # fmt: skip
+    buf = io.BytesIO()
+    page.save(buf, format="PNG")
+    dense = buf.getvalue()
     with pytest.raises(RedactionError, match="timed out"):
-        ImageRedactor(timeout_s=0.001).redact(frame(True))
+        ImageRedactor(timeout_s=0.001).redact(dense)  # tesseract's own deadline: no partial read is used
 
 
 def test_redact_image_command_writes_the_redacted_frame(tmp_path: Path) -> None:
@@ -98,3 +105,34 @@ def test_redact_image_command_writes_the_redacted_frame(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "EMAIL" in proc.stdout
     assert "acme-corp" not in ocr_text(dst.read_bytes())
+
+
+
+def _page(n: int, line: str) -> bytes:
+    """A light page whose first line counts frames (always new) and whose line at y=400 is ``line``."""
+    img = Image.new("RGB", (1280, 800), "white")
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 14)
+    d.text((40, 100), f"frame number {n} of the session", fill="black", font=font)
+    d.text((40, 400), line, fill="black", font=font)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_screen_or_band_seen_before_costs_a_lookup_not_a_read() -> None:
+    red = ImageRedactor(timeout_s=20)
+    inbox, other = frame(False), frame(True)
+    first = red.redact(inbox)
+    red.redact(other)  # a window switch
+    calls = red.ocr_calls
+    back = red.redact(inbox)  # and back: the whole screen was read before
+    assert red.ocr_calls == calls and back.bands == () and back.boxes == first.boxes
+    mail, plain = "reply to jane.doe@example.org", "a harmless line of text"
+    red.redact(_page(1, plain))
+    red.redact(_page(2, mail))  # both lines change: two bands, read in one call
+    red.redact(_page(3, plain))
+    hits = red.cache_hits
+    again = red.redact(_page(4, mail))  # the counter's band is new; the mail line's band was read at frame 2
+    assert len(again.bands) == 2 and red.cache_hits == hits + 1
+    assert "EMAIL" in {b.type for b in again.boxes} and "jane.doe" not in ocr_text(again.image)
