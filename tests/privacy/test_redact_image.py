@@ -81,7 +81,7 @@ def test_changed_bands_of_identical_frames_is_empty() -> None:
 def test_undecodable_or_failing_ocr_raises_so_the_frame_is_dropped() -> None:
     with pytest.raises(RedactionError, match="cannot decode"):
         ImageRedactor().redact(b"not an image")
-    with pytest.raises(RedactionError, match="no eng.traineddata in /nonexistent"):
+    with pytest.raises(RedactionError, match=r"no eng\.traineddata in /nonexistent"):
         ImageRedactor(tessdata="/nonexistent").redact(frame(False))
     page = Image.new("RGB", (1280, 800), "white")
     for i in range(30):  # a page full of text: recognition takes far longer than a millisecond
