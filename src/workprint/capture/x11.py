@@ -27,8 +27,9 @@ from Xlib.protocol import rq
 from workprint.capture.base import Sink
 from workprint.capture.clock import ServerClock
 from workprint.capture.frames import FrameRing, open_mss
-from workprint.capture.keys import CHANGE_KEYBOARD_MAPPING, Keyboard, is_typing_key, parse_change_keyboard_mapping
+from workprint.capture.keys import CHANGE_KEYBOARD_MAPPING, Keyboard, parse_change_keyboard_mapping
 from workprint.capture.motion import MotionCoalescer
+from workprint.capture.runs import RunTracker
 from workprint.capture.watch import Watcher, WatcherHooks, keymap_of
 from workprint.config import AgentSettings
 from workprint.errors import CaptureError
@@ -68,7 +69,7 @@ class X11Capture:
         self._wake_r, self._wake_w = -1, -1
         self._ctx = 0
         self._motion = MotionCoalescer(settings.motion_hz)
-        self._typing = False  # the last action was a typing key (see _emit_action)
+        self._runs = RunTracker()  # which actions begin a new action of the data and so need a frame
         #: Why a capture thread died (X server gone, ...); None while healthy. The agent should poll ``alive()``.
         self.error: str | None = None
 
@@ -234,7 +235,7 @@ class X11Capture:
         if self._stop.is_set():
             return
         if isinstance(event, WindowEvent):
-            self._typing = False  # typing into another window starts a new run, with its own frame
+            self._runs.reset()  # typing or scrolling in another window starts a new run, with its own frame
         self._stats["events"] += 1
         try:
             self.sink(event, data)
@@ -246,11 +247,10 @@ class X11Capture:
         motion = self._motion.flush()
         if motion is not None:
             self._emit(motion)
-        # Within a run of typing only the run's first key gets a frame: the run becomes one ``write`` action whose
-        # frame is the one before its first key, and a frame per echoed key would cost an encode and an OCR each.
-        continues_run = self._typing and is_typing_key(event)
-        self._typing = is_typing_key(event)
-        grab = None if continues_run else self.ring.before(event.t_ns)
+        # Within a run (typing, wheel notches, a double click) only the run's first input gets a frame: the run
+        # becomes one action whose frame is the one before it, and a frame per later input would cost an encode and
+        # an OCR pass each (see ``capture.runs``).
+        grab = self.ring.before(event.t_ns) if self._runs.needs_frame(event) else None
         if grab is not None:
             frame, data = grab.frame_event(event.t_ns, self.settings.frame_format, self.settings.frame_quality)
             self._stats["frames"] += 1
