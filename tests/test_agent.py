@@ -151,3 +151,90 @@ def test_not_enrolled_is_one_line(tmp_path: Path) -> None:
     out = subprocess.run([*WORKPRINT, "record"], env=env, capture_output=True, text=True)
     assert out.returncode == 1
     assert out.stderr.strip().startswith("error: device: not enrolled")
+
+
+def _dense_terminal(rig: Rig, title: str) -> subprocess.Popen[bytes]:
+    """An xterm full of text (a long directory listing), then echoing what is typed: a text-heavy screen."""
+    script = "ls -la /usr/lib /usr/bin /usr/share | head -300; exec cat"
+    term = subprocess.Popen(["xterm", "-T", title, "-geometry", "160x48+0+0", "-e", "sh", "-c", script], env=rig.vd.env)
+    deadline = time.monotonic() + 10
+    while subprocess.run(["xdotool", "search", "--name", title], env=rig.vd.env, capture_output=True).returncode:
+        assert time.monotonic() < deadline, "the terminal did not open"
+        time.sleep(0.05)
+    subprocess.run(["xdotool", "search", "--name", title, "windowactivate", "--sync"], env=rig.vd.env, check=True)
+    return term
+
+
+def _typed_text(rig: Rig) -> str:
+    return "".join(
+        e.text
+        for s in rig.api.iter_segments("test")
+        for e in s.events
+        if isinstance(e, KeyEvent) and e.press and e.text and e.keysym not in ("Return", "Redacted")
+    )
+
+
+def test_sigint_during_typing_on_a_text_heavy_screen_stops_within_2_s_and_keeps_every_key(rig: Rig) -> None:
+    term = _dense_terminal(rig, "dense")
+    try:
+        agent = subprocess.Popen([*WORKPRINT, "record"], env=rig.env(), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
+        _wait_recording(agent, rig.home)
+        lines = [f"status report {n} for the quarterly review" for n in range(12)]
+        for line in lines:  # each Return starts a new run: a frame, and a changed screen, per line
+            subprocess.run(["xdotool", "type", "--delay", "12", line], env=rig.vd.env, check=True)
+            subprocess.run(["xdotool", "key", "Return"], env=rig.vd.env, check=True)
+        time.sleep(0.05)  # the last keys reach the recorder (RECORD delivers within milliseconds)
+        t0 = time.monotonic()
+        agent.send_signal(signal.SIGINT)
+        _, err = agent.communicate(timeout=30)
+        stopped = time.monotonic() - t0
+    finally:
+        term.kill()
+        term.wait()
+    assert agent.returncode == 0, err
+    print(f"stop took {stopped:.2f} s")
+    assert stopped <= 2.0, f"stop took {stopped:.2f} s"
+    assert _typed_text(rig) == "".join(lines)  # every key typed before the signal, in order
+
+
+def test_frames_beyond_the_backlog_cap_are_dropped_and_counted_never_keys_clicks_or_unredacted(rig: Rig) -> None:
+    from workprint.agent import Agent
+    from workprint.config import AgentSettings
+    from workprint.models import ButtonEvent, FrameEvent
+    from workprint.privacy.redact.image import ImageRedactor
+
+    marker = b"redacted-by-the-slow-test-redactor"
+
+    class SlowRedactor(ImageRedactor):
+        """OCR made artificially slow (our own boundary): 0.4 s a frame, and a mark on what it returns."""
+
+        def __call__(self, frame: FrameEvent, data: bytes, title: str, known: object = ()) -> bytes:
+            time.sleep(0.4)
+            return marker
+
+    settings = AgentSettings(home=rig.home, frame_queue_max=3, frame_queue_max_s=2.0)
+    agent = Agent(settings, DeviceRecord.load(rig.home / "device.json"), display=rig.vd.display, auto_pause=False)
+    agent.images = SlowRedactor()
+    term = _dense_terminal(rig, "clicks")
+    agent.start()
+    try:
+        for n in range(30):  # 30 clicks at ~10/s, each with a frame: far more than 0.4 s of OCR each can follow
+            x, y = 100 + (n % 10) * 60, 100 + (n // 10) * 80
+            subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], env=rig.vd.env, check=True)
+            subprocess.run(["xdotool", "type", "--delay", "5", f"k{n} "], env=rig.vd.env, check=True)
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        agent.stop()
+        term.kill()
+        term.wait()
+    assert agent.stats.frames_dropped_backlog > 0
+    segments = list(rig.api.iter_segments("test"))
+    events = [e for s in segments for e in s.events]
+    presses = [e for e in events if isinstance(e, ButtonEvent) and e.press and e.button == 1]
+    assert len(presses) == 30  # every click kept
+    assert _typed_text(rig) == "".join(f"k{n} " for n in range(30))  # every key kept
+    frames = [s.frames.get(e.frame_id) for s in segments for e in s.events if isinstance(e, FrameEvent)]
+    assert frames and all(data == marker for data in frames)  # no frame was written without passing redaction
+    assert len(frames) + agent.stats.frames_dropped_backlog + agent.redactor.frames_dropped >= 30

@@ -15,17 +15,19 @@ fields into the same sink, for the key redactor.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import httpx
 
+from workprint.agent_status import ProcessUsage, clear_agent_status, write_agent_status
 from workprint.capture.a11y import A11yWatcher
 from workprint.capture.indicator import Indicator
 from workprint.capture.lockscreen import ScreenProbe
@@ -33,8 +35,8 @@ from workprint.capture.visible import VisibleWindows
 from workprint.capture.x11 import X11Capture
 from workprint.config import AgentSettings
 from workprint.device import DeviceRecord
-from workprint.errors import CaptureError, SpoolFull
-from workprint.models import ButtonEvent, ControlEvent, Event, ScrollEvent
+from workprint.errors import CaptureError, RedactionError, SpoolFull
+from workprint.models import ButtonEvent, ControlEvent, Event, FrameEvent, ScrollEvent
 from workprint.privacy.consent_sync import ReceiptSync
 from workprint.privacy.exclusion_step import ExclusionStep
 from workprint.privacy.gate import PrivacyGate, Step
@@ -49,6 +51,8 @@ from workprint.spool import Spool, SpoolIdentity
 from workprint.transport import HttpTransport, Transport, Uploader
 
 REDACTOR_VERSION = "workprint-redact-1"
+PRIVACY_NICENESS = 10  # the privacy worker's nice value (Linux: per thread)
+STATUS_EVERY_S = 2.0
 log = logging.getLogger(__name__)
 
 
@@ -63,6 +67,7 @@ class AgentStats:
     receipts_sent: int = 0
     spool_full_dropped: int = 0
     late_dropped: int = 0  # processed after a change, but happened while recording was not allowed
+    frames_dropped_backlog: int = 0  # frames not redacted in time (queue full or waited too long) or at stop
     started_at: float = field(default_factory=time.monotonic)
 
 
@@ -91,7 +96,8 @@ class Agent:
         self.watcher = StateWatcher(settings.home, interval=0.25)  # well inside the 1 s pause bound
         self.visible = VisibleWindows(display)
         self.exclusions = ExclusionStep(self.watcher.rules, visible_windows=self.visible)
-        self.redactor = KeyRedactor(frame_redactor=ImageRedactor() if settings.redact_frames else None)
+        self.images = ImageRedactor() if settings.redact_frames else None
+        self.redactor = KeyRedactor(frame_redactor=self._redact_frame if self.images is not None else None)
         steps: list[Step] = [self.exclusions, self.redactor]
         self.auto_pause: str | None = None  # why recording is paused automatically (screen locked, idle), if it is
         self.gate = PrivacyGate(consented=self.watcher.consented, paused=self._paused, steps=steps)
@@ -128,6 +134,13 @@ class Agent:
             else None
         )
         self._spool_lock = threading.Lock()
+        # The frame backlog is bounded (in frames and in seconds of waiting) so that slow OCR never builds a queue the
+        # agent cannot catch up on: what does not fit is dropped and counted, never a key or a click, and never
+        # written unredacted. At stop, frames still waiting are dropped too, so the stop is prompt.
+        self._frames_lock = threading.Lock()
+        self._frames_waiting = 0
+        self._stopping = threading.Event()
+        self.usage = ProcessUsage()
         self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._privacy_worker, name="wp-privacy", daemon=True)
         self.watcher.on_change = self._privacy_changed  # only now: the hook needs the gate and the spool
@@ -176,6 +189,19 @@ class Agent:
             self.last_event_t_ns = event.t_ns
             return
         # Redaction (OCR of frames above all) runs on the privacy worker, so capture never waits for it.
+        if isinstance(event, FrameEvent):
+            with self._frames_lock:
+                full = self._stopping.is_set() or self._frames_waiting >= self.settings.frame_queue_max
+                if full:
+                    self.stats.frames_dropped_backlog += 1
+                else:
+                    self._frames_waiting += 1
+            if full:
+                self.last_event_t_ns = event.t_ns
+                return
+            queued = time.monotonic()
+            self._later(lambda: self._admit_frame(event, data, queued))
+            return
         self._later(lambda: self._admit(event, data))
 
     def _admit(self, event: Event, data: bytes | None) -> None:
@@ -183,6 +209,23 @@ class Agent:
             self._write(self.gate.admit(event, data))
         finally:
             self.last_event_t_ns = event.t_ns
+
+    def _admit_frame(self, event: FrameEvent, data: bytes | None, queued: float) -> None:
+        with self._frames_lock:
+            self._frames_waiting -= 1
+            late = self._stopping.is_set() or time.monotonic() - queued > self.settings.frame_queue_max_s
+            if late:
+                self.stats.frames_dropped_backlog += 1
+        if late:
+            self.last_event_t_ns = event.t_ns
+            return
+        self._admit(event, data)
+
+    def _redact_frame(self, frame: FrameEvent, data: bytes, title: str, known: Sequence[str]) -> bytes:
+        """The key redactor's frame hook: OCR and fill, unless the agent is stopping (then the frame is dropped)."""
+        if self._stopping.is_set() or self.images is None:
+            raise RedactionError("frame: dropped, the agent is stopping")
+        return self.images(frame, data, title, known)
 
     def _later(self, op: Callable[[], None]) -> None:
         """Run ``op`` on the privacy worker, after everything queued before it (one order for all writes)."""
@@ -192,6 +235,9 @@ class Agent:
         self._later(lambda: self._write(self.gate.flush()))
 
     def _privacy_worker(self) -> None:
+        # Below the capture thread and below the participant's own work: OCR waits, input capture does not.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRIVACY_NICENESS)
         while True:
             op = self._work.get()
             if op is None:
@@ -295,9 +341,13 @@ class Agent:
             self._threads.append(t)
 
     def _tick_loop(self) -> None:
+        last_status = 0.0
         while not self._stop.wait(0.5):
             with self._spool_lock:
                 self.spool.tick(time.monotonic_ns())
+            if time.monotonic() - last_status >= STATUS_EVERY_S:
+                last_status = time.monotonic()
+                self._write_status()
             if self.indicator is not None and not self.indicator.alive:
                 # The participant must always see that recording is on; without the indicator, stop capturing.
                 self.capture.stop()
@@ -354,8 +404,33 @@ class Agent:
             except Exception:  # keep uploading later; the data stays in the spool
                 log.exception("upload round failed")
 
+    def counters(self) -> dict[str, float]:
+        """What ``workprint status`` shows of a running agent: its CPU (whole process tree), memory, frame backlog."""
+        cpu, rss = self.usage.sample()
+        images = self.images
+        with self._frames_lock:
+            waiting = self._frames_waiting
+        return {
+            "cpu_percent": round(cpu, 1), "rss_mb": round(rss, 1), "frames_waiting": waiting,
+            "frames_dropped_backlog": self.stats.frames_dropped_backlog,
+            "frames_dropped_redaction": self.redactor.frames_dropped,
+            "ocr_calls": images.ocr_calls if images else 0, "ocr_cache_hits": images.cache_hits if images else 0,
+            "events_admitted": self.stats.admitted,
+        }  # fmt: skip
+
+    def _write_status(self) -> None:
+        try:
+            write_agent_status(self.settings.home, self.counters())
+        except OSError as exc:  # the status is for the participant's eyes; recording goes on without it
+            log.debug("agent status not written: %s", exc)
+
     def stop(self, *, upload: bool = True) -> None:
-        """Stop capture, release what the gate holds, seal the open segment and (by default) upload it."""
+        """Stop capture, release what the gate holds, seal the open segment and (by default) upload it.
+
+        Prompt: frames still waiting for redaction are dropped (counted in ``frames_dropped_backlog``); every key,
+        click and other event already captured is redacted and journalled, and the open segment is sealed.
+        """
+        self._stopping.set()
         self.capture.stop()
         self.a11y.stop()
         self._flush_gate()
@@ -375,3 +450,4 @@ class Agent:
         if upload:
             self.upload_once()
         self.receipts.close()
+        clear_agent_status(self.settings.home)

@@ -45,6 +45,10 @@ class AgentSettings:
     idle_pause_min: float = 10.0  # pause automatically after this many idle minutes (0: never)
     spool_max_bytes: int = 2 * 1024**3  # the spool never holds more; capture stops (and says so) at the cap
     upload_max_bytes_per_s: float = 4 * 1024 * 1024  # drain rate after a long offline period (0: unlimited)
+    # The frame backlog before redaction: beyond this many frames, or this long a wait, frames are dropped (counted),
+    # never keys or clicks; the agent then keeps up on any screen instead of falling further behind.
+    frame_queue_max: int = 8
+    frame_queue_max_s: float = 5.0
 
     @property
     def spool_dir(self) -> Path:

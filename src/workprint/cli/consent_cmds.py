@@ -16,6 +16,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from workprint.agent_status import read_agent_status
 from workprint.cli.main import app
 from workprint.config import AgentSettings
 from workprint.errors import ConsentError, WorkprintError
@@ -189,6 +190,17 @@ def status() -> None:
         else:
             line = "recording"
         print(f"  {scope:<14} {line}")
+    agent = read_agent_status(AgentSettings().home)
+    if agent is None:
+        print("agent: not running")
+    else:
+        dropped = int(agent.get("frames_dropped_backlog", 0)) + int(agent.get("frames_dropped_redaction", 0))
+        print(
+            f"agent: pid {agent['pid']}, CPU {agent.get('cpu_percent', 0)} % of one core, "
+            f"{agent.get('rss_mb', 0)} MB; frames waiting {agent.get('frames_waiting', 0)}, dropped {dropped} "
+            f"({agent.get('frames_dropped_backlog', 0)} not redacted in time, "
+            f"{agent.get('frames_dropped_redaction', 0)} failed redaction)"
+        )
 
 
 def _focused_excluded(state: DeviceState) -> bool:
