@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -51,7 +52,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from office import Script
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -71,7 +75,8 @@ def agent_child(display: str, fmt: str, home: str) -> None:
     print("ready", flush=True)
     wait_for_stop()
     agent.stop()
-    print(json.dumps({**agent.capture.stats, "admitted": agent.stats.admitted}), flush=True)
+    counters = {k: v for k, v in dataclasses.asdict(agent.stats).items() if isinstance(v, int)}  # as the agent has
+    print(json.dumps({**agent.capture.stats, **counters}), flush=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +317,9 @@ def recover_and_upload(home: Path) -> str:
     return ""
 
 
-def office_measure(argv: list[str], display: str, script: Any, args: argparse.Namespace, log: Any) -> dict[str, Any]:
+def office_measure(
+    argv: list[str], display: str, script: Script, args: argparse.Namespace, log: IO[str]
+) -> dict[str, Any]:
     """Start a recorder child, run the phases against it and stop it: CPU, memory and stop time of its tree."""
     import office
 
@@ -387,7 +394,8 @@ def office_line(kind: str, r: dict[str, Any]) -> str:
         typed = script.typed
         chars = sum(1 for t in kept.tokens if t is not None)
         line += (
-            f"\n      frames kept: {stop.frames} on the server at exit, {kept.frames} after recovering the spool "
+            f"\n      frames: {r['stats'].get('frames', '?')} made by capture, {stop.frames} on the server at exit, "
+            f"{kept.frames} after recovering the spool "
             f"({r['left']} spool files left{', recovery: ' + r['recovery_error'] if r.get('recovery_error') else ''});"
             f" segments {kept.segments}"
             f"\n      keys: {script.count('key')} pressed, {stop.key_presses} on the server at exit, "
@@ -413,10 +421,13 @@ def office_main(args: argparse.Namespace) -> None:
             r = office_run(kind, args, root)
             runs[kind].append(r)
             print(f"run {i + 1}: {office_line(kind, r)}", flush=True)
+            if r["rects"] != runs[kinds[0]][0]["rects"]:  # the script's points follow the xterms' places
+                print(f"  warning: xterms at {r['rects']}, not {runs[kinds[0]][0]['rects']}: inputs differ", flush=True)
+        print(f"  (logs and data of run {i + 1}: {root})", flush=True)
     print(
         f"median of {args.runs} runs; idle {args.idle_seconds:.0f} s, work {args.work_seconds:.0f} s, after "
         f"{args.idle_seconds:.0f} s (CPU % of one core, whole process tree)"
-        + (f"; agent frames {args.format}:" if args.agent else ":")
+        + (f"; agent frames: {args.format or 'as the agent chooses'}:" if args.agent else ":")
     )
     for kind, rs in runs.items():
         med = {k: statistics.median(r[k] for r in rs) for k in ("idle", "work", "after", "hwm_mb", "rss_mb", "pss_mb")}

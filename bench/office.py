@@ -201,7 +201,7 @@ class _Writer:
         self.pointer()
         self.t += self.rng.uniform(0.05, 0.2)
         self.burst()
-        self.t = max(self.t, start + self.rng.uniform(2.5, 3.3))  # a click every ~3 s
+        self.t = max(self.t, start + self.rng.uniform(2.5, 3.3))  # with the longer bursts, a click every ~3.3 s
 
 
 def office_script(seed: int, seconds: float, rects: Sequence[Rect]) -> Script:
@@ -354,9 +354,7 @@ class TreeMeter:
             self.sample()
 
     def sample(self) -> None:
-        pids = tree_pids(self.root)
-        if not pids:
-            return
+        pids = tree_pids(self.root)  # [] once it is gone: every reading below is then 0
         self.peak_hwm_kb = max(self.peak_hwm_kb, _kb(self.root, "status", "VmHWM"))
         self.peak_rss_kb = max(self.peak_rss_kb, sum(_kb(p, "status", "VmRSS") for p in pids))
         self.peak_pss_kb = max(self.peak_pss_kb, sum(_kb(p, "smaps_rollup", "Pss") for p in pids))

@@ -53,6 +53,7 @@ from workprint.transport import HttpTransport, Transport, Uploader
 REDACTOR_VERSION = "workprint-redact-1"
 PRIVACY_NICENESS = 10  # the privacy worker's nice value (Linux: per thread)
 STATUS_EVERY_S = 2.0
+AUTO_WEBP_BELOW_CPU = 5.0  # "auto" frames: WebP (5x the encoding time of JPEG) only while the agent is this light
 log = logging.getLogger(__name__)
 
 
@@ -69,6 +70,16 @@ class AgentStats:
     late_dropped: int = 0  # processed after a change, but happened while recording was not allowed
     frames_dropped_backlog: int = 0  # frames not redacted in time (queue full or waited too long) or at stop
     started_at: float = field(default_factory=time.monotonic)
+
+
+def choose_frame_format(override: str, program: str, recent_cpu: float) -> str:
+    """The settings' format if set, else the program's; "auto" is WebP while the agent's own CPU (% of one core over
+    the last few seconds) is below ``AUTO_WEBP_BELOW_CPU``, else JPEG (a fifth of the encoding time)."""
+    if override:
+        return override
+    if program != "auto":
+        return program
+    return "webp" if recent_cpu < AUTO_WEBP_BELOW_CPU else "jpeg"
 
 
 class Agent:
@@ -126,7 +137,8 @@ class Agent:
         self._notice_checked_ns: int | None = None  # when the server's notice was last fetched (monotonic)
         self._display = display
         self._auto_enabled = auto_pause
-        self.capture = X11Capture(display, sink=self._sink, settings=settings)
+        self._recent_cpu = 100.0  # % of one core over the last status interval; JPEG until measured
+        self.capture = X11Capture(display, sink=self._sink, settings=settings, frame_format=self._frame_format)
         self.a11y = A11yWatcher(self._sink, display=display)  # does nothing without an accessibility bus
         self.indicator: Indicator | None = (
             Indicator(display, self.status, lambda: toggle_pause(settings.home, time.time_ns()), interval=0.25)
@@ -404,9 +416,13 @@ class Agent:
             except Exception:  # keep uploading later; the data stays in the spool
                 log.exception("upload round failed")
 
+    def _frame_format(self) -> str:
+        return choose_frame_format(self.settings.frame_format, self.watcher.snapshot.frame_format, self._recent_cpu)
+
     def counters(self) -> dict[str, float]:
         """What ``workprint status`` shows of a running agent: its CPU (whole process tree), memory, frame backlog."""
         cpu, rss = self.usage.sample()
+        self._recent_cpu = cpu
         images = self.images
         with self._frames_lock:
             waiting = self._frames_waiting

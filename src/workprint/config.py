@@ -35,8 +35,10 @@ class AgentSettings:
     home: Path = field(default_factory=default_home)
     motion_hz: float = 20.0
     frame_interval_s: float = 0.5
-    # JPEG: a 1280x800 frame encodes in ~3 ms against ~15 ms for WebP, and the redactor encodes it again after OCR.
-    frame_format: str = "jpeg"
+    # "" (default): the program decides (privacy.notices.FRAME_FORMATS; "auto": JPEG, WebP while the agent has CPU
+    # to spare); "jpeg" or "webp" override it. A 1280x800 frame encodes as JPEG in ~3 ms against ~15 ms for WebP,
+    # and the redactor encodes it again after OCR.
+    frame_format: str = ""
     frame_quality: int = 80
     segment_max_s: float = 60.0
     segment_max_bytes: int = 32 * 1024 * 1024
@@ -64,7 +66,7 @@ class AgentSettings:
             motion_hz=_float("WORKPRINT_MOTION_HZ", 20.0),
             frame_interval_s=_float("WORKPRINT_FRAME_INTERVAL", 0.5),
             segment_max_s=_float("WORKPRINT_SEGMENT_MAX_S", 60.0),
-            frame_format=os.environ.get("WORKPRINT_FRAME_FORMAT", "jpeg"),
+            frame_format=os.environ.get("WORKPRINT_FRAME_FORMAT", ""),
             idle_pause_min=_float("WORKPRINT_IDLE_PAUSE_MIN", 10.0),
             redact_frames=os.environ.get("WORKPRINT_REDACT_FRAMES", "1") != "0",
         )
@@ -72,8 +74,8 @@ class AgentSettings:
         return s
 
     def validate(self) -> None:
-        if self.frame_format not in ("webp", "jpeg"):
-            raise ConfigError(f"frame_format: expected 'webp' or 'jpeg', got {self.frame_format!r}")
+        if self.frame_format not in ("", "webp", "jpeg"):
+            raise ConfigError(f"frame_format: expected 'webp', 'jpeg' or '' (the program's), got {self.frame_format!r}")
         if not 0 < self.segment_max_s <= 60:
             raise ConfigError(f"segment_max_s: expected 0 < s <= 60, got {self.segment_max_s!r}")
         if self.motion_hz <= 0:

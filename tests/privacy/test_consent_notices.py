@@ -18,8 +18,11 @@ def test_default_program_asks_for_every_scope_with_a_30_day_reconfirmation() -> 
 
 
 def test_program_round_trips() -> None:
-    p = replace(DEFAULT_PROGRAM, exclusions=({"kind": "app", "value": "Slack"},), retention_days=90)
+    rules = ({"kind": "app", "value": "Slack"},)
+    p = replace(DEFAULT_PROGRAM, exclusions=rules, retention_days=90, frame_format="webp")
     assert Program.from_dict(p.to_dict()) == p
+    older = {k: v for k, v in p.to_dict().items() if k != "frame_format"}  # a state file written before the field
+    assert Program.from_dict(older).frame_format == "auto"
 
 
 @pytest.mark.parametrize(
@@ -31,6 +34,7 @@ def test_program_round_trips() -> None:
         ({"reconfirm_days": -1}, "program.reconfirm_days"),
         ({"id": " "}, "program.id"),
         ({"purpose": ""}, "program.purpose"),
+        ({"frame_format": "png"}, r"program\.frame_format: expected one of auto, jpeg, webp, got 'png'"),
     ],
 )
 def test_invalid_program_names_the_field(change: dict[str, Any], needle: str) -> None:
@@ -59,3 +63,13 @@ def test_parse_scope() -> None:
     assert parse_scope("screenshots") == "screenshots"
     with pytest.raises(ConsentError, match="'Keys'"):
         parse_scope("Keys")
+
+
+def test_the_frame_format_follows_the_settings_then_the_program_then_the_agents_cpu() -> None:
+    from workprint.agent import AUTO_WEBP_BELOW_CPU, choose_frame_format
+
+    assert choose_frame_format("jpeg", "webp", 0.0) == "jpeg"  # an explicit setting wins
+    assert choose_frame_format("", "webp", 90.0) == "webp"  # the program's choice, whatever the CPU
+    assert choose_frame_format("", "jpeg", 0.0) == "jpeg"
+    assert choose_frame_format("", "auto", AUTO_WEBP_BELOW_CPU / 2) == "webp"  # room to spare: smaller frames
+    assert choose_frame_format("", "auto", AUTO_WEBP_BELOW_CPU * 2) == "jpeg"  # busy: the cheap encoder

@@ -26,6 +26,7 @@ from workprint.privacy.exclusions import ExclusionRules
 from workprint.privacy.notices import DEFAULT_PROGRAM, Notice
 from workprint.privacy.receipts import sign_receipt
 from workprint.privacy.state import DeviceState, load_state, record_consent, server_verify_key, state_path, trusted_keys
+from workprint.privacy.watcher import snapshot_of
 from workprint.segment import SegmentHeader, count_kinds, seal, segment_id
 from workprint.server.api import ServerAPI
 from workprint.server.consent import consent_of
@@ -223,6 +224,7 @@ def test_a_program_published_by_a_steward_reaches_the_device_state_and_excludes_
     p = state.program
     assert (p.purpose, p.scopes, p.retention_days) == ("Train agents on spreadsheet work", ("keys", "mouse"), 90)
     assert (p.notice.version, p.notice.text) == ("2", "We record keys and mouse for spreadsheet work only.")
+    assert p.frame_format == "auto" and service.notice()["program"]["frame_format"] == "auto"
     assert state.consented(time.time_ns()) == frozenset()  # a new notice version needs fresh consent
     rules = state.exclusion_rules()
     hit = rules.match("Navigator", "Payroll 2026 - Mozilla Firefox")
@@ -235,6 +237,14 @@ def test_a_program_published_by_a_steward_reaches_the_device_state_and_excludes_
     rows = service.programs()
     assert [(r.version, r.exclusions) for r in rows] == [("2", tuple(ORG_RULES))]
     assert any(e.action == "program.publish" for e in site.api.metadata.audit_entries())
+    service.publish_program("Screens too, small ones", ["keys", "mouse", "screenshots"], 90,
+                            "We record keys, mouse and WebP screenshots.", frame_format="webp")  # fmt: skip
+    with ReceiptSync(site.home, site.device) as sync:
+        assert sync.fetch_notice() == ""
+    adopted = DeviceState.from_dict(json.loads(state_path(site.home).read_text()), trusted_keys(site.home))
+    assert adopted.program.frame_format == "webp" and snapshot_of(adopted, time.time_ns()).frame_format == "webp"
+    assert service.programs()[0].frame_format == "webp"
+    assert site.api.metadata.audit_entries()[-1].detail["frame_format"] == "webp"
 
 
 def test_a_program_with_a_broken_rule_is_refused_naming_it_and_nothing_is_published(site: Site) -> None:
@@ -250,6 +260,8 @@ def test_a_program_with_a_broken_rule_is_refused_naming_it_and_nothing_is_publis
         service.publish_program("Purpose", ["keys"], 0, "Notice text")
     with pytest.raises(BadRequest, match="scope: unknown scope 'webcam'"):
         service.publish_program("Purpose", ["webcam"], 30, "Notice text")
+    with pytest.raises(BadRequest, match=r"program\.frame_format: expected one of auto, jpeg, webp, got 'gif'"):
+        service.publish_program("Purpose", ["keys"], 30, "Notice text", frame_format="gif")
     assert service.programs() == [] and service.current_notice() == "1"
 
 

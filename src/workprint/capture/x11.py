@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from Xlib import X
@@ -56,10 +57,14 @@ class X11Capture:
     sink contract. ``start()`` raises ``CaptureError`` on no DISPLAY, an unopenable display or no RECORD extension.
     """
 
-    def __init__(self, display: str | None, sink: Sink, settings: AgentSettings) -> None:
+    def __init__(
+        self, display: str | None, sink: Sink, settings: AgentSettings, *, frame_format: Callable[[], str] | None = None
+    ) -> None:
         self.display_name = display
         self.sink = sink
         self.settings = settings
+        # Asked at every frame: the agent lets the program (and its own CPU) choose; alone, the settings do.
+        self._frame_format = frame_format or (lambda: settings.frame_format or "jpeg")
         self.ring = FrameRing(size=6)
         self._stats = {"frames": 0, "events": 0, "sink_errors": 0, "event_errors": 0}
         self._emit_lock = threading.Lock()
@@ -252,7 +257,7 @@ class X11Capture:
         # an OCR pass each (see ``capture.runs``).
         grab = self.ring.before(event.t_ns) if self._runs.needs_frame(event) else None
         if grab is not None:
-            frame, data = grab.frame_event(event.t_ns, self.settings.frame_format, self.settings.frame_quality)
+            frame, data = grab.frame_event(event.t_ns, self._frame_format(), self.settings.frame_quality)
             self._stats["frames"] += 1
             self._emit(frame, data)
         self._emit(event)

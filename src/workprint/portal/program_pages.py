@@ -18,13 +18,14 @@ from workprint.errors import ConfigError, HTTPError
 from workprint.models import ALL_SCOPES
 from workprint.portal.web import Viewer, api, form_of, page, require, viewer
 from workprint.privacy.exclusions import DEFAULT_RULES, RULE_KINDS, rule_from_dict
+from workprint.privacy.notices import FRAME_FORMATS
 from workprint.server.consent import consent_of
 
 __all__ = ["MAX_RETENTION_DAYS", "parse_rule_lines", "router", "rule_lines"]
 
 router = APIRouter()
 MAX_RETENTION_DAYS = 3650
-_FIELDS = ("purpose", "retention_days", "text", "rules")
+_FIELDS = ("purpose", "retention_days", "text", "rules", "frame_format")
 
 
 def parse_rule_lines(text: str) -> list[dict[str, Any]]:
@@ -61,7 +62,8 @@ def _steward(request: Request) -> Viewer:
 def _page(request: Request, v: Viewer, form: Mapping[str, Any], errors: Mapping[str, str], status: int) -> Response:
     service = consent_of(api(request))
     ctx = {"programs": service.programs(), "current": service.notice(), "form": form, "errors": errors,
-           "scopes": ALL_SCOPES, "defaults": DEFAULT_RULES, "max_days": MAX_RETENTION_DAYS}  # fmt: skip
+           "scopes": ALL_SCOPES, "defaults": DEFAULT_RULES, "max_days": MAX_RETENTION_DAYS,
+           "frame_formats": FRAME_FORMATS}  # fmt: skip
     return page(request, "programs.html", v, ctx, status)
 
 
@@ -71,7 +73,8 @@ def programs(request: Request) -> Response:
     now = consent_of(api(request)).notice()
     p = now["program"]
     form = {"purpose": p["purpose"], "scopes": list(p["scopes"]), "retention_days": str(p["retention_days"]),
-            "text": now["text"], "rules": rule_lines(p["exclusions"])}  # fmt: skip
+            "text": now["text"], "rules": rule_lines(p["exclusions"]),
+            "frame_format": p.get("frame_format", "auto")}  # fmt: skip
     return _page(request, v, form, {}, 200)
 
 
@@ -92,6 +95,10 @@ def _check(form: Mapping[str, Any]) -> tuple[dict[str, str], list[dict[str, Any]
         errors["retention_days"] = f"retention_days: expected 1 to {MAX_RETENTION_DAYS}, got {form['retention_days']!r}"
     if len(form["text"].strip()) < 20:
         errors["text"] = f"text: expected the notice's full text (at least 20 characters), got {len(form['text'])}"
+    if form["frame_format"] not in FRAME_FORMATS:
+        errors["frame_format"] = (
+            f"frame_format: expected one of {', '.join(FRAME_FORMATS)}, got {form['frame_format']!r}"
+        )
     rules: list[dict[str, Any]] = []
     try:
         rules = parse_rule_lines(form["rules"])
@@ -106,12 +113,14 @@ async def publish(request: Request) -> Response:
     v = _steward(request)
     form: dict[str, Any] = {k: str(raw.get(k) or "") for k in _FIELDS}
     form["scopes"] = [str(s) for s in raw.getlist("scopes")]
+    form["frame_format"] = form["frame_format"] or "auto"
     errors, rules, days = _check(form)
     if not errors:
         service = consent_of(api(request))
         try:
             await run_in_threadpool(lambda: service.publish_program(
-                form["purpose"], form["scopes"], days, form["text"], rules, actor=v.principal.actor))  # fmt: skip
+                form["purpose"], form["scopes"], days, form["text"], rules, frame_format=form["frame_format"],
+                actor=v.principal.actor))  # fmt: skip
         except HTTPError as exc:  # the service's own checks: name the field its message starts with
             head = exc.message.split(":", 1)[0].removeprefix("program.").split("[")[0]
             field = {"exclusions": "rules", "scope": "scopes"}.get(head, head)

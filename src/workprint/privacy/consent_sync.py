@@ -218,7 +218,7 @@ def adopted_program(current: Program, notice: Notice, published: object) -> Prog
         rule_from_dict(r, "org")
     merged = {
         **current.to_dict(),
-        **{k: published[k] for k in ("purpose", "scopes", "retention_days") if k in published},
+        **{k: published[k] for k in ("purpose", "scopes", "retention_days", "frame_format") if k in published},
     }
     merged["notice"] = {"version": notice.version, "text": notice.text}
     merged["exclusions"] = rules

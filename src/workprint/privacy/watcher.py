@@ -38,6 +38,7 @@ class Snapshot:
     notice_version: str
     error: str = ""  # why the state could not be read (then nothing is consented and recording is paused)
     withdrawn: frozenset[Scope] = frozenset()  # scopes whose latest decision is a withdrawal (purge their data)
+    frame_format: str = "auto"  # the program's choice (privacy.notices.FRAME_FORMATS)
 
 
 def snapshot_of(state: DeviceState, now_wall_ns: int) -> Snapshot:
@@ -53,6 +54,7 @@ def snapshot_of(state: DeviceState, now_wall_ns: int) -> Snapshot:
         state.pause.until_ns if paused else None,
         state.notice_version,
         withdrawn=withdrawn,
+        frame_format=state.program.frame_format,
     )
 
 

@@ -97,10 +97,11 @@ class ConsentService:
         if programs:  # the last program published stays in force under later notice-only versions
             p = programs[0]
             program = {"purpose": p.purpose, "scopes": list(p.scopes), "retention_days": p.retention_days,
-                       "exclusions": [dict(r) for r in p.exclusions]}  # fmt: skip
+                       "exclusions": [dict(r) for r in p.exclusions], "frame_format": p.frame_format}  # fmt: skip
         else:
             program = {"purpose": DEFAULT_PROGRAM.purpose, "scopes": list(DEFAULT_PROGRAM.scopes),
-                       "retention_days": DEFAULT_PROGRAM.retention_days, "exclusions": []}  # fmt: skip
+                       "retention_days": DEFAULT_PROGRAM.retention_days, "exclusions": [],
+                       "frame_format": DEFAULT_PROGRAM.frame_format}  # fmt: skip
         return {"version": version, "text": text, "program": program}
 
     def programs(self) -> list[ct.ProgramVersion]:
@@ -116,6 +117,7 @@ class ConsentService:
         text: str,
         exclusions: Sequence[Mapping[str, Any]] = (),
         *,
+        frame_format: str = "auto",
         actor: str = "steward",
     ) -> str:
         """Publish a program with a new notice version (returned): consent under earlier versions stops counting.
@@ -123,7 +125,7 @@ class ConsentService:
         Every field is checked first (``BadRequest`` naming the field, e.g. ``program.exclusions[2]: ...`` for a
         broken regular expression); nothing is stored then.
         """
-        rules = validate_program(purpose, scopes, retention_days, text, exclusions)
+        rules = validate_program(purpose, scopes, retention_days, text, exclusions, frame_format)
         now = self._clock()
 
         def fn(conn: Connection) -> str:
@@ -134,8 +136,10 @@ class ConsentService:
             version = str(n)
             seq = ct.add_notice(conn, version, text, actor, now)
             ct.add_program(conn, seq, {"purpose": purpose.strip(), "scopes": list(scopes),
-                                       "retention_days": retention_days, "exclusions": rules})  # fmt: skip
-            detail = {"scopes": list(scopes), "retention_days": retention_days, "exclusions": len(rules)}
+                                       "retention_days": retention_days, "exclusions": rules,
+                                       "frame_format": frame_format})  # fmt: skip
+            detail = {"scopes": list(scopes), "retention_days": retention_days, "exclusions": len(rules),
+                      "frame_format": frame_format}  # fmt: skip
             append_audit(conn, AuditEvent(actor, "program.publish", f"notice:{version}", detail), now)
             return version
 
@@ -290,7 +294,12 @@ class ConsentService:
 
 
 def validate_program(
-    purpose: str, scopes: Sequence[str], retention_days: int, text: str, exclusions: Sequence[Mapping[str, Any]]
+    purpose: str,
+    scopes: Sequence[str],
+    retention_days: int,
+    text: str,
+    exclusions: Sequence[Mapping[str, Any]],
+    frame_format: str = "auto",
 ) -> list[dict[str, Any]]:
     """Check a program's fields (``BadRequest`` naming the first bad one); returns the rules as plain dicts."""
     rules = []
@@ -300,7 +309,8 @@ def validate_program(
         except ConfigError as exc:
             raise BadRequest(f"program.exclusions[{i}]: {exc}") from None
     try:
-        Program("program", purpose, tuple(parse_scope(s) for s in scopes), retention_days, Notice("x", text))
+        Program("program", purpose, tuple(parse_scope(s) for s in scopes), retention_days, Notice("x", text),
+                frame_format=frame_format)  # fmt: skip
     except (ConfigError, ConsentError) as exc:
         raise BadRequest(str(exc)) from None
     return rules

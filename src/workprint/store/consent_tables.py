@@ -64,6 +64,7 @@ consent_programs = Table(
     Column("scopes", JSON, nullable=False),
     Column("retention_days", Integer, nullable=False),
     Column("exclusions", JSON, nullable=False),  # organisation rule dicts (privacy.exclusions.rule_from_dict)
+    Column("frame_format", String(10), nullable=False, server_default="auto"),  # privacy.notices.FRAME_FORMATS
 )
 
 erasure_requests = Table(
@@ -173,6 +174,7 @@ def add_program(conn: Connection, notice_seq: int, program: Mapping[str, Any]) -
         insert(consent_programs).values(
             notice_seq=notice_seq, purpose=program["purpose"], scopes=list(program["scopes"]),
             retention_days=int(program["retention_days"]), exclusions=[dict(r) for r in program["exclusions"]],
+            frame_format=str(program.get("frame_format", "auto")),
         )
     )  # fmt: skip
 
@@ -190,18 +192,20 @@ class ProgramVersion:
     scopes: tuple[str, ...]
     retention_days: int
     exclusions: tuple[dict[str, Any], ...]
+    frame_format: str = "auto"
 
 
 def program_versions(conn: Connection) -> list[ProgramVersion]:
     """Every published program version, newest first."""
     n, p = consent_notices.c, consent_programs.c
-    cols = (n.seq, n.version, n.text, n.published_at, n.actor, p.purpose, p.scopes, p.retention_days, p.exclusions)
+    cols = (n.seq, n.version, n.text, n.published_at, n.actor, p.purpose, p.scopes, p.retention_days, p.exclusions,
+            p.frame_format)  # fmt: skip
     q = select(*cols).join_from(consent_notices, consent_programs, n.seq == p.notice_seq).order_by(n.seq.desc())
     out = []
     for r in conn.execute(q):
         rules = tuple(dict(x) for x in r[8])
         out.append(ProgramVersion(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]), str(r[5]), tuple(r[6]),
-                                  int(r[7]), rules))  # fmt: skip
+                                  int(r[7]), rules, str(r[9])))  # fmt: skip
     return out
 
 
