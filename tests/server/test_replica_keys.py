@@ -182,3 +182,13 @@ def test_processes_starting_together_on_a_fresh_home_agree_on_one_set_of_keys(db
         assert len({out for out, _ in outs}) == 1, outs
         if "metadata.db" not in db_url:
             break  # PostgreSQL: one database per test, so one round
+
+
+def test_the_server_command_refuses_another_signing_key_in_one_line(db_url: str, tmp_path: Path) -> None:
+    build_api(ServerSettings(home=tmp_path / "first", db_url=db_url)).metadata.close()
+    env = {**os.environ, "WORKPRINT_HOME": str(tmp_path / "second")}
+    proc = subprocess.run([sys.executable, "-m", "workprint.cli", "server", "--port", "0", "--db", db_url],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: audit signing key: this server's public key ")
