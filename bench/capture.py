@@ -76,6 +76,7 @@ def agent_child(display: str, fmt: str, home: str) -> None:
     wait_for_stop()
     agent.stop()
     counters = {k: v for k, v in dataclasses.asdict(agent.stats).items() if isinstance(v, int)}  # as the agent has
+    counters["redaction_frames_dropped"] = getattr(agent.redactor, "frames_dropped", -1)  # failed or timed out
     print(json.dumps({**agent.capture.stats, **counters}), flush=True)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
+import zstandard
 
 from workprint.errors import QuarantineError, SchemaError, SegmentError
 from workprint.models import ButtonEvent, Event, FrameEvent, KeyEvent
@@ -80,7 +82,7 @@ def test_events_of_an_undeclared_scope_are_quarantined() -> None:
 def test_events_beyond_the_declared_counts_are_quarantined() -> None:
     sk, pk = generate_keypair()
     header = dataclasses.replace(_header(EVENTS), counts={"button": 1, "frame": 1})
-    with pytest.raises(QuarantineError, match="counts"):
+    with pytest.raises(QuarantineError, match="holds 3 events; its header declares 2"):
         open_sealed(seal(header, EVENTS, {}, pk), sk)
 
 
@@ -97,3 +99,62 @@ def test_truncated_and_foreign_bytes_are_refused() -> None:
         read_header(data[:60])
     with pytest.raises(SegmentError, match="missing magic"):
         read_header(b"GIF89a" + data)
+
+
+BOMB = """
+import base64, json, os, resource, struct, sys
+import zstandard
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from workprint.errors import SegmentError
+from workprint.segment import MAGIC, open_sealed, seal, read_header
+sk_b64, data_path = sys.argv[1], sys.argv[2]
+data = open(data_path, "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    open_sealed(data, base64.b64decode(sk_b64))
+    outcome = "opened"
+except SegmentError as exc:
+    outcome = str(exc)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"outcome": outcome, "grew_kib": after - before}))
+"""
+
+
+def _bomb(header: SegmentHeader, pk: bytes, size: int) -> bytes:
+    """A sealed segment whose (valid, encrypted) body decompresses to ``size`` bytes of zeros."""
+    import base64
+    import os
+    import struct
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from nacl.public import PublicKey, SealedBox
+
+    from workprint.segment import ENC, MAGIC
+
+    cctx = zstandard.ZstdCompressor(level=1)
+    chunk = bytes(1 << 20)
+    comp = cctx.compressobj()
+    body = b"".join(comp.compress(chunk) for _ in range(size >> 20)) + comp.flush()
+    key = AESGCM.generate_key(bit_length=256)
+    sealed_key = base64.b64encode(SealedBox(PublicKey(pk)).encrypt(key)).decode()
+    hbytes = dataclasses.replace(header, sealed_key=sealed_key, enc=ENC).to_bytes()
+    nonce = os.urandom(12)
+    return MAGIC + struct.pack(">I", len(hbytes)) + hbytes + nonce + AESGCM(key).encrypt(nonce, body, hbytes)
+
+
+def test_a_small_segment_that_decompresses_to_a_gibibyte_is_refused_within_a_bounded_memory(tmp_path: Path) -> None:
+    import base64
+    import json
+    import subprocess
+    import sys
+
+    sk, pk = generate_keypair()
+    data = _bomb(_header(EVENTS), pk, 1 << 30)
+    assert len(data) < 64 * 1024  # a few KiB on the wire
+    path = tmp_path / "bomb.wps"
+    path.write_bytes(data)
+    proc = subprocess.run([sys.executable, "-c", BOMB, base64.b64encode(sk).decode(), str(path)],
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    result = json.loads(proc.stdout)
+    assert result["outcome"].startswith("body: decompresses to more than ")
+    assert result["grew_kib"] < 64 * 1024  # under 64 MiB of peak memory, for a body that claimed 1 GiB

@@ -34,6 +34,8 @@ from workprint.models import ALL_SCOPES, SCHEMA_VERSION, Event, from_record, to_
 MAGIC = b"WPS1"
 ENC = "x25519-aes256gcm"
 MAX_HEADER = 64 * 1024
+MAX_BODY_BYTES = 512 * 1024 * 1024  # hard cap of a decompressed body, whatever its compressed size
+MAX_EXPANSION = 100
 _NONCE = 12
 
 
@@ -123,15 +125,40 @@ def encode_payload(events: Iterable[Event], frames: Mapping[str, bytes]) -> byte
     return zstandard.ZstdCompressor(level=3).compress(packed)
 
 
-def decode_payload(blob: bytes) -> tuple[tuple[Event, ...], dict[str, bytes]]:
-    """Inverse of ``encode_payload``; raises ``SegmentError`` on corrupt data."""
+def body_limit(compressed: int) -> int:
+    """The most bytes a body of ``compressed`` bytes may decompress to: ``MAX_EXPANSION`` times (frames barely
+    compress, events about 5 to 10 times), plus 1 MiB, and never more than ``MAX_BODY_BYTES``."""
+    return min(MAX_BODY_BYTES, compressed * MAX_EXPANSION + (1 << 20))
+
+
+def _decompress(blob: bytes) -> bytes:
+    # Streamed in bounded steps: a body that claims (or turns out) to be a bomb is refused without the memory.
+    limit = body_limit(len(blob))
+    chunks: list[bytes] = []
+    n = 0
+    with zstandard.ZstdDecompressor().stream_reader(blob) as reader:
+        while chunk := reader.read(min(1 << 20, limit + 1 - n)):
+            n += len(chunk)
+            if n > limit:
+                raise SegmentError(f"body: decompresses to more than {limit} bytes ({len(blob)} bytes compressed)")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_payload(
+    blob: bytes, *, max_events: int | None = None
+) -> tuple[tuple[Event, ...], dict[str, bytes]]:
+    """Inverse of ``encode_payload``; raises ``SegmentError`` on corrupt or oversized data, ``QuarantineError`` when
+    it holds more than ``max_events`` events (what the header declares) before any of them is decoded."""
     try:
-        raw = zstandard.ZstdDecompressor().decompress(blob, max_output_size=1 << 31)
+        raw = _decompress(blob)
         obj = msgpack.unpackb(raw, raw=False, strict_map_key=False)
     except (zstandard.ZstdError, ValueError, msgpack.UnpackException) as exc:
         raise SegmentError(f"body: cannot decode ({exc})") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("events"), list) or not isinstance(obj.get("frames"), dict):
         raise SegmentError("body: expected events and frames")
+    if max_events is not None and len(obj["events"]) > max_events:
+        raise QuarantineError(f"segment holds {len(obj['events'])} events; its header declares {max_events}")
     events = tuple(from_record(r) for r in obj["events"])
     return events, {str(k): bytes(v) for k, v in obj["frames"].items()}
 
@@ -187,7 +214,7 @@ def open_sealed(data: bytes, private_key: bytes) -> Segment:
         plain = AESGCM(data_key).decrypt(rest[:_NONCE], rest[_NONCE:], hbytes)
     except InvalidTag:
         raise SegmentError("segment: authentication failed (tampered header or body)") from None
-    events, frames = decode_payload(plain)
+    events, frames = decode_payload(plain, max_events=sum(int(v) for v in header.counts.values()))
     check_against_header(header, events, frames)
     return Segment(header=header, events=events, frames=frames)
 

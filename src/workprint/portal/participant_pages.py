@@ -8,9 +8,9 @@ import io
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
-from PIL import Image
 
 from workprint.errors import BadRequest, NotFound
+from workprint.imaging import open_frame
 from workprint.models import ALL_SCOPES
 from workprint.portal import device_requests
 from workprint.portal import participant_data as pdata
@@ -41,7 +41,7 @@ def _me(request: Request) -> Viewer:
 
 def _thumb(data: bytes, width: int) -> str:
     """A data: URI of the frame scaled to ``width`` pixels (JPEG), so a page holds no links to raw frames."""
-    with Image.open(io.BytesIO(data)) as src:
+    with open_frame(data) as src:  # dimensions checked before any pixel is decoded
         im = src.convert("RGB")
     if im.width > width:
         im = im.resize((width, max(1, im.height * width // im.width)))

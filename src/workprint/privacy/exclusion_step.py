@@ -21,9 +21,10 @@ import hashlib
 import io
 from collections.abc import Callable, Sequence
 
-from PIL import Image, ImageDraw
+from PIL import ImageDraw
 
 from workprint.errors import RedactionError
+from workprint.imaging import open_frame
 from workprint.models import ControlEvent, Event, FrameEvent, WindowEvent
 from workprint.privacy.exclusions import ExclusionRules
 from workprint.privacy.gate import Item
@@ -43,7 +44,7 @@ def blank_rects(image_bytes: bytes, rects: Sequence[Rect], *, scale: tuple[float
     ``RedactionError`` so the caller drops the frame (fail closed).
     """
     try:
-        src = Image.open(io.BytesIO(image_bytes))
+        src = open_frame(image_bytes)
         fmt = src.format or "PNG"
         img = src.convert("RGB")
     except Exception as exc:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageChops, ImageDraw
 
-from workprint.errors import RedactionError
+from workprint.errors import RedactionError, SegmentError
+from workprint.imaging import open_frame
 from workprint.models import FrameEvent
 from workprint.privacy.redact.detectors import detect
 from workprint.privacy.redact.ocr import TILE, OcrEngine, Word, normalise
@@ -184,9 +185,11 @@ class ImageRedactor:
     def redact(self, data: bytes, title: str = "", known: Sequence[str] = ()) -> ImageResult:
         """Redact one encoded image (PNG/JPEG/WebP); raises ``RedactionError`` (drop the frame) on failure."""
         try:
-            img = Image.open(io.BytesIO(data))
+            img = open_frame(data)
             fmt = img.format or "PNG"
             rgb = img.convert("RGB")
+        except SegmentError as exc:  # unreadable, or more pixels than any screen
+            raise RedactionError(str(exc)) from None
         except Exception as exc:
             raise RedactionError(f"frame: cannot decode image ({exc})") from None
         gray = rgb.convert("L")
