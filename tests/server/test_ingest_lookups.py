@@ -39,13 +39,13 @@ def test_ingest_state_tells_unknown_erased_and_held_apart(db_url: str) -> None:
     store = _store(db_url)
     try:
         with store.reading() as conn:
-            assert store.ingest_state(PID, _rec(1).id, conn) == (False, False)
-            assert store.ingest_state("b" * 32, _rec(1).id, conn) == (None, False)
+            assert store.ingest_state(PID, _rec(1).id, conn) == (False, False, None)
+            assert store.ingest_state("b" * 32, _rec(1).id, conn) == (None, False, None)
         store.add_segment(_rec(1))
         with store.reading() as conn:
-            assert store.ingest_state(PID, _rec(1).id, conn) == (False, True)
+            assert store.ingest_state(PID, _rec(1).id, conn) == (False, True, None)
         store.erase_participant(PID, 5, [AuditEvent("t", "participant.erase", PID)])
         with store.reading() as conn:
-            assert store.ingest_state(PID, _rec(1).id, conn) == (True, True)
+            assert store.ingest_state(PID, _rec(1).id, conn) == (True, True, None)
     finally:
         store.close()

@@ -32,12 +32,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from functools import partial
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, inspect, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import inspect, select
 
 from workprint.dataset.consent import Consented, WithdrawnScopes, allow_all
 from workprint.dataset.executors import Executor
@@ -46,11 +44,9 @@ from workprint.dataset.release import ReceiptOf, ReleaseOptions, ReleaseReport, 
 from workprint.dataset.source import SegmentSource
 from workprint.models import ALL_SCOPES
 from workprint.privacy.scopes import without_scopes
-from workprint.segment import seal, segment_id
 from workprint.store import tables as t
 from workprint.store.lineage_tables import LineageStore, ReleaseRow
-from workprint.store.metadata import append_audit
-from workprint.store.records import AuditEvent, SegmentRecord
+from workprint.store.records import AuditEvent
 
 if TYPE_CHECKING:
     from workprint.server.api import ServerAPI
@@ -98,7 +94,6 @@ def erase_withdrawn_scopes(api: ServerAPI, request: PurgeRequest, *, actor: str 
     key without the withdrawn records, stored, and swapped for the old one in one transaction with its audit entry
     (``segment.erase_scopes``); only then is the old ciphertext deleted. Running it again changes nothing.
     """
-    from workprint.server.api import blob_key
 
     participant = api.participant(request.participant_id)
     if participant.erased:
@@ -108,29 +103,10 @@ def erase_withdrawn_scopes(api: ServerAPI, request: PurgeRequest, *, actor: str 
         if rec.wall_start_ns >= request.requested_at or not request.scopes & set(rec.scopes):
             continue
         kept = without_scopes(api.read_segment(actor, rec.id), request.scopes)
-        new_rec: SegmentRecord | None = None
-        if kept is not None:
-            data = seal(kept.header, kept.events, kept.frames, participant.public_key)
-            new_id = segment_id(data)
-            new_rec = replace(rec, id=new_id, blob_key=blob_key(new_id), size=len(data), scopes=kept.header.scopes,
-                              counts=dict(kept.header.counts))  # fmt: skip
-            api.blobs.put(new_rec.blob_key, data)  # durable before its row, as at ingest
-        detail = {"participant_id": rec.participant_id, "scopes": sorted(request.scopes),
-                  "replaced_by": new_rec.id if new_rec else None}  # fmt: skip
-        audit = AuditEvent(actor, "segment.erase_scopes", f"segment:{rec.id}", detail)
-        api.metadata.write(partial(_swap, rec, new_rec, audit, api.now()))
-        api.blobs.delete(rec.blob_key)
+        detail = {"participant_id": rec.participant_id, "scopes": sorted(request.scopes)}
+        api.replace_segment(rec, kept, AuditEvent(actor, "segment.erase_scopes", f"segment:{rec.id}", detail))
         n += 1
     return n
-
-
-def _swap(old: SegmentRecord, new: SegmentRecord | None, audit: AuditEvent, now: int, conn: Connection) -> None:
-    conn.execute(delete(t.segments).where(t.segments.c.id == old.id))
-    if new is not None:
-        row = {f: getattr(new, f) for f in t.segments.c.keys()}  # noqa: SIM118 - column names
-        row["scopes"], row["counts"] = list(new.scopes), dict(new.counts)
-        conn.execute(t.segments.insert().values(**row))
-    append_audit(conn, audit, now)
 
 
 def merge_requests(requests: Iterable[PurgeRequest]) -> list[PurgeRequest]:

@@ -12,9 +12,9 @@ import io
 import json
 import uuid
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from workprint import segment as seg
@@ -22,7 +22,7 @@ from workprint.dataset.actions import Action
 from workprint.dataset.reduce import reduce_events
 from workprint.errors import BadRequest, Forbidden, NotFound
 from workprint.models import ControlEvent, Event, FrameEvent, to_record
-from workprint.server.api import ServerAPI, blob_key
+from workprint.server.api import ServerAPI
 from workprint.server.identity import Principal
 from workprint.store import consent_tables as ct
 from workprint.store import tables as t
@@ -111,28 +111,10 @@ def _rewrite(api: ServerAPI, p: Principal, rec: SegmentRecord, t0: int, t1: int)
     if dropped == 0:
         return 0
     frame_ids = {e.frame_id for e in kept if isinstance(e, FrameEvent)}
-    frames = {k: v for k, v in s.frames.items() if k in frame_ids}
-    new_rec: SegmentRecord | None = None
-    data = b""
-    if kept:
-        header = replace(s.header, counts=seg.count_kinds(kept), sealed_key="")
-        data = seg.seal(header, kept, frames, api.participant(rec.participant_id).public_key)
-        new_id = seg.segment_id(data)
-        new_rec = replace(rec, id=new_id, blob_key=blob_key(new_id), size=len(data), counts=header.counts)
-        api.blobs.put(new_rec.blob_key, data)  # durable before its row, as at ingest
-
-    def fn(conn: Connection) -> None:
-        conn.execute(delete(t.segments).where(t.segments.c.id == rec.id))
-        if new_rec is not None:
-            row = {f: getattr(new_rec, f) for f in t.segments.c.keys()}  # noqa: SIM118 - column names
-            row["scopes"], row["counts"] = list(new_rec.scopes), dict(new_rec.counts)
-            conn.execute(t.segments.insert().values(**row))
-        detail = {"participant_id": rec.participant_id, "dropped_events": dropped,
-                  "replaced_by": new_rec.id if new_rec else None}  # fmt: skip
-        append_audit(conn, AuditEvent(p.actor, "segment.erase_part", f"segment:{rec.id}", detail), api.now())
-
-    api.metadata.write(fn)
-    api.blobs.delete(rec.blob_key)
+    remaining = seg.Segment(s.header, tuple(kept), {k: v for k, v in s.frames.items() if k in frame_ids})
+    detail = {"participant_id": rec.participant_id, "dropped_events": dropped}
+    audit = AuditEvent(p.actor, "segment.erase_part", f"segment:{rec.id}", detail)
+    api.replace_segment(rec, remaining if kept else None, audit)
     return dropped
 
 

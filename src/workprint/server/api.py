@@ -21,7 +21,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -211,11 +211,16 @@ class ServerAPI:
         from workprint.server.consent import consent_of
 
         with self.metadata.reading() as conn:  # three statements on one connection: one checkout per upload
-            erased, held = self.metadata.ingest_state(device.participant_id, segment_id, conn)
+            erased, held, gone = self.metadata.ingest_state(device.participant_id, segment_id, conn)
             if erased is None:
                 raise NotFound(f"participant {device.participant_id!r}: not found")
             if erased:
                 raise Forbidden(f"participant {device.participant_id!r}: erased; uploads are refused")
+            if gone is not None:  # deleted, purged or replaced: the same bytes never come back
+                detail = {"segment_id": segment_id, "field": "tombstone", "reason": gone}
+                self.audit_log.append(AuditEvent(f"device:{device.id}", "segment.refused", f"device:{device.id}",
+                                                 detail))  # fmt: skip
+                raise Gone(f"segment {segment_id}: deleted ({gone}); its bytes are refused")
             # Invariant 1: every declared scope consented over [wall_start, wall_end], on the current notice (403).
             consent_of(self).check_segment(device.participant_id, header, conn)
         if held:
@@ -264,6 +269,30 @@ class ServerAPI:
         """Every readable segment (erased participants skipped) in (participant, session, seq) order, each audited."""
         for rec in self.metadata.segments(participant_id):
             yield self.read_segment(actor, rec.id)
+
+    # -- rewriting ------------------------------------------------------------------------------------------------
+
+    def replace_segment(self, old: SegmentRecord, kept: seg.Segment | None, audit: AuditEvent) -> SegmentRecord | None:
+        """The one way a stored segment is rewritten or deleted (a participant's deletion, a withdrawal's purge).
+
+        ``kept`` (what remains, its header narrowed) is sealed again to the participant's key and stored first;
+        then, in one transaction, the old row goes, its id becomes a tombstone (its bytes are refused from then
+        on), the new row comes in and ``audit`` is appended; only then is the old ciphertext deleted. Returns the
+        new record, or None when nothing was kept. A crash before the commit leaves the old segment whole (and an
+        orphan blob at most); after it, at most the old blob, which nothing references.
+        """
+        new: SegmentRecord | None = None
+        if kept is not None:
+            header = replace(kept.header, counts=seg.count_kinds(kept.events), sealed_key="")
+            data = seg.seal(header, kept.events, kept.frames, self.participant(old.participant_id).public_key)
+            new_id = seg.segment_id(data)
+            new = replace(old, id=new_id, blob_key=blob_key(new_id), size=len(data), scopes=tuple(header.scopes),
+                          counts=dict(header.counts))  # fmt: skip
+            self.blobs.put(new.blob_key, data)  # durable before its row, as at ingest
+        audit = replace(audit, detail={**audit.detail, "replaced_by": new.id if new is not None else None})
+        self.metadata.replace_segment(old.id, new, audit, self._clock())
+        self.blobs.delete(old.blob_key)
+        return new
 
     # -- erasure --------------------------------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from workprint.audit.signing import load_signing_key
-from workprint.errors import BadRequest, ConfigError, Conflict, ConsentError, Forbidden
+from workprint.errors import BadRequest, ConfigError, Conflict, ConsentError, Forbidden, Gone
 from workprint.privacy.consent import ConsentLedger, DeclaresConsent, header_refusal, ledger_from_dicts
 from workprint.privacy.exclusions import rule_from_dict
 from workprint.privacy.notices import DEFAULT_NOTICE, DEFAULT_PROGRAM, Notice, Program, parse_scope
@@ -236,12 +236,19 @@ class ConsentService:
                 self.check_segment(participant_id, header, own)
             return
         notice = ct.current_notice(conn) or DEFAULT_NOTICE_VERSION
-        reason = header_refusal(self.ledger(participant_id, conn), header, notice)
-        if reason is None:
-            return
+        ledger = self.ledger(participant_id, conn)
+        reason = header_refusal(ledger, header, notice)
         span = f"from {_utc(header.wall_start_ns)} to {_utc(header.wall_end_ns)}"
-        code = "notice_outdated" if reason.startswith("notice_version") else "consent_missing"
-        raise Forbidden(f"segment refused: {reason} ({span})", code=code)
+        if reason is not None:
+            code = "notice_outdated" if reason.startswith("notice_version") else "consent_missing"
+            raise Forbidden(f"segment refused: {reason} ({span})", code=code)
+        # Data of a scope withdrawn after the segment began is being erased everywhere: it never comes back in.
+        now = self._clock()
+        withdrawn = sorted({s for r in ledger.receipts if r.action == "withdraw"
+                            and header.wall_start_ns < r.timestamp_ns <= now for s in r.scopes} & set(header.scopes))
+        if withdrawn:
+            raise Gone(f"segment refused: scope {withdrawn[0]!r} was withdrawn after the segment began ({span}); "
+                       "data recorded before a withdrawal is refused", code="scope_withdrawn")  # fmt: skip
 
     # -- erasure requests -----------------------------------------------------------------------------------------
 

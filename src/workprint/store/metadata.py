@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, insert, select, text, update
+from sqlalchemy import create_engine, delete, event, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, RowMapping, make_url
@@ -390,14 +390,36 @@ class MetadataStore:
 
         return self.write(fn)
 
-    def ingest_state(self, participant_id: str, segment_id: str, conn: Connection) -> tuple[bool | None, bool]:
-        """(whether the participant is erased, None when unknown; whether the segment is held), in one statement."""
-        s, p = t.segments, t.participants
+    def ingest_state(
+        self, participant_id: str, segment_id: str, conn: Connection
+    ) -> tuple[bool | None, bool, str | None]:
+        """(whether the participant is erased, None when unknown; whether the segment is held; why its bytes were
+        deleted, None unless they were), in one statement."""
+        s, p, gone = t.segments, t.participants, t.segment_tombstones
         held = select(s.c.id).where(s.c.id == segment_id).exists().label("held")
-        row = conn.execute(select(p.c.erased_at, held).where(p.c.id == participant_id)).first()
+        why = select(gone.c.reason).where(gone.c.id == segment_id).scalar_subquery().label("gone")
+        row = conn.execute(select(p.c.erased_at, held, why).where(p.c.id == participant_id)).first()
         if row is None:
-            return None, False
-        return row[0] is not None, bool(row[1])
+            return None, False, None
+        return row[0] is not None, bool(row[1]), None if row[2] is None else str(row[2])
+
+    def replace_segment(self, old_id: str, new: SegmentRecord | None, audit: AuditEvent, now: int) -> None:
+        """In one transaction: drop segment ``old_id``, remember its id (a tombstone: its bytes are refused from now
+        on), add ``new`` (its narrowed copy, whose blob is already stored) if any, and append ``audit``."""
+
+        def fn(conn: Connection) -> None:
+            conn.execute(delete(t.segments).where(t.segments.c.id == old_id))
+            upsert = pg_insert if self.backend == "postgresql" else sqlite_insert
+            conn.execute(
+                upsert(t.segment_tombstones).values(id=old_id, reason=audit.action, at=now).on_conflict_do_nothing()
+            )
+            if new is not None:
+                values: dict[str, Any] = {name: getattr(new, name) for name in _SEGMENT_COLUMNS}
+                values["scopes"], values["counts"] = list(new.scopes), dict(new.counts)
+                conn.execute(insert(t.segments).values(**values))
+            append_audit(conn, audit, now)
+
+        self.write(fn)
 
     def segment(self, segment_id: str, conn: Connection | None = None) -> SegmentRecord | None:
         """The manifest of one segment, or None."""

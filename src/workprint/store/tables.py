@@ -190,6 +190,17 @@ checkpoints = Table(
     sqlite_autoincrement=True,
 )
 
+# Segments deleted by their participant, purged after a withdrawal or replaced by a narrowed copy: their id is the
+# SHA-256 of their bytes, so remembering it refuses those bytes forever (a re-upload answers 410, nothing is stored).
+# Deliberately no participant: the row says only that some bytes are gone, and why.
+segment_tombstones = Table(
+    "segment_tombstones",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("reason", String(100), nullable=False),
+    Column("at", BigInteger, nullable=False),
+)
+
 # What every server process on this database must share, set by the first to start: the audit log's public key and a
 # value wrapped by the key store (``store.metadata.CANARY``). A replica with another signing key or key store refuses
 # to start instead of signing a fork of the log or wrapping keys nobody else can open.
