@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from workprint import segment as seg
 from workprint.dataset.actions import Action
 from workprint.dataset.reduce import reduce_events
-from workprint.errors import BadRequest, Forbidden, NotFound
+from workprint.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from workprint.models import ControlEvent, Event, FrameEvent, to_record
 from workprint.server.api import ServerAPI
 from workprint.server.identity import Principal
@@ -29,8 +29,8 @@ from workprint.store import tables as t
 from workprint.store.metadata import append_audit
 from workprint.store.records import AuditEvent, Device, SegmentRecord
 
-__all__ = ["Episode", "SessionView", "archive", "erase_all", "erase_range", "erase_wall_range", "own_devices",
-           "revoke_own_device", "timeline"]  # fmt: skip
+__all__ = ["Episode", "SessionView", "archive", "delete_quarantined", "erase_all", "erase_range", "erase_wall_range",
+           "open_own", "own_devices", "revoke_own_device", "timeline"]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,28 @@ class SessionView:
     segments: tuple[SegmentRecord, ...]
     episodes: tuple[Episode, ...]
     last_control: str
+    quarantined: tuple[tuple[str, str], ...] = ()  # (segment id, why) of segments that failed to open
+
+
+def open_own(api: ServerAPI, p: Principal, rec: SegmentRecord) -> seg.Segment | None:
+    """One of the caller's segments (the read audited), or None when it is quarantined: it failed to open, so it
+    is shown as such and never used, and no page fails because of it."""
+    try:
+        return api.access.read_my_segment(p, rec.id)
+    except Unprocessable as exc:
+        if exc.code != "quarantined":
+            raise
+        return None
+
+
+def delete_quarantined(api: ServerAPI, p: Principal, segment_id: str) -> None:
+    """Delete one of the caller's quarantined segments (its bytes are refused from then on)."""
+    pid = _pid(p)
+    rec = api.metadata.segment(segment_id)
+    if rec is None or rec.participant_id != pid or segment_id not in api.metadata.quarantined([segment_id]):
+        raise NotFound(f"segment {segment_id!r}: not among your quarantined segments")
+    api.replace_segment(rec, None, AuditEvent(p.actor, "segment.delete", f"segment:{segment_id}",
+                                              {"participant_id": pid, "quarantined": True}))  # fmt: skip
 
 
 def _pid(p: Principal) -> str:
@@ -83,8 +105,12 @@ def timeline(api: ServerAPI, p: Principal, session: str | None = None) -> list[S
         rs.sort(key=lambda r: r.seq)
         events: list[Event] = []
         frames: dict[str, bytes] = {}
+        held_back: list[str] = []
         for r in rs:
-            s = api.access.read_my_segment(p, r.id)
+            s = open_own(api, p, r)
+            if s is None:
+                held_back.append(r.id)
+                continue
             events.extend(s.events)
             frames.update(s.frames)
         controls = [e.kind for e in events if isinstance(e, ControlEvent) and e.kind in ("pause", "resume", "consent")]
@@ -98,14 +124,20 @@ def timeline(api: ServerAPI, p: Principal, session: str | None = None) -> list[S
             Episode(i, tuple(acts), {f: frames[f] for a in acts if (f := a.frame_id) is not None and f in frames})
             for i, acts in enumerate(episodes)
         )
-        views.append(SessionView(sid, rs[0].device_id, rs[0].wall_start_ns, rs[-1].wall_end_ns, tuple(rs), eps, last))
+        why = api.metadata.quarantined(held_back)
+        views.append(SessionView(sid, rs[0].device_id, rs[0].wall_start_ns, rs[-1].wall_end_ns, tuple(rs), eps, last,
+                                 tuple((i, why.get(i, "")) for i in held_back)))  # fmt: skip
     views.sort(key=lambda v: v.wall_start_ns, reverse=True)
     return views
 
 
 def _rewrite(api: ServerAPI, p: Principal, rec: SegmentRecord, t0: int, t1: int) -> int:
     """Drop ``rec``'s events with ``t0 <= t_ns <= t1`` (and their frames); returns the number of events dropped."""
-    s = api.access.read_my_segment(p, rec.id)
+    s = open_own(api, p, rec)
+    if s is None:  # unreadable, so which events fall in the range is unknown: the whole segment goes
+        detail = {"participant_id": rec.participant_id, "quarantined": True}
+        api.replace_segment(rec, None, AuditEvent(p.actor, "segment.erase_part", f"segment:{rec.id}", detail))
+        return (rec.counts and sum(rec.counts.values())) or 1
     kept = [e for e in s.events if not t0 <= e.t_ns <= t1]
     dropped = len(s.events) - len(kept)
     if dropped == 0:
@@ -176,7 +208,11 @@ def archive(api: ServerAPI, p: Principal) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         index = []
         for r in api.access.my_segments(p):
-            s = api.access.read_my_segment(p, r.id)
+            s = open_own(api, p, r)
+            if s is None:
+                why = api.metadata.quarantined([r.id]).get(r.id, "")
+                index.append({"id": r.id, "session": r.session, "seq": r.seq, "quarantined": why})
+                continue
             h = s.header
             doc = {"id": r.id, "session": h.session, "seq": h.seq, "device": h.device, "scopes": list(h.scopes),
                    "wall_start_ns": h.wall_start_ns, "wall_end_ns": h.wall_end_ns, "notice_version": h.notice_version,

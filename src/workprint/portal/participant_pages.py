@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from workprint.errors import BadRequest, NotFound
+from workprint.errors import BadRequest, NotFound, SegmentError
 from workprint.imaging import open_frame
 from workprint.models import ALL_SCOPES
 from workprint.portal import device_requests
@@ -39,10 +39,14 @@ def _me(request: Request) -> Viewer:
     return v
 
 
-def _thumb(data: bytes, width: int) -> str:
-    """A data: URI of the frame scaled to ``width`` pixels (JPEG), so a page holds no links to raw frames."""
-    with open_frame(data) as src:  # dimensions checked before any pixel is decoded
-        im = src.convert("RGB")
+def _thumb(data: bytes, width: int) -> str | None:
+    """A data: URI of the frame scaled to ``width`` pixels (JPEG), so a page holds no links to raw frames; None for
+    a frame that cannot be shown (unreadable, or more pixels than any screen: refused before decoding)."""
+    try:
+        with open_frame(data) as src:
+            im = src.convert("RGB")
+    except (SegmentError, OSError, ValueError):
+        return None
     if im.width > width:
         im = im.resize((width, max(1, im.height * width // im.width)))
     out = io.BytesIO()
@@ -90,8 +94,8 @@ def recording(request: Request) -> Response:
     last_control = ""
     if recs:
         latest = max(recs, key=lambda r: r.wall_end_ns)
-        s = a.access.read_my_segment(v.principal, latest.id)
-        for e in reversed(s.events):
+        s = pdata.open_own(a, v.principal, latest)
+        for e in reversed(s.events if s is not None else ()):
             if e.KIND == "control" and getattr(e, "kind", "") in ("pause", "resume"):
                 last_control = getattr(e, "kind", "")
                 break
@@ -144,7 +148,8 @@ async def set_consent(request: Request) -> Response:
 def timeline(request: Request) -> Response:
     v = _me(request)
     sessions = pdata.timeline(api(request), v.principal)
-    thumbs = {fid: _thumb(b, 240) for s in sessions for e in s.episodes for fid, b in e.frames.items()}
+    shown = {fid: _thumb(b, 240) for s in sessions for e in s.episodes for fid, b in e.frames.items()}
+    thumbs = {fid: uri for fid, uri in shown.items() if uri is not None}
     return page(request, "timeline.html", v, {"sessions": sessions, "thumbs": thumbs})
 
 
@@ -178,6 +183,14 @@ async def erase(request: Request) -> Response:
         raise BadRequest(f"what: expected action or episode, got {what!r}")
     t0, t1 = _int(form.get("t_start"), "t_start"), _int(form.get("t_end"), "t_end")
     await run_in_threadpool(pdata.erase_range, api(request), v.principal, session, t0, t1, what)
+    return RedirectResponse("/portal/me/timeline", status_code=303)
+
+
+@router.post("/portal/me/timeline/delete-quarantined")
+async def delete_quarantined(request: Request) -> Response:
+    form = await form_of(request)
+    v = _me(request)
+    await run_in_threadpool(pdata.delete_quarantined, api(request), v.principal, str(form.get("segment") or ""))
     return RedirectResponse("/portal/me/timeline", status_code=303)
 
 

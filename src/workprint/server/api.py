@@ -246,6 +246,9 @@ class ServerAPI:
         rec = self.metadata.segment(segment_id)
         if rec is None:
             raise NotFound(f"segment {segment_id!r}: not found")
+        held_back = self.metadata.quarantined([segment_id]).get(segment_id)
+        if held_back is not None:
+            raise Unprocessable(f"segment {segment_id}: quarantined ({held_back})", code="quarantined")
         p = self.participant(rec.participant_id)
         if p.wrapped_private_key is None:
             raise Gone(f"segment {segment_id}: participant {p.id} was erased and their key destroyed; unreadable")
@@ -260,10 +263,18 @@ class ServerAPI:
             raise AuditUnavailable(
                 f"audit log: cannot append the read of segment {segment_id} ({type(exc).__name__}); read refused"
             ) from None
-        data = self.blobs.get(rec.blob_key)
-        if seg.segment_id(data) != segment_id:
-            raise SegmentError(f"segment {segment_id}: stored blob does not match its hash (tampered or corrupt)")
-        return seg.open_sealed(data, self.keys.unwrap(p.id, p.wrapped_private_key))
+        private = self.keys.unwrap(p.id, p.wrapped_private_key)
+        try:
+            data = self.blobs.get(rec.blob_key)
+            if seg.segment_id(data) != segment_id:
+                raise SegmentError("stored blob does not match its hash (tampered or corrupt)")
+            return seg.open_sealed(data, private)
+        except (SegmentError, SchemaError) as exc:  # kept aside with its reason: never used, never a page's 500
+            reason = str(exc)
+            audit = AuditEvent(actor, "segment.quarantine", f"segment:{segment_id}",
+                               {"participant_id": p.id, "reason": reason})  # fmt: skip
+            self.metadata.quarantine(segment_id, reason, audit, self._clock())
+            raise Unprocessable(f"segment {segment_id}: quarantined ({reason})", code="quarantined") from None
 
     def iter_segments(self, actor: str, participant_id: str | None = None) -> Iterator[seg.Segment]:
         """Every readable segment (erased participants skipped) in (participant, session, seq) order, each audited."""

@@ -403,12 +403,35 @@ class MetadataStore:
             return None, False, None
         return row[0] is not None, bool(row[1]), None if row[2] is None else str(row[2])
 
+    def quarantine(self, segment_id: str, reason: str, audit: AuditEvent, now: int) -> None:
+        """Mark a segment quarantined (it failed to open) with its reason, once, with its audit entry."""
+
+        def fn(conn: Connection) -> None:
+            upsert = pg_insert if self.backend == "postgresql" else sqlite_insert
+            row = {"id": segment_id, "reason": reason[:300], "at": now}
+            if conn.execute(upsert(t.segment_quarantine).values(**row).on_conflict_do_nothing()).rowcount:
+                append_audit(conn, audit, now)
+
+        self.write(fn)
+
+    def quarantined(self, segment_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Segment id -> why it is quarantined, for ``segment_ids`` (or every one)."""
+        q = t.segment_quarantine
+        stmt = select(q.c.id, q.c.reason)
+        if segment_ids is not None:
+            if not segment_ids:
+                return {}
+            stmt = stmt.where(q.c.id.in_(list(segment_ids)))
+        with self._read() as conn:
+            return {str(r[0]): str(r[1]) for r in conn.execute(stmt)}
+
     def replace_segment(self, old_id: str, new: SegmentRecord | None, audit: AuditEvent, now: int) -> None:
         """In one transaction: drop segment ``old_id``, remember its id (a tombstone: its bytes are refused from now
         on), add ``new`` (its narrowed copy, whose blob is already stored) if any, and append ``audit``."""
 
         def fn(conn: Connection) -> None:
             conn.execute(delete(t.segments).where(t.segments.c.id == old_id))
+            conn.execute(delete(t.segment_quarantine).where(t.segment_quarantine.c.id == old_id))
             upsert = pg_insert if self.backend == "postgresql" else sqlite_insert
             conn.execute(
                 upsert(t.segment_tombstones).values(id=old_id, reason=audit.action, at=now).on_conflict_do_nothing()

@@ -201,6 +201,16 @@ segment_tombstones = Table(
     Column("at", BigInteger, nullable=False),
 )
 
+# Segments that failed to open when first read (malformed, or holding more than their header declares): never used,
+# shown to their participant as quarantined with the reason, deletable by them.
+segment_quarantine = Table(
+    "segment_quarantine",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("reason", String(300), nullable=False),
+    Column("at", BigInteger, nullable=False),
+)
+
 # What every server process on this database must share, set by the first to start: the audit log's public key and a
 # value wrapped by the key store (``store.metadata.CANARY``). A replica with another signing key or key store refuses
 # to start instead of signing a fork of the log or wrapping keys nobody else can open.
