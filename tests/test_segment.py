@@ -9,7 +9,7 @@ import pytest
 import zstandard
 
 from workprint.errors import QuarantineError, SchemaError, SegmentError
-from workprint.models import ButtonEvent, Event, FrameEvent, KeyEvent
+from workprint.models import ButtonEvent, ControlEvent, Event, FrameEvent, KeyEvent
 from workprint.segment import (
     SegmentHeader,
     count_kinds,
@@ -158,3 +158,43 @@ def test_a_small_segment_that_decompresses_to_a_gibibyte_is_refused_within_a_bou
     result = json.loads(proc.stdout)
     assert result["outcome"].startswith("body: decompresses to more than ")
     assert result["grew_kib"] < 64 * 1024  # under 64 MiB of peak memory, for a body that claimed 1 GiB
+
+
+@pytest.mark.parametrize(
+    ("control", "why"),
+    [
+        (ControlEvent(11, 1, "pause", (("reason", "call with Dr. Ana Souza re: biopsy"),)),
+         "control pause detail reason is not of its enumerated form"),
+        (ControlEvent(11, 1, "note", (("text", "anything"),)),
+         "control kind 'note' is not one of the known kinds"),
+        (ControlEvent(11, 1, "consent", (("consented", "keys"), ("who", "ana"))),
+         "control consent carries an unknown detail 'who'"),
+    ],
+)
+def test_control_records_with_free_text_or_unknown_fields_are_quarantined(control: ControlEvent, why: str) -> None:
+    sk, pk = generate_keypair()
+    evs: list[Event] = [*EVENTS[:1], control, *EVENTS[1:]]
+    with pytest.raises(QuarantineError, match=f"^segment holds a {why}$"):
+        open_sealed(seal(_header(evs), evs, {"f1": b"img"}, pk), sk)
+
+
+def test_every_control_record_the_agent_writes_passes_the_check() -> None:
+    from workprint.models import SECRET_FIELD, control_problem
+
+    made = [
+        ControlEvent(1, 1, "session_start"), ControlEvent(1, 1, "session_stop"),
+        ControlEvent(1, 1, "pause", (("reason", "participant"),)), ControlEvent(1, 1, "pause", (("reason", "idle"),)),
+        ControlEvent(1, 1, "resume", (("reason", "no longer screen locked"),)),
+        ControlEvent(1, 1, "consent", (("consented", "keys,mouse,screenshots"), ("withdrawn", "app_names"))),
+        ControlEvent(1, 1, "consent", (("consented", ""),)), ControlEvent(1, 1, "exclusion_enter"),
+        ControlEvent(1, 1, "exclusion_leave", (("duration_ms", "1520"),)),
+        ControlEvent(1, 1, SECRET_FIELD, (("state", "enter"),)),
+    ]  # fmt: skip
+    assert [control_problem(c) for c in made] == [None] * len(made)
+
+
+def test_an_event_whose_wall_time_lies_outside_the_header_is_quarantined() -> None:
+    sk, pk = generate_keypair()
+    header = dataclasses.replace(_header(EVENTS), wall_start_ns=2)  # every event says wall time 1
+    with pytest.raises(QuarantineError, match="outside its declared range"):
+        open_sealed(seal(header, EVENTS, {"f1": b"img"}, pk), sk)

@@ -9,6 +9,7 @@ whenever a field changes meaning.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
@@ -145,6 +146,39 @@ class ControlEvent:
             if k == key:
                 return v
         return default
+
+
+def _scope_list() -> str:
+    one = "|".join(ALL_SCOPES)
+    return f"((?:{one})(?:,(?:{one}))*)?"
+
+
+# Every control record's kind and, per kind, the detail keys it may carry with the shape of their values: enumerated
+# words, scope lists and digits only, never free text. A segment holding anything else is quarantined when opened.
+CONTROL_DETAIL: dict[str, dict[str, re.Pattern[str]]] = {
+    "session_start": {},
+    "session_stop": {},
+    "pause": {"reason": re.compile(r"participant|screen locked|idle")},
+    "resume": {"reason": re.compile(r"participant|no longer (?:screen locked|idle)")},
+    "consent": {"consented": re.compile(_scope_list()), "withdrawn": re.compile(_scope_list())},
+    "exclusion_enter": {},
+    "exclusion_leave": {"duration_ms": re.compile(r"\d{1,12}")},
+    SECRET_FIELD: {"state": re.compile(r"enter|leave")},
+}
+
+
+def control_problem(event: ControlEvent) -> str | None:
+    """Why ``event`` does not fit ``CONTROL_DETAIL`` (an unknown kind, key or value shape), or None when it does."""
+    allowed = CONTROL_DETAIL.get(event.kind)
+    if allowed is None:
+        return f"control kind {event.kind[:40]!r} is not one of the known kinds"
+    for key, value in event.detail:
+        shape = allowed.get(key)
+        if shape is None:
+            return f"control {event.kind} carries an unknown detail {key[:40]!r}"
+        if not shape.fullmatch(value):
+            return f"control {event.kind} detail {key} is not of its enumerated form"
+    return None
 
 
 Event = KeyEvent | ButtonEvent | ScrollEvent | MotionEvent | WindowEvent | FrameEvent | ControlEvent

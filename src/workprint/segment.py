@@ -29,7 +29,7 @@ from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
 from workprint.errors import QuarantineError, SchemaError, SegmentError
-from workprint.models import ALL_SCOPES, SCHEMA_VERSION, Event, from_record, to_record
+from workprint.models import ALL_SCOPES, SCHEMA_VERSION, ControlEvent, Event, control_problem, from_record, to_record
 
 MAGIC = b"WPS1"
 ENC = "x25519-aes256gcm"
@@ -230,6 +230,10 @@ def check_against_header(header: SegmentHeader, events: Sequence[Event], frames:
             raise QuarantineError(f"segment holds {e.KIND} data of undeclared scope {sorted(extra)[0]!r}")
         if not header.t_start_ns <= e.t_ns <= header.t_end_ns:
             raise QuarantineError(f"segment holds a {e.KIND} event at {e.t_ns} outside its declared time range")
+        if not header.wall_start_ns <= e.wall_ns <= header.wall_end_ns:
+            raise QuarantineError(f"segment holds a {e.KIND} event at wall time {e.wall_ns} outside its declared range")
+        if isinstance(e, ControlEvent) and (problem := control_problem(e)) is not None:
+            raise QuarantineError(f"segment holds a {problem}")
     if count_kinds(events) != dict(header.counts):
         raise QuarantineError(f"segment counts {count_kinds(events)} differ from header counts {dict(header.counts)}")
     if frames and "screenshots" not in declared:
