@@ -136,3 +136,41 @@ def test_a_screen_or_band_seen_before_costs_a_lookup_not_a_read() -> None:
     again = red.redact(_page(4, mail))  # the counter's band is new; the mail line's band was read at frame 2
     assert len(again.bands) == 2 and red.cache_hits == hits + 1
     assert "EMAIL" in {b.type for b in again.boxes} and "jane.doe" not in ocr_text(again.image)
+
+
+def _terminal(first: int, extra: str = "", width: int = 1280) -> bytes:
+    """A dark terminal-like page of numbered lines starting at line ``first`` (one holds an address), 20 px apart."""
+    img = Image.new("RGB", (width, 800), (20, 20, 24))
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 14)
+    for row in range(38):
+        n = first + row
+        text = f"{n:04d} mail from robert.miller@acme-corp.com about the build" if n == 20 else f"{n:04d} ok step {n}"
+        d.text((8, 6 + 20 * row), text, fill=(225, 225, 225), font=font)
+    if extra:
+        d.text((8, 6 + 20 * 38), extra, fill=(225, 225, 225), font=font)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_scroll_moves_what_was_read_and_only_the_rows_scrolled_in_are_read() -> None:
+    red = ImageRedactor(timeout_s=20)
+    first = red.redact(_terminal(0))
+    assert first.rects == ((0, 0, 1280, 800),) and "EMAIL" in {b.type for b in first.boxes}
+    after = red.redact(_terminal(3))  # three lines scrolled up
+    assert after.shift == 60
+    read = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in after.rects)
+    assert read <= 1280 * 800 // 4  # the lines scrolled in, not the screen
+    email = [b for b in after.boxes if b.type == "EMAIL"]
+    assert email and all(abs(b.y - (6 + 20 * 17)) <= 6 for b in email)  # the address moved up with its line
+    assert "acme-corp" not in ocr_text(after.image)
+
+
+def test_a_typed_character_reads_a_few_words_not_the_screen_width() -> None:
+    red = ImageRedactor(timeout_s=20)
+    red.redact(_terminal(0))
+    typed = red.redact(_terminal(0, extra="$ echo jane.doe@example.org"))
+    (x0, y0, x1, y1) = typed.rects[0]
+    assert len(typed.rects) == 1 and x1 - x0 < 1280 // 2 and y1 - y0 == 128
+    assert "jane.doe" not in ocr_text(typed.image) and "acme-corp" not in ocr_text(typed.image)

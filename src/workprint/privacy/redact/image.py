@@ -19,13 +19,14 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageDraw
 
 from workprint.errors import RedactionError, SegmentError
 from workprint.imaging import open_frame
 from workprint.models import FrameEvent
 from workprint.privacy.redact.detectors import detect
 from workprint.privacy.redact.ocr import TILE, OcrEngine, Word, normalise
+from workprint.privacy.redact.regions import Rect, changed_rects, diff_mask, shifted, vertical_shift
 from workprint.privacy.redact.types import Context
 
 _GAP = 24  # white rows between stacked bands, so tesseract never joins their lines
@@ -34,6 +35,14 @@ _PAD = 2
 # cropped line worse than one with a margin.
 _BAND_PAD = 2 * TILE
 _MIN_BAND = 8 * TILE
+# Columns read either side of a change: whole words around a typed character (a label a little further off was read
+# before and joins the same line, see ``text_lines``), and never a strip too narrow for tesseract's layout analysis.
+_MARGIN = 10 * TILE
+_MIN_WIDTH = 20 * TILE
+
+
+def _inside(w: Word, r: Rect) -> bool:
+    return r[0] <= w.x and w.x + w.w <= r[2] and r[1] <= w.y and w.y + w.h <= r[3]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +58,14 @@ class Box:
 
 @dataclass(frozen=True, slots=True)
 class ImageResult:
-    """The redacted image bytes (input format), the boxes filled, and the bands (y0, y1) that were OCR'd."""
+    """The redacted image bytes (input format), the boxes filled, the rectangles that were OCR'd (x0, y0, x1, y1),
+    their row bands (y0, y1), and how many rows the content had scrolled since the previous frame."""
 
     image: bytes
     boxes: tuple[Box, ...]
     bands: tuple[tuple[int, int], ...]
+    rects: tuple[Rect, ...] = ()
+    shift: int = 0
 
 
 def boxes_for(words: list[Word], title: str, known: Sequence[str] = ()) -> list[Box]:
@@ -62,13 +74,10 @@ def boxes_for(words: list[Word], title: str, known: Sequence[str] = ()) -> list[
     ``known`` holds values the key redactor found in what was typed: a frame taken while the value was half typed
     shows only a prefix no detector recognises, so any word of 3+ characters inside a known value is filled too.
     """
-    lines: dict[tuple[int, ...], list[Word]] = {}
-    for w in words:
-        lines.setdefault(w.line, []).append(w)
     parts: list[str] = []
     where: list[tuple[int, int, Word]] = []
     pos = 0
-    for line in sorted(lines.values(), key=lambda ws: (ws[0].y, ws[0].x)):
+    for line in text_lines(words):
         for i, w in enumerate(line):
             if i:
                 parts.append(" ")
@@ -91,6 +100,31 @@ def boxes_for(words: list[Word], title: str, known: Sequence[str] = ()) -> list[
     return out
 
 
+def text_lines(words: Sequence[Word]) -> list[list[Word]]:
+    """Words grouped into lines by where they are, not by which OCR pass read them: a word re-read after a change
+    joins the words of its line read earlier (a label and the value typed after it stay on one line), while words
+    far apart on one row (two windows side by side) stay separate lines. Lines top to bottom, words left to right."""
+    rows: list[tuple[float, float, list[Word]]] = []  # (top, bottom, words) of each row, by vertical centre
+    for w in sorted(words, key=lambda w: (w.y + w.h / 2, w.x)):
+        centre = w.y + w.h / 2
+        if rows and rows[-1][0] <= centre <= rows[-1][1]:
+            rows[-1][2].append(w)
+        else:
+            rows.append((w.y - 2, w.y + w.h + 2, [w]))
+    lines: list[list[Word]] = []
+    for _, _, row in rows:
+        row.sort(key=lambda w: w.x)
+        gap = max(60, 4 * sorted(w.h for w in row)[len(row) // 2])
+        line = [row[0]]
+        for w in row[1:]:
+            if w.x - (line[-1].x + line[-1].w) > gap:
+                lines.append(line)
+                line = []
+            line.append(w)
+        lines.append(line)
+    return lines
+
+
 def _in_known(word: str, known: list[str]) -> bool:
     # OCR glues the text cursor or a neighbouring glyph to a half-typed word ("johs" for "joh" + cursor), so up to
     # two characters at either end may be extra.
@@ -105,38 +139,10 @@ def _in_known(word: str, known: list[str]) -> bool:
 
 def changed_bands(prev: Image.Image | None, cur: Image.Image) -> list[tuple[int, int]]:
     """Row ranges (y0, y1) whose pixels differ from the previous frame (grayscale), padded, widened and merged."""
-    h = cur.height
     if prev is None or prev.size != cur.size:
-        return [(0, h)]
-    changed = ImageChops.difference(prev, cur).point(lambda v: 255 if v > 8 else 0)
-    rows = changed.getprojection()[1]
-    ys = [y for y, hit in enumerate(rows) if hit]
-    if not ys:
-        return []
-    bands: list[tuple[int, int]] = []
-    start = prev_y = ys[0]
-    for y in ys[1:]:
-        if y - prev_y > 2 * _BAND_PAD:
-            bands.append((max(0, start - _BAND_PAD), min(h, prev_y + 1 + _BAND_PAD)))
-            start = y
-        prev_y = y
-    bands.append((max(0, start - _BAND_PAD), min(h, prev_y + 1 + _BAND_PAD)))
-    return _widen(bands, h)
-
-
-def _widen(bands: list[tuple[int, int]], h: int) -> list[tuple[int, int]]:
-    # tesseract's layout analysis misreads thin strips (measured: a 64-row strip lost a word a 128-row one kept)
-    out: list[tuple[int, int]] = []
-    for y0, y1 in bands:
-        grow = max(0, _MIN_BAND - (y1 - y0))
-        y0, y1 = max(0, y0 - grow // 2), min(h, y1 + grow - grow // 2)
-        if y1 - y0 < _MIN_BAND:
-            y0, y1 = (0, min(h, _MIN_BAND)) if y0 == 0 else (max(0, h - _MIN_BAND), h)
-        if out and y0 <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], y1))
-        else:
-            out.append((y0, y1))
-    return out
+        return [(0, cur.height)]
+    rects = changed_rects(diff_mask(prev, cur), pad=_BAND_PAD, min_band=_MIN_BAND, margin=0, min_width=1)
+    return [(y0, y1) for _, y0, _, y1 in rects]
 
 
 class _Lru(OrderedDict[bytes, tuple[Word, ...]]):
@@ -195,16 +201,14 @@ class ImageRedactor:
         gray = rgb.convert("L")
         digest = _digest(gray)
         seen = self._frames.get_recent(digest)
+        rects: list[Rect] = []
+        shift = 0
         if seen is not None:
             self.cache_hits += 1
-            bands: list[tuple[int, int]] = []
             words = seen
         else:
-            bands = changed_bands(self._prev, gray)
-            # A word is dropped only when a band re-read covers it whole; one cut by a band's edge may not be read
-            # again (its text is split), so it stays: too much blanked is the safe side.
-            kept = [w for w in self._words if not any(y0 <= w.y and w.y + w.h <= y1 for y0, y1 in bands)]
-            words = (*kept, *self._read(gray, bands)) if bands else tuple(kept)
+            rects, kept, shift = self._plan(gray)
+            words = (*kept, *self._read(gray, rects)) if rects else tuple(kept)
         boxes = boxes_for(list(words), title, known)
         self._prev, self._words = None, ()  # fail closed: state only advances once the output exists
         draw = ImageDraw.Draw(rgb)
@@ -217,46 +221,70 @@ class ImageRedactor:
             rgb.save(out, format="PNG")
         self._prev, self._words = gray, words
         self._frames.put(digest, words)
-        return ImageResult(out.getvalue(), tuple(boxes), tuple(bands))
+        bands = tuple(sorted({(r[1], r[3]) for r in rects}))
+        return ImageResult(out.getvalue(), tuple(boxes), bands, tuple(rects), shift)
+
+    def _plan(self, gray: Image.Image) -> tuple[list[Rect], list[Word], int]:
+        """What to read of ``gray``, the previous words still valid (moved with a scroll), and the scroll."""
+        prev, words = self._prev, list(self._words)
+        w, h = gray.size
+        if prev is None or prev.size != gray.size:
+            return [(0, 0, w, h)], [], 0
+        mask = diff_mask(prev, gray)
+        box = mask.getbbox()
+        if box is None:
+            return [], words, 0
+        shift = vertical_shift(prev, gray, box)
+        if shift:  # a scroll: what was read moves with it; only what scrolled into view is new
+            prev = shifted(prev, box, shift)
+            mask = diff_mask(prev, gray)
+            x0, _, x1, _ = box
+            words = [replace(t, y=t.y - shift) if x0 <= t.x and t.x + t.w <= x1 else t for t in words]
+            words = [t for t in words if t.y >= 0 and t.y + t.h <= h]
+        rects = changed_rects(mask, pad=_BAND_PAD, min_band=_MIN_BAND, margin=_MARGIN, min_width=_MIN_WIDTH)
+        # A word is dropped only when a rectangle re-read covers it whole; one cut by an edge may not be read again
+        # (its text is split), so it stays: too much blanked is the safe side.
+        kept = [t for t in words if not any(_inside(t, r) for r in rects)]
+        return rects, kept, shift
 
     def __call__(self, frame: FrameEvent, data: bytes, title: str, known: Sequence[str] = ()) -> bytes:
         """The ``KeyRedactor`` frame hook."""
         return self.redact(data, title, known).image
 
-    def _place(self, words: Sequence[Word], y0: int) -> list[Word]:
+    def _place(self, words: Sequence[Word], r: Rect) -> list[Word]:
         self._placements += 1
-        return [replace(w, y=w.y + y0, line=(self._placements, *w.line)) for w in words]
+        return [replace(w, x=w.x + r[0], y=w.y + r[1], line=(self._placements, *w.line)) for w in words]
 
-    def _read(self, gray: Image.Image, bands: list[tuple[int, int]]) -> list[Word]:
+    def _read(self, gray: Image.Image, rects: list[Rect]) -> list[Word]:
         norm = normalise(gray)
         placed: list[Word] = []
-        todo: list[tuple[int, int, Image.Image, bytes]] = []
-        for y0, y1 in bands:
-            crop = norm.crop((0, y0, gray.width, y1))
+        todo: list[tuple[Rect, Image.Image, bytes]] = []
+        for r in rects:
+            crop = norm.crop(r)
             key = _digest(crop)
             hit = self._bands.get_recent(key)
             if hit is None:
-                todo.append((y0, y1, crop, key))
+                todo.append((r, crop, key))
             else:
                 self.cache_hits += 1
-                placed.extend(self._place(hit, y0))
+                placed.extend(self._place(hit, r))
         if not todo:
             return placed
-        # Stack the bands not seen before into one image so one engine call reads them all.
-        height = sum(y1 - y0 for y0, y1, _, _ in todo) + _GAP * (len(todo) - 1)
-        stack = Image.new("L", (gray.width, height), 255)
-        offsets: list[tuple[int, int]] = []  # (stack y0, stack y1) of each band
+        # Stack the rectangles not seen before into one image so one engine call reads them all.
+        height = sum(c.height for _, c, _ in todo) + _GAP * (len(todo) - 1)
+        stack = Image.new("L", (max(c.width for _, c, _ in todo), height), 255)
+        offsets: list[tuple[int, int]] = []  # (stack y0, stack y1) of each rectangle
         y = 0
-        for y0, y1, crop, _ in todo:
+        for _, crop, _ in todo:
             stack.paste(crop, (0, y))
-            offsets.append((y, y + y1 - y0))
-            y += y1 - y0 + _GAP
+            offsets.append((y, y + crop.height))
+            y += crop.height + _GAP
         self.ocr_calls += 1
         found = self.engine.words(stack)
-        for (s0, s1), (y0, _, _, key) in zip(offsets, todo, strict=True):
+        for (s0, s1), (r, _, key) in zip(offsets, todo, strict=True):
             mine = tuple(replace(w, y=w.y - s0) for w in found if s0 <= w.y < s1)
             self._bands.put(key, mine)
-            placed.extend(self._place(mine, y0))
+            placed.extend(self._place(mine, r))
         return placed
 
 
