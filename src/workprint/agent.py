@@ -107,7 +107,8 @@ class Agent:
         self.watcher = StateWatcher(settings.home, interval=0.25)  # well inside the 1 s pause bound
         self.visible = VisibleWindows(display)
         self.exclusions = ExclusionStep(self.watcher.rules, visible_windows=self.visible)
-        self.images = ImageRedactor() if settings.redact_frames else None
+        self._stopping = threading.Event()
+        self.images = ImageRedactor(cancelled=self._stopping.is_set) if settings.redact_frames else None
         self.redactor = KeyRedactor(frame_redactor=self._redact_frame if self.images is not None else None)
         steps: list[Step] = [self.exclusions, self.redactor]
         self.auto_pause: str | None = None  # why recording is paused automatically (screen locked, idle), if it is
@@ -151,7 +152,6 @@ class Agent:
         # written unredacted. At stop, frames still waiting are dropped too, so the stop is prompt.
         self._frames_lock = threading.Lock()
         self._frames_waiting = 0
-        self._stopping = threading.Event()
         self.usage = ProcessUsage()
         self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._privacy_worker, name="wp-privacy", daemon=True)

@@ -174,3 +174,24 @@ def test_a_typed_character_reads_a_few_words_not_the_screen_width() -> None:
     (x0, y0, x1, y1) = typed.rects[0]
     assert len(typed.rects) == 1 and x1 - x0 < 1280 // 2 and y1 - y0 == 128
     assert "jane.doe" not in ocr_text(typed.image) and "acme-corp" not in ocr_text(typed.image)
+
+
+def test_a_whole_screen_is_read_in_pieces_within_the_deadline_and_a_stop_is_noticed_between_them() -> None:
+    red = ImageRedactor(timeout_s=20)
+    first = red.redact(_terminal(0))
+    assert red.ocr_calls >= 3  # a 1280x800 screen: several engine calls, each a quarter screen at most
+    assert sum(b.type == "EMAIL" for b in first.boxes) >= 1 and "acme-corp" not in ocr_text(first.image)
+    words = red._words
+    assert len({(w.text, w.x, w.y) for w in words}) == len(words)  # no word read twice where pieces overlap
+    stopping = ImageRedactor(timeout_s=20, cancelled=lambda: True)
+    with pytest.raises(RedactionError, match="redaction stopped"):
+        stopping.redact(_terminal(0))
+
+
+def test_a_frame_that_fails_keeps_the_last_good_state_so_the_next_reads_only_what_changed() -> None:
+    red = ImageRedactor(timeout_s=20)
+    red.redact(_terminal(0))
+    with pytest.raises(RedactionError):
+        red.redact(b"garbage")
+    after = red.redact(_terminal(0, extra="$ ls"))
+    assert after.rects and after.rects != ((0, 0, 1280, 800),)

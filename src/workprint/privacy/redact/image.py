@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from PIL import Image, ImageDraw
@@ -39,6 +39,11 @@ _MIN_BAND = 8 * TILE
 # before and joins the same line, see ``text_lines``), and never a strip too narrow for tesseract's layout analysis.
 _MARGIN = 10 * TILE
 _MIN_WIDTH = 20 * TILE
+# Reads are cut into pieces of at most this many rows (overlapping by a tall line of text), and an engine call reads
+# at most about a quarter of a 1280x800 screen: each call ends well inside the OCR deadline even on a busy core.
+_PIECE_ROWS = 16 * TILE
+_OVERLAP = 3 * TILE
+_CALL_PIXELS = 1280 * 16 * TILE
 
 
 def _inside(w: Word, r: Rect) -> bool:
@@ -177,9 +182,16 @@ class ImageRedactor:
     """
 
     def __init__(
-        self, timeout_s: float = 2.0, tessdata: str = "", *, engine: OcrEngine | None = None, cache: int = 128
+        self,
+        timeout_s: float = 2.0,
+        tessdata: str = "",
+        *,
+        engine: OcrEngine | None = None,
+        cache: int = 128,
+        cancelled: Callable[[], bool] = lambda: False,
     ) -> None:
         self.engine = engine or OcrEngine(tessdata, timeout_s)
+        self.cancelled = cancelled  # asked between engine calls: a stop need not wait for a whole screen's OCR
         self._prev: Image.Image | None = None
         self._words: tuple[Word, ...] = ()
         self._bands = _Lru(cache)  # normalised band pixels -> words, y relative to the band
@@ -210,7 +222,8 @@ class ImageRedactor:
             rects, kept, shift = self._plan(gray)
             words = (*kept, *self._read(gray, rects)) if rects else tuple(kept)
         boxes = boxes_for(list(words), title, known)
-        self._prev, self._words = None, ()  # fail closed: state only advances once the output exists
+        # Fail closed: state advances only once the output exists. A frame that fails is dropped by the caller and
+        # the next one is compared with the last frame redacted (whose words are right for it), not read whole again.
         draw = ImageDraw.Draw(rgb)
         for b in boxes:
             draw.rectangle((b.x, b.y, b.x + b.w - 1, b.y + b.h - 1), fill=(0, 0, 0))
@@ -258,34 +271,74 @@ class ImageRedactor:
     def _read(self, gray: Image.Image, rects: list[Rect]) -> list[Word]:
         norm = normalise(gray)
         placed: list[Word] = []
-        todo: list[tuple[Rect, Image.Image, bytes]] = []
+        todo: list[tuple[Rect, Image.Image, bytes, tuple[int, int]]] = []
         for r in rects:
-            crop = norm.crop(r)
-            key = _digest(crop)
-            hit = self._bands.get_recent(key)
-            if hit is None:
-                todo.append((r, crop, key))
-            else:
-                self.cache_hits += 1
-                placed.extend(self._place(hit, r))
-        if not todo:
-            return placed
-        # Stack the rectangles not seen before into one image so one engine call reads them all.
-        height = sum(c.height for _, c, _ in todo) + _GAP * (len(todo) - 1)
-        stack = Image.new("L", (max(c.width for _, c, _ in todo), height), 255)
-        offsets: list[tuple[int, int]] = []  # (stack y0, stack y1) of each rectangle
+            for piece, own in _pieces(r):
+                crop = norm.crop(piece)
+                key = _digest(crop)
+                hit = self._bands.get_recent(key)
+                if hit is None:
+                    todo.append((piece, crop, key, own))
+                else:
+                    self.cache_hits += 1
+                    placed.extend(self._place(_owned(hit, piece, own), piece))
+        # Pieces not seen before, stacked a call's worth at a time: each engine call stays well inside its deadline
+        # (a whole dense screen in one call can take seconds), and a stop is noticed between calls.
+        call: list[tuple[Rect, Image.Image, bytes, tuple[int, int]]] = []
+        for item in todo:
+            if call and sum(c.width * c.height for _, c, _, _ in call) + item[1].width * item[1].height > _CALL_PIXELS:
+                placed.extend(self._read_call(call))
+                call = []
+            call.append(item)
+        if call:
+            placed.extend(self._read_call(call))
+        return placed
+
+    def _read_call(self, call: list[tuple[Rect, Image.Image, bytes, tuple[int, int]]]) -> list[Word]:
+        if self.cancelled():
+            raise RedactionError("frame: redaction stopped (the agent is stopping)")
+        height = sum(c.height for _, c, _, _ in call) + _GAP * (len(call) - 1)
+        stack = Image.new("L", (max(c.width for _, c, _, _ in call), height), 255)
+        offsets: list[tuple[int, int]] = []  # (stack y0, stack y1) of each piece
         y = 0
-        for _, crop, _ in todo:
+        for _, crop, _, _ in call:
             stack.paste(crop, (0, y))
             offsets.append((y, y + crop.height))
             y += crop.height + _GAP
         self.ocr_calls += 1
         found = self.engine.words(stack)
-        for (s0, s1), (r, _, key) in zip(offsets, todo, strict=True):
+        placed: list[Word] = []
+        for (s0, s1), (piece, _, key, own) in zip(offsets, call, strict=True):
             mine = tuple(replace(w, y=w.y - s0) for w in found if s0 <= w.y < s1)
             self._bands.put(key, mine)
-            placed.extend(self._place(mine, r))
+            placed.extend(self._place(_owned(mine, piece, own), piece))
         return placed
+
+
+def _pieces(r: Rect) -> list[tuple[Rect, tuple[int, int]]]:
+    """``r`` cut into pieces at most ``_PIECE_ROWS`` tall that overlap by ``_OVERLAP`` rows, each with the rows it
+    owns (relative to it): a word belongs to the piece that owns its centre, so one cut by an edge is read whole by
+    its neighbour and no word is counted twice."""
+    x0, y0, x1, y1 = r
+    if y1 - y0 <= _PIECE_ROWS:
+        return [(r, (0, y1 - y0))]
+    out: list[tuple[Rect, tuple[int, int]]] = []
+    top = y0
+    while True:
+        bottom = min(y1, top + _PIECE_ROWS)
+        own_from = 0 if top == y0 else _OVERLAP // 2
+        own_to = bottom - top if bottom == y1 else bottom - top - _OVERLAP // 2
+        out.append(((x0, top, x1, bottom), (own_from, own_to)))
+        if bottom == y1:
+            return out
+        top = bottom - _OVERLAP
+
+
+def _owned(words: Sequence[Word], piece: Rect, own: tuple[int, int]) -> tuple[Word, ...]:
+    lo, hi = own
+    if lo == 0 and hi == piece[3] - piece[1]:
+        return tuple(words)
+    return tuple(w for w in words if lo <= w.y + w.h // 2 < hi)
 
 
 __all__ = ["Box", "ImageRedactor", "ImageResult", "boxes_for", "changed_bands"]
