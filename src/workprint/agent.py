@@ -54,6 +54,7 @@ REDACTOR_VERSION = "workprint-redact-1"
 PRIVACY_NICENESS = 10  # the privacy worker's nice value (Linux: per thread)
 STATUS_EVERY_S = 2.0
 AUTO_WEBP_BELOW_CPU = 5.0  # "auto" frames: WebP (5x the encoding time of JPEG) only while the agent is this light
+AUTO_JPEG_ABOVE_CPU = 15.0
 log = logging.getLogger(__name__)
 
 
@@ -72,13 +73,16 @@ class AgentStats:
     started_at: float = field(default_factory=time.monotonic)
 
 
-def choose_frame_format(override: str, program: str, recent_cpu: float) -> str:
-    """The settings' format if set, else the program's; "auto" is WebP while the agent's own CPU (% of one core over
-    the last few seconds) is below ``AUTO_WEBP_BELOW_CPU``, else JPEG (a fifth of the encoding time)."""
+def choose_frame_format(override: str, program: str, recent_cpu: float, current: str = "jpeg") -> str:
+    """The settings' format if set, else the program's; "auto" moves to WebP when the agent's own CPU (% of one core
+    over the last few seconds) falls below ``AUTO_WEBP_BELOW_CPU`` and back to JPEG (a fifth of the encoding time)
+    when it rises above ``AUTO_JPEG_ABOVE_CPU``: far enough apart that the format changes rarely."""
     if override:
         return override
     if program != "auto":
         return program
+    if current == "webp":
+        return "jpeg" if recent_cpu > AUTO_JPEG_ABOVE_CPU else "webp"
     return "webp" if recent_cpu < AUTO_WEBP_BELOW_CPU else "jpeg"
 
 
@@ -139,6 +143,7 @@ class Agent:
         self._display = display
         self._auto_enabled = auto_pause
         self._recent_cpu = 100.0  # % of one core over the last status interval; JPEG until measured
+        self._format = "jpeg"
         self.capture = X11Capture(display, sink=self._sink, settings=settings, frame_format=self._frame_format)
         self.a11y = A11yWatcher(self._sink, display=display)  # does nothing without an accessibility bus
         self.indicator: Indicator | None = (
@@ -417,7 +422,9 @@ class Agent:
                 log.exception("upload round failed")
 
     def _frame_format(self) -> str:
-        return choose_frame_format(self.settings.frame_format, self.watcher.snapshot.frame_format, self._recent_cpu)
+        program = self.watcher.snapshot.frame_format
+        self._format = choose_frame_format(self.settings.frame_format, program, self._recent_cpu, self._format)
+        return self._format
 
     def counters(self) -> dict[str, float]:
         """What ``workprint status`` shows of a running agent: its CPU (whole process tree), memory, frame backlog."""

@@ -66,10 +66,14 @@ def test_parse_scope() -> None:
 
 
 def test_the_frame_format_follows_the_settings_then_the_program_then_the_agents_cpu() -> None:
-    from workprint.agent import AUTO_WEBP_BELOW_CPU, choose_frame_format
+    from workprint.agent import AUTO_JPEG_ABOVE_CPU, AUTO_WEBP_BELOW_CPU, choose_frame_format
 
     assert choose_frame_format("jpeg", "webp", 0.0) == "jpeg"  # an explicit setting wins
     assert choose_frame_format("", "webp", 90.0) == "webp"  # the program's choice, whatever the CPU
     assert choose_frame_format("", "jpeg", 0.0) == "jpeg"
     assert choose_frame_format("", "auto", AUTO_WEBP_BELOW_CPU / 2) == "webp"  # room to spare: smaller frames
     assert choose_frame_format("", "auto", AUTO_WEBP_BELOW_CPU * 2) == "jpeg"  # busy: the cheap encoder
+    between = (AUTO_WEBP_BELOW_CPU + AUTO_JPEG_ABOVE_CPU) / 2  # in between, the format stays as it is
+    assert choose_frame_format("", "auto", between, "webp") == "webp"
+    assert choose_frame_format("", "auto", between, "jpeg") == "jpeg"
+    assert choose_frame_format("", "auto", AUTO_JPEG_ABOVE_CPU * 2, "webp") == "jpeg"

@@ -192,8 +192,9 @@ class ImageRedactor:
     ) -> None:
         self.engine = engine or OcrEngine(tessdata, timeout_s)
         self.cancelled = cancelled  # asked between engine calls: a stop need not wait for a whole screen's OCR
-        self._prev: Image.Image | None = None
-        self._words: tuple[Word, ...] = ()
+        # The last frame redacted and its words, per image format: frames of another format (the agent moves between
+        # JPEG and WebP with its load) differ everywhere in compression noise, so each is compared with its own kind.
+        self._last: dict[str, tuple[Image.Image, tuple[Word, ...]]] = {}
         self._bands = _Lru(cache)  # normalised band pixels -> words, y relative to the band
         self._frames = _Lru(max(1, cache // 8))  # whole grayscale frame -> its words
         self._placements = 0  # numbers each placement of read words, so lines of different reads never merge
@@ -219,7 +220,7 @@ class ImageRedactor:
             self.cache_hits += 1
             words = seen
         else:
-            rects, kept, shift = self._plan(gray)
+            rects, kept, shift = self._plan(gray, self._last.get(fmt))
             words = (*kept, *self._read(gray, rects)) if rects else tuple(kept)
         boxes = boxes_for(list(words), title, known)
         # Fail closed: state advances only once the output exists. A frame that fails is dropped by the caller and
@@ -232,17 +233,19 @@ class ImageRedactor:
             rgb.save(out, format=fmt, quality=80)
         else:
             rgb.save(out, format="PNG")
-        self._prev, self._words = gray, words
+        self._last[fmt] = (gray, words)
         self._frames.put(digest, words)
         bands = tuple(sorted({(r[1], r[3]) for r in rects}))
         return ImageResult(out.getvalue(), tuple(boxes), bands, tuple(rects), shift)
 
-    def _plan(self, gray: Image.Image) -> tuple[list[Rect], list[Word], int]:
+    def _plan(
+        self, gray: Image.Image, last: tuple[Image.Image, tuple[Word, ...]] | None
+    ) -> tuple[list[Rect], list[Word], int]:
         """What to read of ``gray``, the previous words still valid (moved with a scroll), and the scroll."""
-        prev, words = self._prev, list(self._words)
         w, h = gray.size
-        if prev is None or prev.size != gray.size:
+        if last is None or last[0].size != gray.size:
             return [(0, 0, w, h)], [], 0
+        prev, words = last[0], list(last[1])
         mask = diff_mask(prev, gray)
         box = mask.getbbox()
         if box is None:
@@ -250,7 +253,7 @@ class ImageRedactor:
         shift = vertical_shift(prev, gray, box)
         if shift:  # a scroll: what was read moves with it; only what scrolled into view is new
             prev = shifted(prev, box, shift)
-            mask = diff_mask(prev, gray)
+            mask = diff_mask(prev, gray, moved=True)
             x0, _, x1, _ = box
             words = [replace(t, y=t.y - shift) if x0 <= t.x and t.x + t.w <= x1 else t for t in words]
             words = [t for t in words if t.y >= 0 and t.y + t.h <= h]
