@@ -162,6 +162,7 @@ CONTROL_DETAIL: dict[str, dict[str, re.Pattern[str]]] = {
     "resume": {"reason": re.compile(r"participant|no longer (?:screen locked|idle)")},
     "consent": {"consented": re.compile(_scope_list()), "withdrawn": re.compile(_scope_list())},
     "exclusion_enter": {},
+    "marker": {},  # an explicit episode boundary
     "exclusion_leave": {"duration_ms": re.compile(r"\d{1,12}")},
     SECRET_FIELD: {"state": re.compile(r"enter|leave")},
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,15 @@ def header_for(participant: str, session: str, seq: int, events: list[Event], sc
     )  # fmt: skip
 
 
+def on_wall_clock(events: list[Event]) -> list[Event]:
+    """The events with wall times ``WALL0`` + their monotonic time, as a device stamps them (headers declare that)."""
+    return [replace(e, wall_ns=WALL0 + e.t_ns) for e in events]
+
+
 def opened(participant: str, session: str, seq: int, events: list[Event], frames: dict[str, bytes]) -> Segment:
     """Sealed to a fresh key and opened again, as the server hands segments over."""
     sk, pk = generate_keypair()
+    events = on_wall_clock(events)
     return open_sealed(seal(header_for(participant, session, seq, events), events, frames, pk), sk)
 
 
@@ -85,6 +92,7 @@ def upload(api: ServerAPI, name: str, sessions: list[tuple[str, Tape]], withdraw
     for session, tape in sessions:
         cut = len(tape.events) // 2
         for i, part in enumerate((tape.events[:cut], tape.events[cut:])):
+            part = on_wall_clock(part)
             data = seal(
                 header_for(pid, session, i, part, device=device.id), part, frames_for(part, i), enrol.public_key
             )

@@ -16,7 +16,7 @@ from dataset_helpers import Tape
 from nacl.signing import SigningKey
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-from release_helpers import WALL0, header_for, session_tape
+from release_helpers import WALL0, header_for, on_wall_clock, session_tape
 from test_purge import every_file_holding, steward_grant
 
 from cli_helpers import run
@@ -70,6 +70,7 @@ class Participant:
         for i, part in enumerate((tape.events[:cut], tape.events[cut:])):
             ids = [e.frame_id for e in part if isinstance(e, FrameEvent)]
             frames = {f: frame_bytes(i * 10 + n) for n, f in enumerate(ids)}
+            part = on_wall_clock(part)
             data = seal(header_for(self.id, session, i, part, device=self.device.id), part, frames, self.public_key)
             assert self.api.ingest(self.device, segment_id(data), data) == "stored"
 

@@ -128,9 +128,8 @@ def test_cli_build_exits_non_zero_naming_a_corrupt_segment(
     code = run(monkeypatch, "dataset", "build", "--release", "r1", "--server-home", str(home), "--k", "1", *grant)
     captured = capsys.readouterr()
     assert code == 2
-    assert f"skipped segment {bad.id}: SegmentError: segment {bad.id}: stored blob does not match its hash" in (
-        " ".join(captured.err.split())
-    )
+    why = "quarantined (stored blob does not match its hash"
+    assert f"skipped segment {bad.id}: Unprocessable: segment {bad.id}: {why}" in " ".join(captured.err.split())
     assert "episodes" in captured.out
 
 
