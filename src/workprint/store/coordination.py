@@ -43,10 +43,11 @@ def xact_lock(conn: Connection, lock: int, *, shared: bool = False) -> None:
 class Lease:
     """A lock held by this process until ``release`` (or its death); ``alive`` says whether it still holds it."""
 
-    def __init__(self, name: str, conn: Connection | None = None, fd: int | None = None) -> None:
+    def __init__(self, name: str, conn: Connection | None = None, fd: int | None = None, key: int = 0) -> None:
         self.name = name
         self._conn = conn
         self._fd = fd
+        self._key = key
 
     def alive(self) -> bool:
         """False once the connection that holds the lock is gone (the database then released it)."""
@@ -63,7 +64,10 @@ class Lease:
         """Give the lock up (idempotent)."""
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                # Invalidated, not returned to the pool: the database session ends, and its advisory locks with it.
+                # Unlocked now (a session's end releases its locks only once the server has reaped it, a moment
+                # later), then invalidated rather than returned to the pool, so nothing else holds it either.
+                self._conn.execute(text(f"SELECT pg_advisory_unlock({_KEY})"), {"k": self._key})
+            with contextlib.suppress(Exception):
                 self._conn.invalidate()
                 self._conn.close()
             self._conn = None
@@ -85,7 +89,7 @@ def try_lease(engine: Engine, lock: int) -> Lease | None:
         if not got:
             conn.close()
             return None
-        return Lease(name, conn=conn)
+        return Lease(name, conn=conn, key=(_CLASS << 8) | lock)
     database = engine.url.database
     if not database or database == ":memory:":
         return Lease(name, fd=os.open(os.devnull, os.O_RDONLY))  # one process owns an in-memory database
