@@ -44,13 +44,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A metadata URL with nothing in it yet, on each backend in turn."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'metadata.db'}"
-    base: str = request.getfixturevalue("pg_database")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """A PostgreSQL URL with nothing in it yet: a fresh schema of this session's database."""
     schema = f"t_{secrets.token_hex(6)}"
-    engine = create_engine(base)
+    engine = create_engine(pg_database)
     with engine.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
-    return f"{base}?options=-csearch_path%3D{schema}"
+    return f"{pg_database}?options=-csearch_path%3D{schema}"
 
 
 def _free_port() -> int:

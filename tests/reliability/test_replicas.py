@@ -35,18 +35,6 @@ VAULT_TOKEN = "root-test-token"
 
 
 @pytest.fixture
-def pg_url(pg_database: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    schema = f"replicas_{os.urandom(4).hex()}"
-    engine = create_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    return f"{pg_database}?options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture
 def s3_blobs(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "weed").mkdir()
     with weed(tmp_path / "weed") as w:
