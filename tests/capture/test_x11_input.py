@@ -205,9 +205,9 @@ def test_characters_outside_the_layout_typed_through_remapped_keycodes_reconstru
 ) -> None:
     _, rec = capture
     text = "héllo wörld ñ € 日本 Größe ẞ"
-    # xdotool remaps a spare keycode for each character outside the layout; at --delay 0 on a loaded machine its
-    # own remapping races the keys it sends, so give it a little time per character.
-    subprocess.run(["xdotool", "type", "--delay", "20", text], env=vd.env, check=True, timeout=30)
+    # xdotool remaps a spare keycode for each character outside the layout; at a short --delay on a loaded machine
+    # its own remapping races the keys it sends (a CI run lost one character at 20 ms), so give each one more time.
+    subprocess.run(["xdotool", "type", "--delay", "60", text], env=vd.env, check=True, timeout=30)
     events = rec.wait_for(lambda evs: sum(len(e.text) for e in _presses(evs)) >= len(text))
     assert "".join(e.text for e in _presses(events)) == text
     assert [e.keysym for e in _presses(events)][:2] == ["h", "eacute"]
