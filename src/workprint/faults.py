@@ -17,7 +17,7 @@ ENV = "WORKPRINT_FAULT_POINTS"
 # The places crash tests can stop at: a segment's, in the order it passes them; then a key rotation's.
 POINTS = (
     "journal.rotate", "seal.fsync", "seal.unlink", "upload.ack",
-    "keys.rotated", "keys.rewrapped", "keys.finished",
+    "keys.rotated", "keys.listed", "keys.rewrapped", "keys.finished",
 )  # fmt: skip
 
 

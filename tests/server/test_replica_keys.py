@@ -118,7 +118,7 @@ def test_rotations_take_turns(db_url: str, tmp_path: Path) -> None:
     other.metadata.close()
 
 
-@pytest.mark.parametrize("point", ["keys.rotated", "keys.rewrapped", "keys.finished"])
+@pytest.mark.parametrize("point", ["keys.rotated", "keys.listed", "keys.rewrapped", "keys.finished"])
 def test_a_rotation_killed_at_any_step_loses_nobody_and_completes_when_run_again(
     db_url: str, tmp_path: Path, point: str
 ) -> None:
@@ -192,3 +192,24 @@ def test_the_server_command_refuses_another_signing_key_in_one_line(db_url: str,
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: audit signing key: this server's public key ")
+
+
+def test_a_participant_erased_while_a_rotation_runs_stays_erased_and_the_rotation_completes(
+    db_url: str, tmp_path: Path
+) -> None:
+    api = build_api(ServerSettings(home=tmp_path, db_url=db_url))
+    ada, bob = api.create_participant("Ada"), api.create_participant("Bob")
+    env = {**os.environ, "WORKPRINT_HOME": str(tmp_path), "WORKPRINT_FAULT_POINTS": "keys.listed=2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workprint.cli", "admin", "rotate-keys", "--db", db_url],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    assert proc.stderr.readline().strip() == "fault keys.listed"  # Ada was listed with her key ...
+    api.erase_participant(ada, actor="system:test")  # ... and is erased before it is re-wrapped
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "1 participant keys re-wrapped" in out
+    assert api.participant(ada).erased and not (tmp_path / "server" / "master.key.next").exists()
+    assert _all_open(db_url, tmp_path) == {bob: True}
+    api.metadata.close()

@@ -350,11 +350,16 @@ class ServerAPI:
         try:
             keys.rotate()
             fault_point("keys.rotated")
-            rewrapped = {
-                p.id: (keys.rewrap(p.id, p.wrapped_private_key), keys.key_id)
-                for p in self.metadata.participants()
-                if p.wrapped_private_key is not None
-            }
+            live = [p for p in self.metadata.participants() if p.wrapped_private_key is not None]
+            fault_point("keys.listed")
+            rewrapped: dict[str, tuple[bytes, str]] = {}
+            for p in live:
+                try:
+                    rewrapped[p.id] = (keys.rewrap(p.id, p.wrapped_private_key or b""), keys.key_id)
+                except ConfigError:
+                    if self.participant(p.id).erased:
+                        continue  # erased meanwhile: their key is destroyed on purpose, nothing to re-wrap
+                    raise
             audit = AuditEvent(actor, "keys.rewrap", "keys", {"key_id": keys.key_id, "participants": len(rewrapped)})
             n = self.metadata.rewrap_keys(rewrapped, self._clock(), audit)
             fault_point("keys.rewrapped")

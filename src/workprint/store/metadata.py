@@ -284,6 +284,8 @@ class MetadataStore:
         """
 
         def fn(conn: Connection) -> list[str]:
+            # Under the shared key lock: a key rotation's last pass (exclusive) never meets a key being destroyed.
+            xact_lock(conn, KEYS, shared=True)
             conn.execute(
                 update(t.participants)
                 .where(t.participants.c.id == participant_id)
