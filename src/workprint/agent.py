@@ -24,10 +24,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import httpx
 
 from workprint.agent_status import ProcessUsage, clear_agent_status, write_agent_status
+from workprint.audit.witness import check_on_device
 from workprint.capture.a11y import A11yWatcher
 from workprint.capture.indicator import Indicator
 from workprint.capture.lockscreen import ScreenProbe
@@ -35,7 +37,7 @@ from workprint.capture.visible import VisibleWindows
 from workprint.capture.x11 import X11Capture
 from workprint.config import AgentSettings
 from workprint.device import DeviceRecord
-from workprint.errors import CaptureError, RedactionError, SpoolFull
+from workprint.errors import CaptureError, RedactionError, SpoolFull, TransportError
 from workprint.models import ButtonEvent, ControlEvent, Event, FrameEvent, ScrollEvent
 from workprint.privacy.consent_sync import ReceiptSync
 from workprint.privacy.exclusion_step import ExclusionStep
@@ -49,6 +51,7 @@ from workprint.privacy.timeline import PrivacyTimeline
 from workprint.privacy.watcher import Snapshot, StateWatcher, recording_status
 from workprint.spool import Spool, SpoolIdentity
 from workprint.transport import HttpTransport, Transport, Uploader
+from workprint.transport.http import fetch_audit_head
 
 REDACTOR_VERSION = "workprint-redact-1"
 PRIVACY_NICENESS = 10  # the privacy worker's nice value (Linux: per thread)
@@ -138,6 +141,8 @@ class Agent:
         self.transport = transport or HttpTransport(device.server_url, device.device_token)
         self.uploader = Uploader(self.spool, self.transport, max_bytes_per_s=settings.upload_max_bytes_per_s or None)
         self.receipts = receipts or ReceiptSync(settings.home, device)
+        # Holds the server to its audit log: at each round the newest checkpoint must extend the one kept here.
+        self._audit_head = None if transport else partial(fetch_audit_head, device.server_url)
         self._notice_check_ns = int(notice_check_s * 1e9)
         self._notice_checked_ns: int | None = None  # when the server's notice was last fetched (monotonic)
         self._display = display
@@ -408,6 +413,15 @@ class Agent:
         self.stats.receipts_sent += result.sent
         if not result.ok:
             return 0  # the server would refuse segments whose consent it has not seen; keep them for later
+        if self._audit_head is not None:
+            try:
+                problem = check_on_device(self.settings.home, self._audit_head)
+            except TransportError as exc:
+                log.info("audit checkpoint not fetched: %s", exc)
+                return 0
+            if problem:
+                log.error("%s", problem)
+                return 0
         n = self.uploader.run_once()
         self.stats.segments_uploaded += n
         if "notice_outdated" in self.uploader.stats.last_error:

@@ -101,6 +101,10 @@ class ServerSettings:
     ingest_latency_budget_s: float = 0.2
     access_log: bool = False  # one log line per request (uvicorn's access log); errors are logged either way
     checkpoint_interval_s: float = 300.0  # the checkpointing replica signs a tree head this often, if the log grew
+    # Who signs audit checkpoints: "file" (audit-signing.key beside the database) or "vault" (a Transit key named
+    # ``vault_audit_key`` in the Vault of WORKPRINT_VAULT_ADDR / WORKPRINT_VAULT_TOKEN, which never leaves it).
+    audit_signer: str = "file"
+    vault_audit_key: str = "workprint-audit"
 
     @property
     def server_dir(self) -> Path:
@@ -128,7 +132,16 @@ class ServerSettings:
             ingest_latency_budget_s=budget,
             access_log=os.environ.get("WORKPRINT_ACCESS_LOG", "0") not in ("", "0"),
             checkpoint_interval_s=_checkpoint_interval(),
+            audit_signer=_audit_signer(),
+            vault_audit_key=os.environ.get("WORKPRINT_VAULT_AUDIT_KEY", "") or base.vault_audit_key,
         )
+
+
+def _audit_signer() -> str:
+    signer = os.environ.get("WORKPRINT_AUDIT_SIGNER", "") or "file"
+    if signer not in ("file", "vault"):
+        raise ConfigError(f"WORKPRINT_AUDIT_SIGNER: expected 'file' or 'vault', got {signer!r}")
+    return signer
 
 
 def _checkpoint_interval() -> float:

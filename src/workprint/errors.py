@@ -13,6 +13,7 @@ Hierarchy::
     ├── TransportError             the collection server cannot be reached or refused a segment
     ├── ConsentError               a consent, notice or receipt problem
     ├── RedactionError             redaction failed; callers drop the data (fail closed)
+    ├── AuditMismatch              a server's audit log does not extend the checkpoint held outside it
     └── HTTPError                  an error that reaches HTTP; carries ``status``
         ├── BadRequest (400), Unauthorized (401), Forbidden (403), NotFound (404), Conflict (409), Gone (410),
         ├── PayloadTooLarge (413), Unprocessable (422), TooManyRequests (429), InsufficientStorage (507)
@@ -64,6 +65,10 @@ class ConsentError(WorkprintError):
 
 class RedactionError(WorkprintError):
     """Redaction failed; the caller must drop the data."""
+
+
+class AuditMismatch(WorkprintError):
+    """The server's audit log was rolled back, forked, re-signed or rewritten since a witnessed checkpoint."""
 
 
 class HTTPError(WorkprintError):

@@ -50,7 +50,7 @@ def _as_attacker(log: AuditLog, change: Callable[[Connection], object]) -> None:
 
 
 def test_an_untouched_log_verifies_with_one_line(log: AuditLog, tmp_path: Path) -> None:
-    assert _verify(log, tmp_path) == (0, "audit log: OK, 12 entries, 3 checkpoints consistent")
+    assert _verify(log, tmp_path) == (0, "audit log: OK, 12 entries, 15 checkpoints consistent")
 
 
 def test_the_database_refuses_edits_to_entries_and_checkpoints(log: AuditLog) -> None:
@@ -95,12 +95,33 @@ def test_verify_fails_after_tampering_in_the_database(log: AuditLog, tmp_path: P
     assert not log.verify().ok
 
 
+def test_every_append_is_covered_by_a_signed_checkpoint_when_it_returns(log: AuditLog) -> None:
+    for i in range(5):
+        seq = log.append(AuditEvent("user:1", "login.success", f"user:{i}"))
+        latest = log.latest()
+        assert latest is not None and latest.size == len(log.entries()) and seq == log.entries()[-1].seq
+    assert log.verify().ok
+
+
 def test_a_log_without_checkpoints_fails_verification(db_url: str, tmp_path: Path) -> None:
-    store = MetadataStore(db_url)
-    log = AuditLog(store, load_signing_key(tmp_path / "server" / "audit-signing.key"))
-    log.append(AuditEvent("user:1", "login.success", "user:1"))
-    assert _verify(log, tmp_path) == (1, "audit log: FAILED, 1 entries but no checkpoint to verify them against")
+    store = MetadataStore(db_url)  # no AuditLog installed: nothing signs (a store used without the server)
+    store.append_audit(AuditEvent("user:1", "login.success", "user:1"), 1)
+    load_signing_key(tmp_path / "server" / "audit-signing.key")
+    r = CliRunner().invoke(
+        app, ["audit", "verify", "--db", store.url, "--key", str(tmp_path / "server" / "audit-signing.key")]
+    )
+    assert (r.exit_code, r.output.strip()) == (
+        1,
+        "audit log: FAILED, 1 entries but no checkpoint to verify them against",
+    )
     store.close()
+
+
+def test_entries_after_the_newest_checkpoint_fail_verification(log: AuditLog, db_url: str) -> None:
+    bare = MetadataStore(db_url, create=False)  # appends that nobody signed: what a forged tail looks like
+    bare.append_audit(AuditEvent("user:1", "login.success", "user:1"), 1)
+    bare.close()
+    assert any("not covered by any signed checkpoint" in p for p in log.verify().problems)
 
 
 def test_inclusion_proofs_verify_against_the_latest_checkpoint(log: AuditLog) -> None:
@@ -110,8 +131,10 @@ def test_inclusion_proofs_verify_against_the_latest_checkpoint(log: AuditLog) ->
     assert entry_bytes(proven[0].entry.to_dict()) != entry_bytes(proven[1].entry.to_dict())
 
 
-def test_the_checkpointer_signs_new_entries_in_the_background(log: AuditLog) -> None:
-    log.append(AuditEvent("user:1", "login.success", "user:1"))
+def test_the_checkpointer_signs_new_entries_in_the_background(log: AuditLog, db_url: str) -> None:
+    bare = MetadataStore(db_url, create=False)  # an appender without a signer (a store used outside the server)
+    bare.append_audit(AuditEvent("user:1", "login.success", "user:1"), 1)
+    bare.close()
     stop = start_checkpointer(log, interval_s=0.05)
     try:
         for _ in range(100):

@@ -17,6 +17,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
 from workprint.audit import merkle
+from workprint.audit.signing import KeySigner, Signer
 
 
 def entry_bytes(entry: Mapping[str, Any]) -> bytes:
@@ -40,11 +41,16 @@ class Checkpoint:
         return {"size": self.size, "root": self.root, "at_ns": self.at_ns, "signature": self.signature}
 
 
-def make_checkpoint(leaves: Sequence[bytes], at_ns: int, key: SigningKey) -> Checkpoint:
+def make_checkpoint(leaves: Sequence[bytes], at_ns: int, key: SigningKey | Signer) -> Checkpoint:
     """Sign the tree head of ``leaves``."""
-    unsigned = Checkpoint(len(leaves), merkle.root(leaves).hex(), at_ns, "")
-    sig = key.sign(unsigned.signed_bytes()).signature.hex()
-    return Checkpoint(unsigned.size, unsigned.root, at_ns, sig)
+    return sign_checkpoint(len(leaves), merkle.root(leaves), at_ns, key)
+
+
+def sign_checkpoint(size: int, root: bytes, at_ns: int, key: SigningKey | Signer) -> Checkpoint:
+    """Sign the tree head (``size``, ``root``) at ``at_ns``."""
+    unsigned = Checkpoint(size, root.hex(), at_ns, "")
+    signer = KeySigner(key) if isinstance(key, SigningKey) else key
+    return Checkpoint(size, unsigned.root, at_ns, signer.sign(unsigned.signed_bytes()).hex())
 
 
 def signature_ok(cp: Checkpoint, key: VerifyKey) -> bool:
@@ -70,26 +76,64 @@ class Verification:
 
 
 def verify_log(entries: Sequence[bytes], checkpoints: Sequence[Checkpoint], key: VerifyKey) -> Verification:
-    """Check entries against checkpoints and each checkpoint against the one before it."""
+    """Check entries against checkpoints, each checkpoint against the one before, and that every entry is covered.
+
+    Each checkpoint's root is recomputed from the entries (so two checkpoints that both match are consistent with
+    each other); one pass with a frontier, O(n log n) however many checkpoints there are. Entries after the newest
+    checkpoint are a problem: the server signs a checkpoint in the transaction of every append.
+    """
     leaves = [merkle.leaf_hash(e) for e in entries]
     problems: list[str] = []
     previous: Checkpoint | None = None
+    frontier: list[bytes] = []
+    at = 0
     for i, cp in enumerate(checkpoints):
         if not signature_ok(cp, key):
             problems.append(f"checkpoint {i} (size {cp.size}): bad signature")
             continue
-        if previous is not None:
-            if cp.size < previous.size or cp.at_ns < previous.at_ns:
-                problems.append(f"checkpoint {i} (size {cp.size}): rolled back from size {previous.size}")
-            elif cp.size <= len(leaves) and previous.size > 0:
-                proof = merkle.consistency_proof(previous.size, leaves[: cp.size])
-                if not merkle.verify_consistency(
-                    previous.size, cp.size, bytes.fromhex(previous.root), bytes.fromhex(cp.root), proof
-                ):
-                    problems.append(f"checkpoint {i} (size {cp.size}): not consistent with checkpoint {i - 1}")
+        if previous is not None and (cp.size < previous.size or cp.at_ns < previous.at_ns):
+            problems.append(f"checkpoint {i} (size {cp.size}): rolled back from size {previous.size}")
         if cp.size > len(leaves):
             problems.append(f"checkpoint {i} (size {cp.size}): the log has only {len(leaves)} entries")
-        elif merkle.root(leaves[: cp.size]).hex() != cp.root:
-            problems.append(f"checkpoint {i} (size {cp.size}): entries do not match its root")
+        else:
+            if cp.size < at:  # only after a roll-back: start again from the empty tree
+                frontier, at = [], 0
+            frontier = merkle.extend_frontier(frontier, at, leaves[at : cp.size])
+            at = cp.size
+            if merkle.frontier_root(frontier).hex() != cp.root:
+                problems.append(f"checkpoint {i} (size {cp.size}): entries do not match its root")
         previous = cp
+    covered = max((cp.size for cp in checkpoints), default=0)
+    if checkpoints and covered < len(leaves):
+        problems.append(f"entries {covered}..{len(leaves) - 1}: not covered by any signed checkpoint")
     return Verification(len(entries), len(checkpoints), tuple(problems))
+
+
+def verify_against(
+    entries: Sequence[bytes], witnessed: Sequence[Checkpoint], key: VerifyKey, *, log_key: VerifyKey | None = None
+) -> list[str]:
+    """Problems found checking the log against checkpoints saved outside the server (a witness's, a device's).
+
+    Each must be signed by ``key`` (the key the witness saw) and its root must be the root of the log's first
+    ``size`` entries now: a truncated, edited, rolled-back or forked log, or one re-signed with a new key, fails.
+    """
+    problems: list[str] = []
+    if log_key is not None and bytes(log_key) != bytes(key):
+        problems.append(
+            f"signing key: the log's is {bytes(log_key).hex()[:16]}…, the witness saw {bytes(key).hex()[:16]}…"
+        )
+    leaves = [merkle.leaf_hash(e) for e in entries]
+    frontier: list[bytes] = []
+    at = 0
+    for cp in sorted(witnessed, key=lambda c: c.size):
+        where = f"witnessed checkpoint (size {cp.size}, root {cp.root[:16]}…)"
+        if not signature_ok(cp, key):
+            problems.append(f"{where}: not signed by the witnessed key")
+        elif cp.size > len(leaves):
+            problems.append(f"{where}: the log has only {len(leaves)} entries (truncated or rolled back)")
+        else:
+            frontier = merkle.extend_frontier(frontier, at, leaves[at : cp.size])
+            at = cp.size
+            if merkle.frontier_root(frontier).hex() != cp.root:
+                problems.append(f"{where}: the log's first {cp.size} entries have another root (edited or forked)")
+    return problems

@@ -23,10 +23,12 @@ from workprint.audit.checkpoint import (
     Checkpoint,
     Verification,
     entry_bytes,
-    make_checkpoint,
+    sign_checkpoint,
     signature_ok,
     verify_log,
 )
+from workprint.audit.signing import KeySigner, Signer
+from workprint.audit.tree import Tree
 from workprint.errors import AuditUnavailable
 from workprint.store import tables as t
 from workprint.store.coordination import AUDIT, CHECKPOINTER, Lease, xact_lock
@@ -59,6 +61,10 @@ def _checkpoint(r: RowMapping) -> Checkpoint:
     return Checkpoint(int(r["size"]), str(r["root"]), int(r["at_ns"]), str(r["signature"]))
 
 
+def _leaf(r: RowMapping) -> bytes:
+    return merkle.leaf_hash(entry_bytes(_audit(r).to_dict()))
+
+
 def read_checkpoints(store: MetadataStore) -> list[Checkpoint]:
     """Every checkpoint stored in ``store``, in the order they were made."""
     with store.engine.connect() as conn:
@@ -66,19 +72,33 @@ def read_checkpoints(store: MetadataStore) -> list[Checkpoint]:
     return [_checkpoint(r) for r in rows]
 
 
-class AuditLog:
-    """The Merkle audit log of one metadata store, signing checkpoints with ``key``."""
+def _latest_row(conn: Connection) -> RowMapping | None:
+    return conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id.desc()).limit(1)).mappings().first()
 
-    def __init__(self, store: MetadataStore, key: SigningKey, *, clock: Callable[[], int] = time.time_ns) -> None:
+
+class AuditLog:
+    """The Merkle audit log of one metadata store, signing checkpoints with ``key`` (a key or a ``Signer``).
+
+    It installs itself as the store's sealer: every write transaction that appends entries also stores a signed
+    checkpoint covering them before it commits, so an entry is never acknowledged, and a read never served,
+    without a tree head that a device or witness can hold the server to.
+    """
+
+    def __init__(
+        self, store: MetadataStore, key: SigningKey | Signer, *, clock: Callable[[], int] = time.time_ns
+    ) -> None:
         self.store = store
-        self.key = key
+        self.signer: Signer = KeySigner(key) if isinstance(key, SigningKey) else key
         self._clock = clock
-        self._lock = threading.Lock()
+        self._tree = Tree()  # the committed log's leaves, for proofs; fed from the database as it grows
+        self._tree_seq = 0
+        self._tree_lock = threading.Lock()
+        store.audit_sealer = self._seal
 
     @property
     def verify_key(self) -> VerifyKey:
         """The public key that verifies this log's checkpoints."""
-        return self.key.verify_key
+        return self.signer.verify_key
 
     def append(self, event: AuditEvent) -> int:
         """Append one entry now; ``AuditUnavailable`` when it cannot be written (the caller's request then fails)."""
@@ -99,33 +119,59 @@ class AuditLog:
 
     def latest(self) -> Checkpoint | None:
         """The newest checkpoint, or None before the first."""
-        cps = self.checkpoints()
-        return cps[-1] if cps else None
+        with self.store.engine.connect() as conn:
+            row = _latest_row(conn)
+        return None if row is None else _checkpoint(row)
+
+    def _seal(self, conn: Connection, *, force: bool = True) -> Checkpoint | None:
+        """Sign and store the tree head of every entry so far, in ``conn``'s write transaction.
+
+        Under the audit lock: every committed entry is a contiguous prefix (appends hold the lock until they commit),
+        none can land between reading the log and storing its head, and a checkpoint of another process is stored
+        strictly before or after this one, so each extends the last. The tree grows from the newest checkpoint's
+        frontier: only the entries after it are read.
+        """
+        xact_lock(conn, AUDIT)
+        last = _latest_row(conn)
+        if last is None or last["frontier"] is None or last["last_seq"] is None:
+            after, size, frontier = 0, 0, []  # the first checkpoint, or the first after migration 0009
+        else:
+            after, size, frontier = int(last["last_seq"]), int(last["size"]), _unpack(str(last["frontier"]))
+        a = t.audit_log
+        rows = conn.execute(select(a).where(a.c.seq > after).order_by(a.c.seq)).mappings().all()
+        if not rows and not force and last is not None and last["frontier"] is not None:
+            return None
+        frontier = merkle.extend_frontier(frontier, size, [_leaf(r) for r in rows])
+        at = max(self._clock(), int(last["at_ns"]) + 1 if last is not None else 0)  # never backwards
+        cp = sign_checkpoint(size + len(rows), merkle.frontier_root(frontier), at, self.signer)
+        last_seq = int(rows[-1]["seq"]) if rows else after
+        conn.execute(insert(t.checkpoints).values(**cp.to_dict(), last_seq=last_seq, frontier=_pack(frontier)))
+        return cp
 
     def checkpoint(self, *, only_if_new: bool = False) -> Checkpoint | None:
         """Sign and store the tree head of every entry so far; with ``only_if_new``, None when nothing was added."""
+        try:
+            return self.store.write(lambda conn: self._seal(conn, force=not only_if_new))
+        except SQLAlchemyError as exc:
+            raise AuditUnavailable(f"audit log: cannot store a checkpoint ({type(exc).__name__})") from None
 
-        def fn(conn: Connection) -> Checkpoint | None:
-            # Under the audit lock, in the write transaction: every committed entry is a contiguous prefix (appends
-            # hold the lock until they commit), none can land between reading the log and storing its head, and a
-            # checkpoint of another process is stored strictly before or after this one, so each extends the last.
-            xact_lock(conn, AUDIT)
-            rows = conn.execute(select(t.audit_log).order_by(t.audit_log.c.seq)).mappings().all()
-            last = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id.desc()).limit(1)).mappings().first()
-            prev = None if last is None else _checkpoint(last)
-            if only_if_new and prev is not None and prev.size == len(rows):
-                return None
-            leaves = [merkle.leaf_hash(entry_bytes(_audit(r).to_dict())) for r in rows]
-            at = max(self._clock(), prev.at_ns + 1 if prev else 0)  # checkpoint times never go backwards
-            cp = make_checkpoint(leaves, at, self.key)
-            conn.execute(insert(t.checkpoints).values(**cp.to_dict()))
-            return cp
+    def _synced(self) -> Tree:
+        """The tree of every committed entry (read from the database since the last call)."""
+        with self._tree_lock:
+            new = self.store.audit_entries(self._tree_seq)
+            if new:
+                self._tree.append(merkle.leaf_hash(entry_bytes(e.to_dict())) for e in new)
+                self._tree_seq = new[-1].seq
+            return self._tree
 
-        with self._lock:
-            try:
-                return self.store.write(fn)
-            except SQLAlchemyError as exc:
-                raise AuditUnavailable(f"audit log: cannot store a checkpoint ({type(exc).__name__})") from None
+    def head(self, since: int = 0) -> tuple[Checkpoint, list[str]]:
+        """The newest checkpoint and, for a holder of the one of size ``since``, the proof that it extends it."""
+        cp = self.latest() or self.checkpoint()
+        assert cp is not None
+        tree = self._synced()
+        if not 0 < since < cp.size or tree.size < cp.size:
+            return cp, []
+        return cp, [p.hex() for p in tree.consistency(since, cp.size)]
 
     def prove(self, entries: list[AuditEntry], wanted: Callable[[AuditEntry], bool]) -> list[ProvenEntry]:
         """The wanted entries, each with its inclusion proof in a checkpoint covering them (made now if needed)."""
@@ -133,12 +179,11 @@ class AuditLog:
         if cp is None or cp.size < len(entries):
             cp = self.checkpoint()
             assert cp is not None
-        entries = self.entries()[: cp.size]
-        leaves = [merkle.leaf_hash(entry_bytes(e.to_dict())) for e in entries]
+        tree = self._synced()
         out = []
-        for i, e in enumerate(entries):
+        for i, e in enumerate(self.entries()[: min(cp.size, tree.size)]):
             if wanted(e):
-                proof = tuple(p.hex() for p in merkle.inclusion_proof(i, leaves))
+                proof = tuple(p.hex() for p in tree.inclusion(i, cp.size))
                 out.append(ProvenEntry(e, i, proof, cp))
         return out
 
@@ -146,6 +191,15 @@ class AuditLog:
         """Check every entry against every checkpoint, and each checkpoint against the one before."""
         entries = [entry_bytes(e.to_dict()) for e in self.entries()]
         return verify_log(entries, self.checkpoints(), key or self.verify_key)
+
+
+def _pack(frontier: list[bytes]) -> str:
+    return b"".join(frontier).hex()
+
+
+def _unpack(text: str) -> list[bytes]:
+    raw = bytes.fromhex(text)
+    return [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
 
 def start_checkpointer(log: AuditLog, interval_s: float = 300.0) -> threading.Event:

@@ -9,7 +9,7 @@ sections 2.1.3.2 and 2.1.4.2.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -49,17 +49,33 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
+RangeRoot = Callable[[int, int], bytes]
+"""``root_of(lo, hi)``: MTH of leaves ``lo..hi-1`` (every range a proof asks for is aligned, see ``Tree``)."""
+
+
+def _list_roots(leaves: Sequence[bytes]) -> RangeRoot:
+    return lambda lo, hi: root(leaves[lo:hi])
+
+
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PATH(m, D[n]): the audit path for leaf ``index`` in the tree of ``leaves``."""
-    n = len(leaves)
-    if not 0 <= index < n:
-        raise ValueError(f"index: {index} is outside a tree of size {n}")
-    if n == 1:
-        return []
-    k = _split(n)
-    if index < k:
-        return [*inclusion_proof(index, leaves[:k]), root(leaves[k:])]
-    return [*inclusion_proof(index - k, leaves[k:]), root(leaves[:k])]
+    return inclusion_path(index, len(leaves), _list_roots(leaves))
+
+
+def inclusion_path(index: int, size: int, root_of: RangeRoot) -> list[bytes]:
+    """PATH(m, D[size]) with subtree roots from ``root_of``."""
+    if not 0 <= index < size:
+        raise ValueError(f"index: {index} is outside a tree of size {size}")
+
+    def path(m: int, lo: int, hi: int) -> list[bytes]:
+        if hi - lo == 1:
+            return []
+        k = _split(hi - lo)
+        if m < k:
+            return [*path(m, lo, lo + k), root_of(lo + k, hi)]
+        return [*path(m - k, lo + k, hi), root_of(lo, lo + k)]
+
+    return path(index, 0, size)
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected_root: bytes) -> bool:
@@ -86,20 +102,23 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
 
 def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PROOF(m, D[n]): shows the tree of the first ``old_size`` leaves is a prefix of the tree of ``leaves``."""
-    n = len(leaves)
-    if not 0 < old_size <= n:
-        raise ValueError(f"old_size: {old_size} must be in 1..{n}")
-    return _subproof(old_size, leaves, True)
+    return consistency_path(old_size, len(leaves), _list_roots(leaves))
 
 
-def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [root(leaves)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(m, leaves[:k], complete), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+def consistency_path(old_size: int, size: int, root_of: RangeRoot) -> list[bytes]:
+    """PROOF(old_size, D[size]) with subtree roots from ``root_of``."""
+    if not 0 < old_size <= size:
+        raise ValueError(f"old_size: {old_size} must be in 1..{size}")
+
+    def sub(m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+        if m == hi - lo:
+            return [] if complete else [root_of(lo, hi)]
+        k = _split(hi - lo)
+        if m <= k:
+            return [*sub(m, lo, lo + k, complete), root_of(lo + k, hi)]
+        return [*sub(m - k, lo + k, hi, False), root_of(lo, lo + k)]
+
+    return sub(old_size, 0, size, True)
 
 
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
@@ -131,3 +150,33 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+# -- incremental form ---------------------------------------------------------------------------------------------
+# The frontier of a tree of n leaves is the roots of its perfect subtrees, one per set bit of n, largest first; it
+# is all that appending needs, and MTH(D[n]) is their fold from the right (the same tree as the recursive definition).
+
+
+def extend_frontier(frontier: Sequence[bytes], size: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """The frontier after appending ``leaves`` to a tree of ``size`` leaves whose frontier is ``frontier``."""
+    if len(frontier) != size.bit_count():
+        raise ValueError(f"frontier: {len(frontier)} hashes cannot describe a tree of size {size}")
+    out = list(frontier)
+    for leaf in leaves:
+        h, s = leaf, size
+        while s & 1:
+            h = node_hash(out.pop(), h)
+            s >>= 1
+        out.append(h)
+        size += 1
+    return out
+
+
+def frontier_root(frontier: Sequence[bytes]) -> bytes:
+    """MTH of the tree whose frontier is ``frontier``."""
+    if not frontier:
+        return EMPTY_ROOT
+    r = frontier[-1]
+    for h in reversed(frontier[:-1]):
+        r = node_hash(h, r)
+    return r

@@ -1,8 +1,9 @@
-"""CLI commands for the audit log: ``workprint audit verify`` and ``workprint audit checkpoint``."""
+"""CLI commands for the audit log: ``workprint audit verify``, ``audit checkpoint`` and ``audit witness``."""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,29 +29,98 @@ def _settings(db: str) -> ServerSettings:
     return dataclasses.replace(s, db_url=db or s.db_url)
 
 
+AgainstOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--against",
+        help="A checkpoint file kept outside the server (by 'audit witness' or a device): the log must extend it",
+    ),
+]
+
+
 @audit.command("verify")
-def verify(db: DbOption = "", key: KeyOption = "") -> None:
-    """Check every entry against every checkpoint and each checkpoint against the one before; exit 1 on a problem."""
-    from workprint.audit.checkpoint import entry_bytes, verify_log
+def verify(db: DbOption = "", key: KeyOption = "", against: AgainstOption = None) -> None:
+    """Check every entry against every checkpoint and each checkpoint against the one before; exit 1 on a problem.
+
+    With ``--against FILE`` the log must also extend every checkpoint saved there, under the key saved there: a log
+    rolled back, truncated, forked, edited or re-signed since (even consistently, with a new key) fails.
+    """
+    from workprint.audit.checkpoint import entry_bytes, verify_against, verify_log
     from workprint.audit.log import read_checkpoints
     from workprint.audit.signing import load_verify_key
+    from workprint.audit.witness import load_witnessed
     from workprint.store.metadata import MetadataStore
 
     settings = _settings(db)
-    verify_key = load_verify_key(key or str(settings.server_dir / KEY_FILE))
+    witnessed = None
+    if against is not None:
+        witnessed = load_witnessed(against)
+        if witnessed is None:
+            out.print(f"--against: {against}: no such file")
+            raise typer.Exit(2)
+    verify_key = load_verify_key(key) if key else None
+    if verify_key is None and witnessed is not None:
+        verify_key = witnessed.verify_key  # the key the witness saw, not whatever sits beside the database now
+    if verify_key is None:
+        verify_key = load_verify_key(str(settings.server_dir / KEY_FILE))
     store = MetadataStore(settings.resolved_db_url(), create=False)
     try:
         entries = [entry_bytes(e.to_dict()) for e in store.audit_entries()]
         result = verify_log(entries, read_checkpoints(store), verify_key)
     finally:
         store.close()
+    problems = list(result.problems)
+    if witnessed is not None:
+        problems += verify_against(entries, witnessed.checkpoints, witnessed.verify_key, log_key=verify_key)
     if result.checkpoints == 0:
         out.print(f"audit log: FAILED, {result.entries} entries but no checkpoint to verify them against")
         raise typer.Exit(1)
-    if not result.ok:
-        out.print(f"audit log: FAILED, {len(result.problems)} problems; first: {result.problems[0]}")
+    if problems:
+        out.print(f"audit log: FAILED, {len(problems)} problems; first: {problems[0]}")
         raise typer.Exit(1)
-    out.print(f"audit log: OK, {result.entries} entries, {result.checkpoints} checkpoints consistent")
+    extra = f", extends the {len(witnessed.checkpoints)} witnessed" if witnessed is not None else ""
+    out.print(f"audit log: OK, {result.entries} entries, {result.checkpoints} checkpoints consistent{extra}")
+
+
+@audit.command("witness")
+def witness(
+    server: Annotated[str, typer.Option("--server", help="The collection server's URL")],
+    file: Annotated[Path, typer.Option("--file", help="Where the witnessed checkpoints are kept (JSON)")],
+    key: Annotated[
+        str, typer.Option("--key", help="The server's checkpoint public key (64 hex digits), needed the first time")
+    ] = "",
+) -> None:
+    """Fetch the server's newest checkpoint, check it extends the ones in FILE, and add it there; exit 1 if not.
+
+    Run it from outside the server (an auditor's machine, a scheduled job elsewhere): the file then holds the server
+    to its history, and ``workprint audit verify --against FILE`` checks the database against it. The first run
+    trusts the key given with ``--key`` (compare it with the one published at enrolment); later runs the saved one.
+    """
+    from workprint.audit.witness import Witnessed, advance, load_witnessed, parse_head, save_witnessed
+    from workprint.errors import AuditMismatch, ConfigError, TransportError
+    from workprint.transport.http import check_base_url, fetch_audit_head
+
+    base = check_base_url(server)
+    held = load_witnessed(file)
+    if held is None and not key:
+        out.print(f"--key: needed the first time (no checkpoints in {file} yet); see {base}/v1/audit/public-key")
+        raise typer.Exit(2)
+    since = held.latest.size if held is not None and held.latest is not None else 0
+    try:
+        body = fetch_audit_head(base, since, timeout=30)
+    except TransportError as exc:
+        out.print(str(exc))
+        raise typer.Exit(1) from None
+    try:
+        key_hex, cp, proof = parse_head(body)
+        if held is None and key_hex != key.strip().lower():
+            raise AuditMismatch(f"audit log: the server signs with {key_hex[:16]}…, not the --key given")
+        updated = advance(held or Witnessed(key_hex), key_hex, cp, proof)
+    except (AuditMismatch, ConfigError, ValueError) as exc:
+        out.print(f"audit witness: FAILED, {exc}")
+        raise typer.Exit(1) from None
+    save_witnessed(file, updated)
+    out.print(f"audit witness: OK, size {cp.size}, root {cp.root[:16]}…, {len(updated.checkpoints)} checkpoints held")
 
 
 @audit.command("checkpoint")

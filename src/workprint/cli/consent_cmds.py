@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -19,7 +20,7 @@ import typer
 from workprint.agent_status import read_agent_status
 from workprint.cli.main import app
 from workprint.config import AgentSettings
-from workprint.errors import ConsentError, WorkprintError
+from workprint.errors import ConfigError, ConsentError, WorkprintError
 from workprint.models import ALL_SCOPES, Scope
 from workprint.privacy.durations import format_duration, parse_duration
 from workprint.privacy.exclusions import RULE_KINDS
@@ -201,6 +202,24 @@ def status() -> None:
             f"({agent.get('frames_dropped_backlog', 0)} not redacted in time, "
             f"{agent.get('frames_dropped_redaction', 0)} failed redaction)"
         )
+    print(_audit_line(AgentSettings().home))
+
+
+def _audit_line(home: Path) -> str:
+    """What this device holds of the server's audit log: the newest checkpoint it checked, or why it stopped."""
+    from workprint.audit.witness import DEVICE_FILE, device_problem, load_witnessed
+
+    problem = device_problem(home)
+    if problem:
+        return f"server audit log: FAILED, {problem}"
+    try:
+        held = load_witnessed(home / DEVICE_FILE)
+    except ConfigError as exc:
+        return f"server audit log: {exc}"
+    if held is None or held.latest is None:
+        return "server audit log: not checked yet"
+    cp = held.latest
+    return f"server audit log: OK, checked against the checkpoint held here (size {cp.size}, {_when(cp.at_ns)})"
 
 
 def _focused_excluded(state: DeviceState) -> bool:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
+from workprint.audit.witness import Witnessed
 from workprint.errors import BadRequest, NotFound, SegmentError
 from workprint.imaging import open_frame
 from workprint.models import ALL_SCOPES
@@ -272,7 +274,19 @@ def accesses(request: Request) -> Response:
         rows.append({"e": e, "role": role, "purpose": g.purpose if g else "", "grant": gid, "proof": pe.proof,
                      "index": pe.index, "root": pe.checkpoint.root, "size": pe.checkpoint.size,
                      "ok": pe.verifies(key)})  # fmt: skip
-    return page(request, "accesses.html", v, {"rows": rows, "own": own, "key": bytes(key).hex()})
+    head, _ = a.audit_log.head()
+    return page(request, "accesses.html", v, {"rows": rows, "own": own, "key": bytes(key).hex(), "head": head})
+
+
+@router.get("/portal/me/checkpoint.json")
+def checkpoint_file(request: Request) -> Response:
+    """The newest signed checkpoint as a file to keep: ``workprint audit verify --against`` holds the server to it."""
+    _me(request)
+    log = api(request).audit_log
+    head, _ = log.head()
+    body = Witnessed(bytes(log.verify_key).hex(), (head,)).to_dict()
+    headers = {"content-disposition": 'attachment; filename="workprint-audit-checkpoint.json"'}
+    return Response(json.dumps(body, indent=1), media_type="application/json", headers=headers)
 
 
 @router.get("/portal/me/devices")

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from workprint import segment as seg
 from workprint.audit.log import AuditLog
-from workprint.audit.signing import load_signing_key
+from workprint.audit.signing import Signer, load_signing_key
 from workprint.config import ServerSettings
 from workprint.errors import (
     AuditUnavailable,
@@ -99,7 +99,7 @@ class ServerAPI:
         settings: ServerSettings,
         *,
         clock: Callable[[], int] = time.time_ns,
-        signing_key: SigningKey | None = None,
+        signing_key: SigningKey | Signer | None = None,
         password_hasher: PasswordHasher | None = None,
     ) -> None:
         from workprint.server.access import Access

@@ -307,6 +307,15 @@ def audit_public_key(_: Public, request: Request) -> dict[str, str]:
     return {"public_key": bytes(api_of(request).audit_log.verify_key).hex()}
 
 
+@router.get("/audit/checkpoint")
+def audit_head(_: Public, request: Request, since: Annotated[int, Query(ge=0, le=2**62)] = 0) -> dict[str, Any]:
+    """The newest signed checkpoint, the key that verifies it and, for a holder of the checkpoint of size ``since``,
+    the consistency proof that the newest extends it (what devices and witnesses check at each look)."""
+    log = api_of(request).audit_log
+    cp, proof = log.head(since)
+    return {"checkpoint": cp.to_dict(), "public_key": bytes(log.verify_key).hex(), "consistency": proof}
+
+
 @router.get("/audit/entries")
 def audit_entries(who: User, request: Request, after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> dict[str, Any]:
     """Audit entries after ``after``."""

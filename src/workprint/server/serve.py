@@ -9,8 +9,10 @@ import time
 from collections.abc import Mapping
 
 import uvicorn
+from nacl.signing import SigningKey
 from starlette.types import ASGIApp
 
+from workprint.audit.signing import Signer, load_signing_key
 from workprint.config import ServerSettings
 from workprint.errors import ConfigError
 from workprint.server.api import ServerAPI
@@ -19,7 +21,7 @@ from workprint.store.blobs import open_blob_store
 from workprint.store.keys import KeyProvider, MasterKeyFile
 from workprint.store.metadata import MetadataStore
 
-__all__ = ["build_api", "key_provider", "serve_in_thread", "stop_server", "uvicorn_config"]
+__all__ = ["audit_signer", "build_api", "key_provider", "serve_in_thread", "stop_server", "uvicorn_config"]
 
 
 def key_provider(settings: ServerSettings, env: Mapping[str, str] = os.environ) -> KeyProvider:
@@ -37,6 +39,18 @@ def key_provider(settings: ServerSettings, env: Mapping[str, str] = os.environ) 
     return keys
 
 
+def audit_signer(settings: ServerSettings, env: Mapping[str, str] = os.environ) -> SigningKey | Signer:
+    """The checkpoint signer: the key file beside the database, or a Transit key in Vault (``audit_signer=vault``)."""
+    if settings.audit_signer != "vault":
+        return load_signing_key(settings.server_dir / "audit-signing.key")
+    addr, token = env.get("WORKPRINT_VAULT_ADDR", ""), env.get("WORKPRINT_VAULT_TOKEN", "")
+    if not (addr and token):
+        raise ConfigError("WORKPRINT_AUDIT_SIGNER: 'vault' needs WORKPRINT_VAULT_ADDR and WORKPRINT_VAULT_TOKEN")
+    from workprint.audit.transit_signer import TransitSigner  # hvac is imported only when Vault is configured
+
+    return TransitSigner(addr, token, settings.vault_audit_key)
+
+
 def build_api(settings: ServerSettings, env: Mapping[str, str] = os.environ) -> ServerAPI:
     """The embedded defaults (SQLite, a local blob directory, a master key file) or whatever the URLs select.
 
@@ -44,9 +58,10 @@ def build_api(settings: ServerSettings, env: Mapping[str, str] = os.environ) -> 
     replica or a CLI command pointed at the wrong files fails at once instead of forking the log or losing keys.
     """
     keys = key_provider(settings, env)
+    signer = audit_signer(settings, env)
     metadata = MetadataStore(settings.resolved_db_url())
     try:
-        api = ServerAPI(metadata, open_blob_store(settings.resolved_blob_url()), keys, settings)
+        api = ServerAPI(metadata, open_blob_store(settings.resolved_blob_url()), keys, settings, signing_key=signer)
         api.check_deployment()
     except BaseException:
         metadata.close()

@@ -95,6 +95,9 @@ def _segment(r: RowMapping) -> SegmentRecord:
     return SegmentRecord(**d)
 
 
+AUDIT_APPENDED = "wp_audit_appended"
+
+
 def append_audit(conn: Connection, entry: AuditEvent, now: int) -> int:
     """Append one audit entry inside the caller's transaction; returns its sequence number.
 
@@ -102,6 +105,7 @@ def append_audit(conn: Connection, entry: AuditEvent, now: int) -> int:
     sequence order, so no reader (a checkpoint above all) ever sees entry n+1 without entry n.
     """
     xact_lock(conn, AUDIT)
+    conn.info[AUDIT_APPENDED] = True  # MetadataStore.write signs a checkpoint before this transaction commits
     values = {"at": now, "actor": entry.actor, "action": entry.action, "subject": entry.subject}
     result = conn.execute(insert(t.audit_log).values(**values, detail=dict(entry.detail)))
     pk = result.inserted_primary_key
@@ -124,6 +128,9 @@ class MetadataStore:
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
         )
+        # Signs a checkpoint inside every write transaction that appended audit entries (``AuditLog`` installs it),
+        # so no entry is ever acknowledged without a signed tree head covering it.
+        self.audit_sealer: Callable[[Connection], object] | None = None
         self._segments: GroupCommit[SegmentRecord, bool] = GroupCommit(self._add_segments)
         upsert = pg_insert if self.backend == "postgresql" else sqlite_insert
         # Built once, values bound per row: no statement construction or cache-key walk per segment.
@@ -149,7 +156,13 @@ class MetadataStore:
         # SQLite has one writer at a time; threads of this process queue on a lock that wakes the next at once,
         # instead of on SQLite's busy handler, which sleeps in growing steps (up to 100 ms) while it waits.
         with self._write_lock, self._writer.begin() as conn:
-            return fn(conn)
+            try:
+                result = fn(conn)
+                if conn.info.get(AUDIT_APPENDED) and self.audit_sealer is not None:
+                    self.audit_sealer(conn)  # still under the audit lock: the checkpoint covers exactly the log
+            finally:
+                conn.info.pop(AUDIT_APPENDED, None)
+            return result
 
     @contextmanager
     def _read(self, conn: Connection | None = None) -> Iterator[Connection]:

@@ -187,6 +187,10 @@ checkpoints = Table(
     Column("root", String(64), nullable=False),
     Column("at_ns", BigInteger, nullable=False),
     Column("signature", String(128), nullable=False),
+    # Where the next checkpoint starts from: the ``seq`` of the last entry covered, and the tree's frontier (the
+    # roots of its perfect subtrees, largest first, hex, concatenated). Null on checkpoints made before 0009.
+    Column("last_seq", BigInteger, nullable=True),
+    Column("frontier", Text, nullable=True),
     sqlite_autoincrement=True,
 )
 

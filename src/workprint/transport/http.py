@@ -69,6 +69,24 @@ def retry_after(response: httpx.Response, now: float | None = None) -> float | N
     return max(0.0, when - (time.time() if now is None else now))
 
 
+def fetch_audit_head(base_url: str, since: int, *, timeout: float = 10.0) -> object:
+    """``GET /v1/audit/checkpoint?since=…``'s JSON body; ``TransportError`` (one line) when it cannot be had."""
+    base = check_base_url(base_url)
+    try:
+        r = httpx.get(
+            f"{base}/v1/audit/checkpoint", params={"since": since}, timeout=timeout, trust_env=False,
+            follow_redirects=False,
+        )  # fmt: skip
+    except httpx.HTTPError as exc:
+        raise TransportError(unreachable(base, exc)) from None
+    if r.status_code != 200:
+        raise TransportError(f"server: {base} answered {r.status_code} ({error_message(r)})")
+    try:
+        return r.json()
+    except ValueError:
+        raise TransportError(f"server: {base}/v1/audit/checkpoint: not JSON") from None
+
+
 class HttpTransport:
     """``PUT {base}/v1/segments/{id}`` with the device token; 201 stored, 200 duplicate."""
 
