@@ -40,5 +40,5 @@ def test_add_user_creates_an_account_that_signs_in_and_links_its_participant(tmp
     assert status == 0 and out.startswith("checkpoint: size 4, root "), out
     assert _run(tmp_path, "audit", "verify", "--db", db_url) == (
         0,
-        "audit log: OK, 4 entries, 1 checkpoints consistent",
+        "audit log: OK, 4 entries, 5 checkpoints consistent",
     )
