@@ -275,6 +275,12 @@ def test_a_program_with_a_broken_rule_is_refused_naming_it_and_nothing_is_publis
     assert err.value.message.startswith(
         "program.exclusions[2]: exclusion rule (title): invalid regular expression '(a'"
     )
+    with pytest.raises(BadRequest) as err:
+        service.publish_program("Purpose", ["keys"], 30, "Notice text", [{"kind": "title", "value": r"(a+)+\1"}])
+    assert err.value.message == (
+        r"program.exclusions[1]: exclusion rule (title): invalid regular expression '(a+)+\\1': "
+        r"invalid escape sequence: \1"
+    )
     with pytest.raises(BadRequest, match=r"program\.retention_days: expected a positive number of days, got 0"):
         service.publish_program("Purpose", ["keys"], 0, "Notice text")
     with pytest.raises(BadRequest, match="scope: unknown scope 'webcam'"):
