@@ -21,8 +21,9 @@ from workprint.errors import BadRequest, HTTPError, NotFound, Unauthorized
 from workprint.portal import device_requests
 from workprint.portal.web import STATIC, error_page, nav_for, page, viewer
 from workprint.server.api import ServerAPI
-from workprint.server.auth import SESSION_COOKIE, Principal, api_of, device_access, limiter_of
+from workprint.server.auth import SESSION_COOKIE, Principal, api_of, device_access
 from workprint.server.ratelimit import RateLimiter, RateLimits
+from workprint.server.signin import sign_in
 
 __all__ = ["CSP", "PortalMount", "create_portal"]
 
@@ -39,14 +40,15 @@ _HEADERS = {
 }
 
 
-def create_portal(api: ServerAPI) -> FastAPI:
-    """The portal's pages over ``api``."""
+def create_portal(api: ServerAPI, limiter: RateLimiter | None = None, limits: RateLimits | None = None) -> FastAPI:
+    """The portal's pages over ``api``, sharing the service's rate ``limiter`` (so that sign-in attempts count once
+    whichever door they use)."""
     from workprint.portal import participant_pages, program_pages, staff_pages
 
     app = FastAPI(title="workprint portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.api = api
-    app.state.limiter = RateLimiter()
-    app.state.limits = RateLimits()
+    app.state.limiter = limiter or RateLimiter()
+    app.state.limits = limits or RateLimits()
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
@@ -110,10 +112,8 @@ def _sign_in_routes(app: FastAPI) -> None:
         if not password:
             errors["password"] = "password: required"
         if not errors:
-            limiter, limits = limiter_of(request)
-            limiter.take(f"login:{username.strip().lower()}", limits.login_rate, limits.login_burst)
             try:
-                s = await run_in_threadpool(api_of(request).identity.login, username, password)
+                s = await sign_in(request, username, password)
             except Unauthorized as exc:
                 errors["password"] = exc.message
         if errors:
@@ -143,9 +143,11 @@ def _sign_in_routes(app: FastAPI) -> None:
 class PortalMount:
     """Send ``/portal`` requests to the portal app and the rest to the service's app."""
 
-    def __init__(self, app: ASGIApp, api: ServerAPI) -> None:
+    def __init__(
+        self, app: ASGIApp, api: ServerAPI, limiter: RateLimiter | None = None, limits: RateLimits | None = None
+    ) -> None:
         self.app = app
-        self.portal = create_portal(api)
+        self.portal = create_portal(api, limiter, limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""

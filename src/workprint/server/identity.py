@@ -157,6 +157,12 @@ class Identity:
             self.accounts.set_password_hash(user.id, self._hasher.hash(password))
         return self.open_session(user.id, {})
 
+    def note_limited(self, username: str, limit: str) -> None:
+        """Audit that sign-ins for ``username`` are being refused by a rate limit (``limit`` says which)."""
+        user = self.accounts.user_by_name(username.strip().lower())
+        subject = "user:unknown" if user is None else f"user:{user.id}"
+        self.audit.append(AuditEvent("public", "login.limited", subject, {"limit": limit}))
+
     def open_session(self, user_id: str, detail: dict[str, str]) -> Session:
         """Open a session for an account whose sign-in was already checked (password or single sign-on).
 
