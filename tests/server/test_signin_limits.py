@@ -3,6 +3,8 @@ a user whose name is being hammered from elsewhere still signs in, and a correct
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from server_helpers import PASSWORD, Cast
@@ -23,8 +25,10 @@ def _from(app: FastAPI, address: str) -> TestClient:
 
 def _login(c: TestClient, username: str, password: str, *, portal: bool = False) -> int:
     if portal:
-        return c.post("/portal/login", data={"username": username, "password": password},
-                      follow_redirects=False).status_code  # fmt: skip
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/portal/login").text)
+        assert token is not None
+        form = {"username": username, "password": password, "csrf_token": token.group(1)}
+        return c.post("/portal/login", data=form, follow_redirects=False).status_code
     return c.post("/v1/login", json={"username": username, "password": password}).status_code
 
 
