@@ -163,12 +163,15 @@ def test_a_small_segment_that_decompresses_to_a_gibibyte_is_refused_within_a_bou
 @pytest.mark.parametrize(
     ("control", "why"),
     [
-        (ControlEvent(11, 1, "pause", (("reason", "call with Dr. Ana Souza re: biopsy"),)),
-         "control pause detail reason is not of its enumerated form"),
-        (ControlEvent(11, 1, "note", (("text", "anything"),)),
-         "control kind 'note' is not one of the known kinds"),
-        (ControlEvent(11, 1, "consent", (("consented", "keys"), ("who", "ana"))),
-         "control consent carries an unknown detail 'who'"),
+        (
+            ControlEvent(11, 1, "pause", (("reason", "call with Dr. Ana Souza re: biopsy"),)),
+            "control pause detail reason is not of its enumerated form",
+        ),
+        (ControlEvent(11, 1, "note", (("text", "anything"),)), "control kind 'note' is not one of the known kinds"),
+        (
+            ControlEvent(11, 1, "consent", (("consented", "keys"), ("who", "ana"))),
+            "control consent carries an unknown detail 'who'",
+        ),
     ],
 )
 def test_control_records_with_free_text_or_unknown_fields_are_quarantined(control: ControlEvent, why: str) -> None:
@@ -198,3 +201,24 @@ def test_an_event_whose_wall_time_lies_outside_the_header_is_quarantined() -> No
     header = dataclasses.replace(_header(EVENTS), wall_start_ns=2)  # every event says wall time 1
     with pytest.raises(QuarantineError, match="outside its declared range"):
         open_sealed(seal(header, EVENTS, {"f1": b"img"}, pk), sk)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "least"),
+    [
+        ("seq", 2**63, -(2**63)),
+        ("wall_end_ns", -(2**63) - 1, -(2**63)),
+        ("counts.key", 2**63, 0),
+        ("counts.key", -1, 0),
+    ],
+)
+def test_header_integers_outside_64_bits_are_refused_naming_field_and_value(field: str, value: int, least: int) -> None:
+    header = _header(EVENTS)
+    if field.startswith("counts."):
+        header = dataclasses.replace(header, counts={**header.counts, "key": value})
+    else:
+        header = dataclasses.replace(header, **{field: value})
+    expected = f"header.{field}: {value} is out of range; expected {least} to {2**63 - 1}"
+    with pytest.raises(SchemaError) as err:
+        SegmentHeader.from_bytes(header.to_bytes())
+    assert str(err.value) == expected

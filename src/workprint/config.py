@@ -6,6 +6,7 @@ One place for every knob; parts receive the settings they need and never read th
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,21 @@ def default_home() -> Path:
     """The data directory: ``$WORKPRINT_HOME`` or ``~/.local/share/workprint``."""
     env = os.environ.get("WORKPRINT_HOME")
     return Path(env) if env else Path.home() / ".local" / "share" / "workprint"
+
+
+def read_secret(option: str, value: str, file: Path | None) -> str:
+    """A secret (token, code) from ``file`` when given (``-``: standard input), else ``value`` (which the CLI takes
+    from the option's environment variable): the first line, stripped. Secrets do not belong in a command line,
+    where other users' ``ps`` shows them and shells keep them in history. ``ConfigError`` names the file."""
+    if file is None:
+        return value.strip()
+    try:
+        text = sys.stdin.readline() if str(file) == "-" else file.read_text().partition("\n")[0]
+    except OSError as exc:
+        raise ConfigError(f"{option}-file: cannot read {str(file)!r} ({exc.strerror})") from None
+    if not text.strip():
+        raise ConfigError(f"{option}-file: {str(file)!r} holds no secret (its first line is empty)")
+    return text.strip()
 
 
 def _float(name: str, default: float) -> float:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 from workprint.errors import SchemaError
 
 SCHEMA_VERSION = 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what the metadata store can hold; larger integers are refused
 
 Scope = Literal["keys", "mouse", "screenshots", "window_titles", "app_names"]
 ALL_SCOPES: tuple[Scope, ...] = ("keys", "mouse", "screenshots", "window_titles", "app_names")
@@ -268,6 +269,8 @@ __all__ = [
     "ALL_SCOPES",
     "CONTROL_KINDS",
     "EVENT_TYPES",
+    "INT64_MAX",
+    "INT64_MIN",
     "SCHEMA_VERSION",
     "SCOPE_OF_KIND",
     "SECRET_FIELD",

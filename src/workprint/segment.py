@@ -29,7 +29,17 @@ from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
 from workprint.errors import QuarantineError, SchemaError, SegmentError
-from workprint.models import ALL_SCOPES, SCHEMA_VERSION, ControlEvent, Event, control_problem, from_record, to_record
+from workprint.models import (
+    ALL_SCOPES,
+    INT64_MAX,
+    INT64_MIN,
+    SCHEMA_VERSION,
+    ControlEvent,
+    Event,
+    control_problem,
+    from_record,
+    to_record,
+)
 
 MAGIC = b"WPS1"
 ENC = "x25519-aes256gcm"
@@ -37,6 +47,14 @@ MAX_HEADER = 64 * 1024
 MAX_BODY_BYTES = 512 * 1024 * 1024  # hard cap of a decompressed body, whatever its compressed size
 MAX_EXPANSION = 100
 _NONCE = 12
+
+
+def _check_int(name: str, v: object, least: int) -> None:
+    # JSON integers are unbounded, the database's are 64-bit: refuse here, before anything is stored.
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise SchemaError(f"{name}: expected an integer, got {v!r}")
+    if not least <= v <= INT64_MAX:
+        raise SchemaError(f"{name}: {v} is out of range; expected {least} to {INT64_MAX}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +101,7 @@ class SegmentHeader:
             if not isinstance(d.get(name), str):
                 raise SchemaError(f"header.{name}: expected a string, got {d.get(name)!r}")
         for name in ("seq", "t_start_ns", "t_end_ns", "wall_start_ns", "wall_end_ns", "schema"):
-            v = d.get(name)
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise SchemaError(f"header.{name}: expected an integer, got {v!r}")
+            _check_int(f"header.{name}", d.get(name), INT64_MIN)
         scopes = d.get("scopes")
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise SchemaError(f"header.scopes: expected a list of scope names, got {scopes!r}")
@@ -93,10 +109,10 @@ class SegmentHeader:
             if s not in ALL_SCOPES:
                 raise SchemaError(f"header.scopes: unknown scope {s!r}")
         counts = d.get("counts", {})
-        if not isinstance(counts, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) for k, v in counts.items()
-        ):
+        if not isinstance(counts, dict) or not all(isinstance(k, str) for k in counts):
             raise SchemaError(f"header.counts: expected a mapping of kind to count, got {counts!r}")
+        for kind, n in counts.items():
+            _check_int(f"header.counts.{kind}", n, 0)
         if d["schema"] != SCHEMA_VERSION:
             raise SchemaError(f"header.schema: unsupported schema version {d['schema']!r}")
         if d["t_end_ns"] < d["t_start_ns"]:
@@ -145,9 +161,7 @@ def _decompress(blob: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def decode_payload(
-    blob: bytes, *, max_events: int | None = None
-) -> tuple[tuple[Event, ...], dict[str, bytes]]:
+def decode_payload(blob: bytes, *, max_events: int | None = None) -> tuple[tuple[Event, ...], dict[str, bytes]]:
     """Inverse of ``encode_payload``; raises ``SegmentError`` on corrupt or oversized data, ``QuarantineError`` when
     it holds more than ``max_events`` events (what the header declares) before any of them is decoded."""
     try:

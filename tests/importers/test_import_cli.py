@@ -34,10 +34,13 @@ def test_import_ingests_gated_segments_that_build_into_a_release(
     grant = make_receipt(DEFAULT_PROGRAM, "grant", ALL_SCOPES, pid, time.time_ns() - 60 * 10**9)
     consent_of(api).receive(device, sign_receipt(grant, SigningKey.generate()).to_dict())
     rec = recording(tmp_path / "rec", typed="hello")
-    code = run(monkeypatch, "import", str(rec), "--device-token", enrol.device_token, "--server-home", str(home))
+    (tmp_path / "device-token").write_text(enrol.device_token + "\n")
+    code = run(monkeypatch, "import", str(rec), "--device-token-file", str(tmp_path / "device-token"),
+               "--server-home", str(home))  # fmt: skip
     assert code == 0, capsys.readouterr()
     assert "in 1 segments (1 new)" in capsys.readouterr().out
-    assert run(monkeypatch, "import", str(rec), "--device-token", enrol.device_token, "--server-home", str(home)) == 0
+    monkeypatch.setenv("WORKPRINT_DEVICE_TOKEN", enrol.device_token)
+    assert run(monkeypatch, "import", str(rec), "--server-home", str(home)) == 0
     assert "(0 new)" in capsys.readouterr().out  # importing again stores nothing twice
     source = ServerSource(api.settings, "steward:test", api=api)
     report = build_release(source, tmp_path / "out", "imp", options=ReleaseOptions(k=1))

@@ -90,7 +90,9 @@ def test_the_consent_page_offers_only_the_programs_scopes(world: World, program_
 
 def _signed_in(client: httpx.Client) -> str:
     """Sign Cleo in on ``client``; returns the session's CSRF token."""
-    r = client.post("/portal/login", data={"username": "cleo", "password": PASSWORD})
+    form = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/portal/login").text)
+    assert form is not None
+    r = client.post("/portal/login", data={"username": "cleo", "password": PASSWORD, "csrf_token": form.group(1)})
     assert r.status_code == 303, r.text
     found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/portal/me/consent").text)
     assert found is not None

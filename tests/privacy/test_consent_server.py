@@ -25,7 +25,15 @@ from workprint.privacy.consent_sync import ReceiptSync, adopted_program, pending
 from workprint.privacy.exclusions import ExclusionRules
 from workprint.privacy.notices import DEFAULT_PROGRAM, Notice
 from workprint.privacy.receipts import sign_receipt
-from workprint.privacy.state import DeviceState, load_state, record_consent, server_verify_key, state_path, trusted_keys
+from workprint.privacy.state import (
+    DeviceState,
+    load_state,
+    record_consent,
+    server_verify_key,
+    signing_key,
+    state_path,
+    trusted_keys,
+)
 from workprint.privacy.watcher import snapshot_of
 from workprint.segment import SegmentHeader, count_kinds, seal, segment_id
 from workprint.server.api import ServerAPI
@@ -155,6 +163,17 @@ def test_tampered_foreign_and_rekeyed_receipts_are_refused(site: Site) -> None:
     assert unauth.status_code == 401
 
 
+def test_a_receipt_time_beyond_64_bits_is_400_naming_it_and_stores_nothing(site: Site) -> None:
+    r = record_consent(site.home, "grant", ("keys",), time.time_ns())
+    huge = sign_receipt(replace(r, receipt_id="x-huge", expires_ns=2**63), signing_key(site.home))
+    status, code, message = refusal(_post(site, huge.to_dict()))
+    assert (status, code) == (400, "bad_request")
+    assert (
+        message == f"receipt x-huge: workprint.expiresNs: {2**63} is out of range; expected {-(2**63)} to {2**63 - 1}"
+    )
+    assert consent_of(site.api).ledger(site.device.participant_id).receipts == ()
+
+
 def test_an_offline_grant_is_kept_on_the_device_and_sent_later(site: Site) -> None:
     offline = replace(site.device, server_url="http://127.0.0.1:9")
     offline.save(site.home / "device.json")
@@ -255,6 +274,12 @@ def test_a_program_with_a_broken_rule_is_refused_naming_it_and_nothing_is_publis
         )
     assert err.value.message.startswith(
         "program.exclusions[2]: exclusion rule (title): invalid regular expression '(a'"
+    )
+    with pytest.raises(BadRequest) as err:
+        service.publish_program("Purpose", ["keys"], 30, "Notice text", [{"kind": "title", "value": r"(a+)+\1"}])
+    assert err.value.message == (
+        r"program.exclusions[1]: exclusion rule (title): invalid regular expression '(a+)+\\1': "
+        r"invalid escape sequence: \1"
     )
     with pytest.raises(BadRequest, match=r"program\.retention_days: expected a positive number of days, got 0"):
         service.publish_program("Purpose", ["keys"], 0, "Notice text")

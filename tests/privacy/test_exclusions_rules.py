@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from workprint.errors import ConfigError
@@ -97,3 +100,33 @@ def test_broken_regex_names_rule_and_value_and_keeps_previous_rules() -> None:
 def test_bad_rules_name_the_field(rule: dict[str, object], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         ExclusionRules.build(personal=[rule])
+
+
+def test_a_catastrophic_title_regex_matches_in_linear_time() -> None:
+    # A steward's rule runs on every device: with a backtracking engine this title would take longer than the age
+    # of the universe; in a subprocess, so that a regression fails on the timeout instead of hanging the suite.
+    code = """if True:
+        from workprint.privacy.exclusions import ExclusionRules
+        rules = ExclusionRules.build([{"kind": "title", "value": "(a+)+$"}], defaults=False)
+        assert not rules.excluded("gedit", "a" * 50_000 + "!")
+        assert rules.excluded("gedit", "a" * 50_000)
+        print("ok")
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "ok\n", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(r"(a)\1", r"invalid escape sequence: \1"), ("secret(?=s)", "invalid perl operator: (?=")],
+)
+def test_patterns_without_a_linear_time_match_are_refused_naming_rule_and_reason(value: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        ExclusionRules.build([{"kind": "title", "value": value}])
+    assert str(exc.value) == f"exclusion rule (title): invalid regular expression {value!r}: {reason}"
+
+
+def test_title_rules_keep_their_case_insensitive_unicode_matching() -> None:
+    rules = ExclusionRules.build(personal=[{"kind": "title", "value": r"^Café\s+\d{4}|Über"}], defaults=False)
+    assert rules.excluded("gedit", "CAFÉ 2026 minutes") and rules.excluded("gedit", "über alles")
+    assert not rules.excluded("gedit", "the Café 2026")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from server_helpers import MAX_SEGMENT, consent_all, sealed
 from sqlalchemy import func, select
 
+from workprint.segment import read_header, seal, segment_id
 from workprint.server.api import Enrollment, ServerAPI
 from workprint.server.app import JSON_BODY_LIMIT, create_app
 from workprint.server.auth import AUTH_DEPENDENCIES
@@ -109,6 +111,18 @@ def test_a_body_that_is_not_a_segment_is_422_with_the_reason(client: TestClient,
     junk = b"this is not a segment at all"
     r = client.put(f"/v1/segments/{hashlib.sha256(junk).hexdigest()}", content=junk, headers=_auth(enrolled))
     assert _error(r, 422, "unprocessable") == "segment: missing magic WPS1 (not a workprint segment)"
+
+
+def test_a_header_integer_beyond_64_bits_is_422_naming_it_and_stores_nothing(
+    api: ServerAPI, client: TestClient, enrolled: Enrollment
+) -> None:
+    _, data, evs = sealed(enrolled.participant_id, enrolled.device_id, enrolled.public_key)
+    header, _, _ = read_header(data)
+    huge = dataclasses.replace(header, seq=2**63, sealed_key="")
+    data = seal(huge, evs, {}, enrolled.public_key)
+    r = client.put(f"/v1/segments/{segment_id(data)}", content=data, headers=_auth(enrolled))
+    assert _error(r, 422, "unprocessable") == f"header.seq: {2**63} is out of range; expected {-(2**63)} to {2**63 - 1}"
+    assert _count_segments(api) == 0 and list(api.blobs.keys()) == []
 
 
 def test_an_oversized_segment_is_413_by_length_and_while_streaming(client: TestClient, enrolled: Enrollment) -> None:

@@ -24,7 +24,8 @@ from workprint.store.keys import MasterKeyFile
 from workprint.store.metadata import MetadataStore
 
 UNLIMITED = RateLimits(device_rate=1e6, device_burst=10**6, account_rate=1e6, account_burst=10**6, login_rate=1e6,
-                       login_burst=10**6)  # fmt: skip
+                       login_burst=10**6, login_address_rate=1e6, login_address_burst=10**6, enrol_rate=1e6,
+                       enrol_burst=10**6)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

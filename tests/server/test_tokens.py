@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import PASSWORD, Cast
+from server_helpers import PASSWORD, Cast, Clock
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from workprint.cli.main import _register, app
@@ -16,6 +17,7 @@ from workprint.errors import Unauthorized
 from workprint.server.api import ServerAPI
 from workprint.server.identity import Principal
 from workprint.server.serve import build_api
+from workprint.store import tables
 
 _register([])
 
@@ -98,3 +100,53 @@ def test_admin_cli_lists_and_revokes_a_token(tmp_path: Path, db_url: str) -> Non
         api.metadata.close()
     r = CliRunner().invoke(app, ["admin", "revoke-token", "00", "--db", db_url, "--blobs", blobs], env=env)
     assert r.exit_code == 1 and str(r.exception) == "api token '00': not found"
+
+
+def _mint(client: TestClient, token: str, name: str, ttl_s: int = 30 * 86400) -> tuple[str, str]:
+    r = client.post("/v1/tokens", json={"name": name, "ttl_s": ttl_s}, headers=_bearer(token))
+    assert r.status_code == 201, r.text
+    return r.json()["token"], r.json()["id"]
+
+
+def test_tokens_minted_by_a_token_die_with_it_at_any_depth(api: ServerAPI, client: TestClient, people: Cast) -> None:
+    parent, parent_id = _new_token(client, "steward")
+    child, child_id = _mint(client, parent, "minted by the leaked one")
+    grandchild, grandchild_id = _mint(client, child, "and by that one")
+    sibling, _ = _new_token(client, "steward")  # from a session: not in the family
+    assert client.get("/v1/me", headers=_bearer(grandchild)).status_code == 200
+    assert client.post(f"/v1/tokens/{parent_id}/revoke", headers=_bearer(sibling)).status_code == 204
+    for token in (parent, child, grandchild):
+        r = client.get("/v1/me", headers=_bearer(token))
+        assert r.status_code == 401 and r.json()["error"]["message"] == "api token: unknown, expired or revoked"
+        assert client.post("/v1/tokens", json={"name": "again"}, headers=_bearer(token)).status_code == 401
+    listed = {t["id"]: t for t in client.get("/v1/tokens", headers=_bearer(sibling)).json()["tokens"]}
+    assert all(listed[i]["revoked_at"] is not None for i in (parent_id, child_id, grandchild_id))
+    assert (listed[child_id]["parent_id"], listed[grandchild_id]["parent_id"]) == (parent_id, child_id)
+    revoke = [e for e in api.metadata.audit_entries() if e.action == "api_token.revoke"][-1]
+    assert revoke.subject == f"api_token:{parent_id}" and revoke.detail["children"] == [child_id, grandchild_id]
+    created = {e.subject: e.detail for e in api.metadata.audit_entries() if e.action == "api_token.create"}
+    assert created[f"api_token:{grandchild_id}"] == {"parent": f"api_token:{child_id}"}
+
+
+def test_a_child_token_never_outlives_its_parent(
+    api: ServerAPI, client: TestClient, people: Cast, clock: Clock
+) -> None:
+    r = client.post("/v1/login", json={"username": "steward", "password": PASSWORD})
+    short = client.post("/v1/tokens", json={"name": "an hour", "ttl_s": 3600},
+                        headers={"X-CSRF-Token": r.json()["csrf_token"]}).json()  # fmt: skip
+    client.cookies.clear()
+    child, child_id = _mint(client, short["token"], "asks for a month")
+    listed = {t["id"]: t for t in client.get("/v1/tokens", headers=_bearer(child)).json()["tokens"]}
+    assert listed[child_id]["expires_at"] == listed[short["id"]]["expires_at"]
+    clock.advance(3601)
+    assert client.get("/v1/me", headers=_bearer(child)).status_code == 401
+
+
+def test_a_child_minted_while_its_parent_was_revoked_is_still_refused(
+    api: ServerAPI, client: TestClient, people: Cast
+) -> None:
+    parent, parent_id = _new_token(client, "steward")
+    child, _ = _mint(client, parent, "minted in the race")
+    with api.metadata.engine.begin() as conn:  # the parent revoked without reaching the child, as a race could
+        conn.execute(update(tables.api_tokens).where(tables.api_tokens.c.id == parent_id).values(revoked_at=1))
+    assert client.get("/v1/me", headers=_bearer(child)).status_code == 401

@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 
 from workprint.cli.main import app
-from workprint.config import AgentSettings
+from workprint.config import AgentSettings, read_secret
 from workprint.device import DeviceRecord
+from workprint.errors import ConfigError
 
 out = Console()
 
@@ -20,12 +21,26 @@ out = Console()
 @app.command()
 def enroll(
     url: Annotated[str, typer.Argument(help="The collection server, e.g. https://workprint.example.org")],
-    code: Annotated[str, typer.Argument(help="The one-time enrolment code you were given")],
+    code: Annotated[
+        str,
+        typer.Argument(
+            envvar="WORKPRINT_ENROLMENT_CODE",
+            show_default=False,
+            help="The one-time enrolment code you were given (better: $WORKPRINT_ENROLMENT_CODE or "
+            "--code-file, out of other users' sight)",
+        ),
+    ] = "",
+    code_file: Annotated[
+        Path | None, typer.Option("--code-file", help="Read the enrolment code from this file ('-': stdin)")
+    ] = None,
     device_name: Annotated[str, typer.Option(help="A name for this device")] = "workstation",
 ) -> None:
     """Enrol this device with a collection server using a one-time code."""
     from workprint.transport import enroll as do_enroll
 
+    code = read_secret("--code", code, code_file)
+    if not code:
+        raise ConfigError("code: give the enrolment code in $WORKPRINT_ENROLMENT_CODE or with --code-file; none given")
     settings = AgentSettings.from_env()
     e = do_enroll(url, code, device_name)
     record = DeviceRecord(

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from workprint.cli.main import app
+from workprint.config import read_secret
 from workprint.dataset.consent import Consented
 from workprint.dataset.executors import EXECUTORS, Executor
 from workprint.dataset.source import SegmentSource
@@ -128,6 +129,9 @@ def build(
     token: Annotated[
         str, typer.Option("--token", envvar="WORKPRINT_API_TOKEN", help="Your API token (steward who requested it)")
     ] = "",
+    token_file: Annotated[
+        Path | None, typer.Option("--token-file", help="Read your API token from this file ('-': stdin)")
+    ] = None,
 ) -> None:
     """Build a new version of a release: Parquet, WebDataset shards, AgentNet JSONL, datasheet and manifest."""
     from dataclasses import replace
@@ -143,8 +147,11 @@ def build(
     )
     if not grant:
         raise ConfigError("--grant: raw data is read only under a grant approved by a second steward; none given")
+    token = read_secret("--token", token, token_file)
     if not token:
-        raise ConfigError("--token: the requesting steward's API token is needed (or $WORKPRINT_API_TOKEN); none given")
+        raise ConfigError(
+            "--token: the requesting steward's API token is needed ($WORKPRINT_API_TOKEN or --token-file); none given"
+        )
     source, lineage = open_source(server_home, "steward:cli", grant, token)
     report = build_release(source, location, release, options=opts, lineage=lineage, consented=_ledger_consent(source))
     table = Table(title=f"release {report.release_id} v{report.version}", show_header=False)
@@ -229,7 +236,10 @@ def import_recording(
     recording: Annotated[Path, typer.Argument(help="A DuckTrack or AgentNetTool recording directory (events.jsonl)")],
     device_token: Annotated[
         str, typer.Option("--device-token", envvar="WORKPRINT_DEVICE_TOKEN", help="Token of the participant's device")
-    ],
+    ] = "",
+    device_token_file: Annotated[
+        Path | None, typer.Option("--device-token-file", help="Read the device token from this file ('-': stdin)")
+    ] = None,
     server_home: HomeOpt = None,
     session: Annotated[
         str | None, typer.Option("--session", help="Session name (default: a hash of events.jsonl)")
@@ -251,6 +261,9 @@ def import_recording(
 
     if not recording.is_dir():
         raise ConfigError(f"recording: {str(recording)!r} is not a directory")
+    device_token = read_secret("--device-token", device_token, device_token_file)
+    if not device_token:
+        raise ConfigError("--device-token: give it in $WORKPRINT_DEVICE_TOKEN or with --device-token-file; none given")
     settings = ServerSettings.from_env()
     if server_home is not None:
         settings = ServerSettings(home=server_home, db_url=settings.db_url, blob_url=settings.blob_url)

@@ -3,10 +3,17 @@
 ``PortalMount`` is a pure ASGI middleware: requests under ``/portal`` go to the portal's own FastAPI app (HTML error
 pages, its own Content-Security-Policy), everything else to the JSON API unchanged. Pages call the same domain
 (``ServerAPI``, ``Access``, ``Identity``) as the API, with the signed-in ``Principal``.
+
+The sign-in form is CSRF-protected too, although no session exists yet (login CSRF: a page elsewhere must not sign
+a browser in to an account of the attacker's, whose recordings or settings the victim would then use): the form
+carries a random token that must equal the one in a SameSite=Strict cookie set with the form, ``__Host-`` prefixed
+over TLS so that no other host (a sibling subdomain) can plant a known one.
 """
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -21,10 +28,13 @@ from workprint.errors import BadRequest, HTTPError, NotFound, Unauthorized
 from workprint.portal import device_requests
 from workprint.portal.web import STATIC, error_page, nav_for, page, viewer
 from workprint.server.api import ServerAPI
-from workprint.server.auth import SESSION_COOKIE, Principal, api_of, device_access, limiter_of
+from workprint.server.auth import SESSION_COOKIE, Principal, api_of, device_access
 from workprint.server.ratelimit import RateLimiter, RateLimits
+from workprint.server.signin import sign_in
 
-__all__ = ["CSP", "PortalMount", "create_portal"]
+__all__ = ["CSP", "LOGIN_CSRF_COOKIE", "PortalMount", "create_portal"]
+
+LOGIN_CSRF_COOKIE = "wp_login_csrf"
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -39,14 +49,15 @@ _HEADERS = {
 }
 
 
-def create_portal(api: ServerAPI) -> FastAPI:
-    """The portal's pages over ``api``."""
+def create_portal(api: ServerAPI, limiter: RateLimiter | None = None, limits: RateLimits | None = None) -> FastAPI:
+    """The portal's pages over ``api``, sharing the service's rate ``limiter`` (so that sign-in attempts count once
+    whichever door they use)."""
     from workprint.portal import participant_pages, program_pages, staff_pages
 
     app = FastAPI(title="workprint portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.api = api
-    app.state.limiter = RateLimiter()
-    app.state.limits = RateLimits()
+    app.state.limiter = limiter or RateLimiter()
+    app.state.limits = limits or RateLimits()
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
@@ -84,6 +95,24 @@ def _set_cookie(request: Request, response: Response, token: str, max_age: int) 
                         path="/")  # fmt: skip
 
 
+def _login_cookie(request: Request) -> str:
+    return f"__Host-{LOGIN_CSRF_COOKIE}" if request.url.scheme == "https" else LOGIN_CSRF_COOKIE
+
+
+def _login_page(request: Request, ctx: dict[str, Any], status: int = 200) -> Response:
+    """The sign-in form with a fresh CSRF token, also set in its cookie."""
+    token = secrets.token_urlsafe(32)
+    response = page(request, "login.html", None, {**ctx, "login_csrf": token}, status=status)
+    response.set_cookie(_login_cookie(request), token, max_age=3600, httponly=True,
+                        secure=request.url.scheme == "https", samesite="strict", path="/")  # fmt: skip
+    return response
+
+
+def _login_csrf_ok(request: Request, sent: object) -> bool:
+    expected = request.cookies.get(_login_cookie(request), "")
+    return bool(expected) and isinstance(sent, str) and hmac.compare_digest(expected.encode(), sent.encode())
+
+
 def _sign_in_routes(app: FastAPI) -> None:
     @app.get("/portal")
     @app.get("/portal/")
@@ -98,28 +127,31 @@ def _sign_in_routes(app: FastAPI) -> None:
     @app.get("/portal/login")
     def login_form(request: Request, expired: str = "") -> Response:
         note = "Your session has ended or expired; please sign in again." if expired else ""
-        return page(request, "login.html", None, {"note": note, "form": {}, "errors": {}})
+        return _login_page(request, {"note": note, "form": {}, "errors": {}})
 
     @app.post("/portal/login")
     async def login(request: Request) -> Response:
         form = await request.form()
         username, password = str(form.get("username") or ""), str(form.get("password") or "")
+        if not _login_csrf_ok(request, form.get("csrf_token")):  # before anything else, the password included
+            message = "csrf_token: missing or not this sign-in form's; please sign in again"
+            return _login_page(request, {"note": "", "form": {"username": username}, "errors": {"csrf_token": message}},
+                               status=403)  # fmt: skip
         errors = {}
         if not username.strip():
             errors["username"] = "username: required"
         if not password:
             errors["password"] = "password: required"
         if not errors:
-            limiter, limits = limiter_of(request)
-            limiter.take(f"login:{username.strip().lower()}", limits.login_rate, limits.login_burst)
             try:
-                s = await run_in_threadpool(api_of(request).identity.login, username, password)
+                s = await sign_in(request, username, password)
             except Unauthorized as exc:
                 errors["password"] = exc.message
         if errors:
             ctx = {"note": "", "form": {"username": username}, "errors": errors}
-            return page(request, "login.html", None, ctx, status=400 if "username" in errors else 401)
+            return _login_page(request, ctx, status=400 if "username" in errors else 401)
         response = RedirectResponse("/portal/", status_code=303)
+        response.delete_cookie(_login_cookie(request), path="/", secure=request.url.scheme == "https")
         _set_cookie(request, response, s.token, max(1, (s.expires_at - api_of(request).now()) // 1_000_000_000))
         return response
 
@@ -143,9 +175,11 @@ def _sign_in_routes(app: FastAPI) -> None:
 class PortalMount:
     """Send ``/portal`` requests to the portal app and the rest to the service's app."""
 
-    def __init__(self, app: ASGIApp, api: ServerAPI) -> None:
+    def __init__(
+        self, app: ASGIApp, api: ServerAPI, limiter: RateLimiter | None = None, limits: RateLimits | None = None
+    ) -> None:
         self.app = app
-        self.portal = create_portal(api)
+        self.portal = create_portal(api, limiter, limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""

@@ -5,7 +5,10 @@ showing a sudo/ssh/password prompt), the organisation's rules from the program, 
 all applied together, so no rule can make a window recordable. Kinds:
 
 - ``app``: the window's WM_CLASS class (``WindowEvent.app``), compared case-insensitively;
-- ``title``: a regular expression searched in the title (case-insensitive), optionally only for ``apps``;
+- ``title``: a regular expression searched in the title (case-insensitive), optionally only for ``apps``. Title
+  rules are compiled with RE2 (``google-re2``), whose matching time is linear in the title whatever the pattern:
+  organisation rules come from a steward and run on every device, so a pattern such as ``(a+)+$`` must not be able
+  to stall capture. The syntax is Python's less backreferences and lookaround, which are refused naming the rule;
 - ``site``: text searched (case-insensitively) in the page part of a browser window's title, e.g. ``Bank of X``
   matches ``Online banking - Bank of X - Mozilla Firefox``;
 - ``private``: private/incognito browser windows, recognised by their title markers.
@@ -16,7 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+
+import re2
 
 from workprint.errors import ConfigError
 
@@ -96,15 +101,31 @@ def rule_from_dict(d: Mapping[str, Any], source: RuleSource) -> ExclusionRule:
     return rule
 
 
-def _compile(rule: ExclusionRule) -> re.Pattern[str] | None:
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.never_capture = True  # only "does it match" is asked
+    options.log_errors = False  # a refused pattern is reported once, by the ConfigError below
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+class _Pattern(Protocol):
+    def search(self, text: str, /) -> object | None: ...
+
+
+def _compile(rule: ExclusionRule) -> _Pattern | None:
     if rule.kind != "private" and not rule.value.strip():
         raise ConfigError(f"exclusion rule ({rule.kind}): value: must not be empty")
     if rule.kind != "title":
         return None
     try:
-        return re.compile(rule.value, re.IGNORECASE)
-    except re.error as exc:
-        raise ConfigError(f"exclusion rule (title): invalid regular expression {rule.value!r}: {exc}") from None
+        return re2.compile(rule.value, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ConfigError(f"exclusion rule (title): invalid regular expression {rule.value!r}: {reason}") from None
 
 
 def page_title(app: str, title: str) -> str | None:
@@ -143,7 +164,7 @@ class ExclusionRules:
 
     rules: tuple[ExclusionRule, ...] = DEFAULT_RULES
     _apps: frozenset[str] = field(init=False, repr=False, compare=False)
-    _titles: tuple[tuple[ExclusionRule, re.Pattern[str]], ...] = field(init=False, repr=False, compare=False)
+    _titles: tuple[tuple[ExclusionRule, _Pattern], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         titles = []

@@ -21,7 +21,7 @@ import nacl.exceptions
 import nacl.signing
 
 from workprint.errors import ConsentError
-from workprint.models import Scope
+from workprint.models import INT64_MAX, INT64_MIN, Scope
 from workprint.privacy.notices import Program, parse_scope
 
 KANTARA_VERSION = "KI-CR-v1.1.0"
@@ -133,6 +133,11 @@ class ConsentReceipt:
         expires = wp.get("expiresNs")
         if action == "grant" and (not isinstance(expires, int) or expires <= ts):
             raise ConsentError(f"{where}: workprint.expiresNs: a grant needs an expiry after its time, got {expires!r}")
+        for name, v in (("consentTimestampNs", ts), ("expiresNs", expires if action == "grant" else 0)):
+            if not INT64_MIN <= v <= INT64_MAX:  # stored as 64-bit integers: refused before anything is written
+                raise ConsentError(
+                    f"{where}: workprint.{name}: {v} is out of range; expected {INT64_MIN} to {INT64_MAX}"
+                )
         return cls(
             receipt_id=rid,
             action=action,

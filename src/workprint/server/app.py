@@ -26,6 +26,7 @@ from workprint.server.middleware import HardenResponses, LimitBody, error_body
 from workprint.server.overload import install_ingest_guard
 from workprint.server.ratelimit import RateLimiter, RateLimits
 from workprint.server.routes import router as domain_router
+from workprint.server.signin import enrolment_done, limit_enrolment
 
 __all__ = ["JSON_BODY_LIMIT", "EnrollRequest", "create_app"]
 
@@ -92,7 +93,8 @@ def create_app(api: ServerAPI, *, limits: RateLimits | None = None) -> FastAPI:
     _install_error_handlers(app)
     from workprint.portal.pages import PortalMount  # HTML pages under /portal (a middleware: no routes added here)
 
-    app.add_middleware(PortalMount, api=api)  # innermost: every other middleware covers the pages too
+    # Innermost, so every other middleware covers the pages too; one limiter, so sign-ins count once.
+    app.add_middleware(PortalMount, api=api, limiter=app.state.limiter, limits=app.state.limits)
 
     def limit_for(path: str) -> int:
         return api.settings.max_segment_bytes if path.startswith("/v1/segments/") else JSON_BODY_LIMIT
@@ -110,7 +112,9 @@ def create_app(api: ServerAPI, *, limits: RateLimits | None = None) -> FastAPI:
     def enroll(
         body: EnrollRequest, _: Annotated[Principal, Depends(public_access)], request: Request
     ) -> dict[str, str]:
+        limit_enrolment(request)
         e = api_of(request).enroll(body.code, body.device_name)
+        enrolment_done(request)
         return {
             "participant_id": e.participant_id,
             "device_id": e.device_id,

@@ -24,14 +24,13 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import select
 
 from workprint.audit.log import AuditLog
 from workprint.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from workprint.store import tables as t
 from workprint.store.accounts import AccountStore
-from workprint.store.metadata import MetadataStore, append_audit
+from workprint.store.metadata import MetadataStore
 from workprint.store.records import ApiTokenRow, AuditEvent, Device, SessionRow, User
 
 __all__ = ["ROLES", "Identity", "Principal", "Session"]
@@ -39,6 +38,7 @@ __all__ = ["ROLES", "Identity", "Principal", "Session"]
 ROLES = ("participant", "steward", "researcher", "auditor", "admin")
 SESSION_TTL_S = 12 * 3600
 API_TOKEN_TTL_S = 90 * 86400
+_MAX_TOKEN_DEPTH = 16  # tokens minted by tokens minted by ...: deeper chains are refused
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,99}")
 
 
@@ -48,6 +48,7 @@ class Principal:
 
     ``kind`` is ``public`` (nobody in particular), ``device`` (an enrolled device, acting for ``participant_id``),
     ``user`` (an account with ``roles``) or ``system`` (a local operator command holding the database, e.g. the CLI).
+    ``token_id`` is the API token a ``user`` authenticated with (None for a session): tokens it mints die with it.
     """
 
     kind: Literal["public", "device", "user", "system"]
@@ -55,6 +56,7 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     participant_id: str | None = None
     device: Device | None = None
+    token_id: str | None = field(default=None, compare=False)  # the same caller, by whichever token
 
     @property
     def actor(self) -> str:
@@ -157,6 +159,12 @@ class Identity:
             self.accounts.set_password_hash(user.id, self._hasher.hash(password))
         return self.open_session(user.id, {})
 
+    def note_limited(self, username: str, limit: str) -> None:
+        """Audit that sign-ins for ``username`` are being refused by a rate limit (``limit`` says which)."""
+        user = self.accounts.user_by_name(username.strip().lower())
+        subject = "user:unknown" if user is None else f"user:{user.id}"
+        self.audit.append(AuditEvent("public", "login.limited", subject, {"limit": limit}))
+
     def open_session(self, user_id: str, detail: dict[str, str]) -> Session:
         """Open a session for an account whose sign-in was already checked (password or single sign-on).
 
@@ -198,7 +206,12 @@ class Identity:
     # -- API tokens -----------------------------------------------------------------------------------------------
 
     def create_api_token(self, actor: Principal, name: str, ttl_s: int = API_TOKEN_TTL_S) -> str:
-        """A bearer token acting as ``actor``'s account for non-browser clients; shown once, stored hashed."""
+        """A bearer token acting as ``actor``'s account for non-browser clients; shown once, stored hashed.
+
+        A token minted with an API token (``actor.token_id``) is its child: it expires no later than its parent and
+        is refused once its parent (or any ancestor) is revoked or expired, so revoking a leaked token revokes
+        whatever was minted with it.
+        """
         if actor.kind != "user":
             raise Forbidden("api token: only a signed-in account may create one")
         if not 1 <= len(name.strip()) <= 200:
@@ -206,8 +219,14 @@ class Identity:
         if not 0 < ttl_s <= API_TOKEN_TTL_S:
             raise BadRequest(f"ttl_s: expected 1 to {API_TOKEN_TTL_S} seconds, got {ttl_s!r}")
         token, now = "wpt_" + secrets.token_urlsafe(32), self._clock()
-        row = ApiTokenRow(_sha256(token), uuid.uuid4().hex, actor.id, name.strip(), now, now + ttl_s * 1_000_000_000)
-        self.accounts.add_api_token(row, AuditEvent(actor.actor, "api_token.create", f"api_token:{row.id}"))
+        expires = now + ttl_s * 1_000_000_000
+        detail: dict[str, str] = {}
+        if actor.token_id is not None:
+            parent = self._live_token(self.accounts.api_token_by_id(actor.token_id))
+            expires, detail = min(expires, parent.expires_at), {"parent": f"api_token:{parent.id}"}
+        row = ApiTokenRow(_sha256(token), uuid.uuid4().hex, actor.id, name.strip(), now, expires,
+                          parent_id=actor.token_id)  # fmt: skip
+        self.accounts.add_api_token(row, AuditEvent(actor.actor, "api_token.create", f"api_token:{row.id}", detail))
         return token
 
     def api_tokens(self, actor: Principal, user_id: str | None = None) -> list[ApiTokenRow]:
@@ -226,30 +245,33 @@ class Identity:
 
         Another account's token is ``NotFound`` to a non-admin, so that ids of others' tokens cannot be probed.
         """
-        with self.store.engine.connect() as conn:
-            r = conn.execute(select(t.api_tokens).where(t.api_tokens.c.id == token_id)).mappings().first()
-        row = None if r is None else ApiTokenRow(**dict(r))
+        row = self.accounts.api_token_by_id(token_id)
         if row is None or (row.user_id != actor.id and not actor.has("admin")):
             raise NotFound(f"api token {token_id!r}: not found")
         if row.revoked_at is not None:
             return row
         now = self._clock()
-
-        def fn(conn: Connection) -> None:
-            c = t.api_tokens.c
-            conn.execute(update(t.api_tokens).where(c.id == token_id, c.revoked_at.is_(None)).values(revoked_at=now))
-            detail = {"owner": f"user:{row.user_id}"}
-            append_audit(conn, AuditEvent(actor.actor, "api_token.revoke", f"api_token:{token_id}", detail), now)
-
-        self.store.write(fn)
+        detail = {"owner": f"user:{row.user_id}"}
+        self.accounts.revoke_api_token(token_id, now, AuditEvent(actor.actor, "api_token.revoke",
+                                                                 f"api_token:{token_id}", detail))  # fmt: skip
         return replace(row, revoked_at=now)
 
     def principal_from_api_token(self, token: str) -> Principal:
-        """The account behind an API token; ``Unauthorized`` when unknown, expired or revoked."""
-        row = self.accounts.api_token(_sha256(token)) if token else None
-        if row is None or row.revoked_at is not None or row.expires_at <= self._clock():
-            raise Unauthorized("api token: unknown, expired or revoked")
+        """The account behind an API token; ``Unauthorized`` when it or a token it was minted with is unknown,
+        expired or revoked."""
+        row = self._live_token(self.accounts.api_token(_sha256(token)) if token else None)
         user = self.accounts.user(row.user_id)
         if user is None or user.disabled_at is not None:
             raise Unauthorized("api token: the account is disabled")
-        return _principal(user)
+        return replace(_principal(user), token_id=row.id)
+
+    def _live_token(self, row: ApiTokenRow | None) -> ApiTokenRow:
+        # Each ancestor is checked too: revocation also marks descendants, but a child minted while its parent was
+        # being revoked could miss that; it cannot miss this walk.
+        now, first, seen = self._clock(), row, 0
+        while row is not None and row.revoked_at is None and row.expires_at > now and seen < _MAX_TOKEN_DEPTH:
+            if row.parent_id is None:
+                assert first is not None
+                return first
+            row, seen = self.accounts.api_token_by_id(row.parent_id), seen + 1
+        raise Unauthorized("api token: unknown, expired or revoked")

@@ -25,6 +25,7 @@ from workprint.segment import Segment
 from workprint.server.auth import SESSION_COOKIE, Principal, api_of, limiter_of, public_access, user_access
 from workprint.server.identity import ROLES, Session
 from workprint.server.oidc import OidcLogin, OidcSettings
+from workprint.server.signin import sign_in
 from workprint.store.records import AuditEntry, Grant, SegmentRecord
 
 __all__ = ["router"]
@@ -135,9 +136,7 @@ def _checkpoint(c: Checkpoint) -> dict[str, Any]:
 @router.post("/login")
 async def login(body: LoginRequest, _: Public, request: Request, response: Response) -> dict[str, Any]:
     """Sign in: sets the session cookie and returns the CSRF token for state-changing requests."""
-    limiter, limits = limiter_of(request)
-    limiter.take(f"login:{body.username.strip().lower()}", limits.login_rate, limits.login_burst)
-    s = await run_in_threadpool(api_of(request).identity.login, body.username, body.password)
+    s = await sign_in(request, body.username, body.password)
     return _start_session(request, response, s)
 
 

@@ -122,7 +122,7 @@ class AccountStore:
         def fn(conn: Connection) -> None:
             conn.execute(insert(t.api_tokens).values(
                 token_hash=tok.token_hash, id=tok.id, user_id=tok.user_id, name=tok.name, created_at=tok.created_at,
-                expires_at=tok.expires_at, revoked_at=None,
+                expires_at=tok.expires_at, revoked_at=None, parent_id=tok.parent_id,
             ))  # fmt: skip
             append_audit(conn, audit, tok.created_at)
 
@@ -132,6 +132,29 @@ class AccountStore:
         """The API token stored under ``token_hash``, or None."""
         row = self._one(select(t.api_tokens).where(t.api_tokens.c.token_hash == token_hash))
         return None if row is None else ApiTokenRow(**dict(row))
+
+    def api_token_by_id(self, token_id: str) -> ApiTokenRow | None:
+        """The API token with id ``token_id``, or None."""
+        row = self._one(select(t.api_tokens).where(t.api_tokens.c.id == token_id))
+        return None if row is None else ApiTokenRow(**dict(row))
+
+    def revoke_api_token(self, token_id: str, now: int, audit: AuditEvent) -> list[str]:
+        """Revoke a token and every token minted from it, at any depth, with ``audit`` in the same transaction;
+        returns the ids of the descendants revoked with it."""
+
+        def fn(conn: Connection) -> list[str]:
+            c = t.api_tokens.c
+            family, frontier = [token_id], [token_id]
+            while frontier:
+                frontier = list(conn.execute(select(c.id).where(c.parent_id.in_(frontier))).scalars())
+                family += frontier
+            conn.execute(update(t.api_tokens).where(c.id.in_(family), c.revoked_at.is_(None)).values(revoked_at=now))
+            children = family[1:]
+            detail = {**audit.detail, "children": children} if children else audit.detail
+            append_audit(conn, AuditEvent(audit.actor, audit.action, audit.subject, detail), now)
+            return children
+
+        return self.store.write(fn)
 
     # -- grants ---------------------------------------------------------------------------------------------------
 

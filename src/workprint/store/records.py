@@ -132,6 +132,7 @@ class ApiTokenRow:
     created_at: int
     expires_at: int
     revoked_at: int | None = None
+    parent_id: str | None = None  # the API token that minted this one; it dies with it
 
 
 @dataclass(frozen=True, slots=True)

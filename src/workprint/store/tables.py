@@ -138,6 +138,7 @@ api_tokens = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
+    Column("parent_id", String(32), nullable=True, index=True),  # the API token that minted this one, if any
 )
 
 # Single sign-on: which account an (issuer, subject) pair of an OpenID provider signs in as.
