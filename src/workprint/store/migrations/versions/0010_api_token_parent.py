@@ -1,9 +1,9 @@
 """API tokens remember the token that minted them (``parent_id``), so that a token dies with its parent.
 
-Numbered 0010, after 0008: 0009 is left to a concurrent change; when both exist, this revision follows 0009.
+Follows 0009 (checkpoint frontiers).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
