@@ -84,7 +84,8 @@ def _max_seq(s: Server) -> int:
 
 def _verify(s: Server, *args: str) -> tuple[int, str]:
     r = CliRunner().invoke(app, ["audit", "verify", "--db", s.store.url, *args])
-    return r.exit_code, r.output.strip()
+    # An expected error (bad input) reaches the CLI's entry point, which prints it as one line and exits 1.
+    return r.exit_code, (r.output or str(r.exception or "")).strip()
 
 
 def _fresh(s: Server) -> AuditLog:
@@ -106,10 +107,10 @@ def test_an_honest_log_extends_every_held_checkpoint(server: Server, tmp_path: P
 
 def _delete_tail(s: Server) -> None:
     # The newest three entries and every checkpoint covering any of them: the rest is a valid, shorter log.
-    last = _max_seq(s)
+    last, size = _max_seq(s), len(s.log.entries())
     _as_insider(s, lambda c: (
         c.execute(text("DELETE FROM audit_log WHERE seq > :s"), {"s": last - 3}),
-        c.execute(text("DELETE FROM audit_checkpoints WHERE size > :n"), {"n": len(s.log.entries()) - 3}),
+        c.execute(text("DELETE FROM audit_checkpoints WHERE size > :n"), {"n": size - 3}),
     ))  # fmt: skip
 
 
@@ -139,8 +140,9 @@ def _drop_newest_checkpoint(s: Server) -> None:
 
 def _resign_with_new_key(s: Server) -> None:
     # Disk access: edit an old entry, delete every checkpoint, replace the key file and re-sign from scratch.
+    victim = s.log.entries()[2].seq
     _as_insider(s, lambda c: (
-        c.execute(text("UPDATE audit_log SET actor = 'user:99' WHERE seq = :s"), {"s": s.log.entries()[2].seq}),
+        c.execute(text("UPDATE audit_log SET actor = 'user:99' WHERE seq = :s"), {"s": victim}),
         c.execute(text("DELETE FROM audit_checkpoints")),
     ))  # fmt: skip
     s.key_file.unlink()
