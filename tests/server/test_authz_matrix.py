@@ -44,6 +44,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /v1/auth/oidc/login":                             ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/auth/oidc/callback":                          ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/audit/public-key":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/audit/checkpoint":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "PUT /v1/segments/{segment_id}":                       ("--", "A-", "--", "--", "--", "--", "--"),
     "POST /v1/consents":                                   ("--", "A-", "--", "--", "--", "--", "--"),
     "GET /v1/notice":                                      ("--", "AA", "--", "--", "--", "--", "--"),
@@ -162,6 +163,7 @@ REQUESTS: dict[str, Request] = {
         None,
     ),
     "GET /v1/audit/public-key": lambda w, s: ("/v1/audit/public-key", None, None),
+    "GET /v1/audit/checkpoint": lambda w, s: ("/v1/audit/checkpoint?since=1", None, None),
     "GET /v1/auth/oidc/login": lambda w, s: ("/v1/auth/oidc/login", None, None),
     "GET /v1/auth/oidc/callback": lambda w, s: (_sso_callback(w, s), None, None),
     "PUT /v1/segments/{segment_id}": lambda w, s: (lambda p, _, d: (p, None, d))(*_upload(w, s)),
@@ -289,6 +291,7 @@ PORTAL_EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /portal/me/timeline/{session}/{episode}/{step}":  ("-", "-", "-", "-", "-", "-", "-"),  # no such step
     "GET /portal/me/data":                                 ("-", "-", "A", "-", "-", "-", "-"),
     "GET /portal/me/accesses":                             ("-", "-", "A", "-", "-", "-", "-"),
+    "GET /portal/me/checkpoint.json":                      ("-", "-", "A", "-", "-", "-", "-"),
     "GET /portal/me/devices":                              ("-", "-", "A", "-", "-", "-", "-"),
     "GET /portal/steward/grants":                          ("-", "-", "-", "A", "-", "-", "-"),
     "GET /portal/steward/programs":                        ("-", "-", "-", "A", "-", "-", "-"),
