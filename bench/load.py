@@ -87,7 +87,7 @@ from workprint.server.consent import consent_of
 from workprint.server.serve import build_api
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-WALL0 = 1_700_000_000_000_000_000
+WALL0 = time.time_ns() - 60 * 10**9  # recent: the server takes consent from when it arrives (less 5 min) only
 MAX_AGENTS = 2000
 MAX_SECONDS = 3600
 

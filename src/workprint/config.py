@@ -120,6 +120,10 @@ class ServerSettings:
     # Who signs audit checkpoints: "file" (audit-signing.key beside the database) or "vault" (a Transit key named
     # ``vault_audit_key`` in the Vault of WORKPRINT_VAULT_ADDR / WORKPRINT_VAULT_TOKEN, which never leaves it).
     audit_signer: str = "file"
+    # How far a device's clock may be off the server's: consent takes effect at most this long before it reached the
+    # server, and a segment may end at most this far ahead of the server's clock. Raising it lets a device that lies
+    # about time backdate consent by as much.
+    clock_tolerance_s: float = 300.0
     vault_audit_key: str = "workprint-audit"
 
     @property
@@ -149,8 +153,16 @@ class ServerSettings:
             access_log=os.environ.get("WORKPRINT_ACCESS_LOG", "0") not in ("", "0"),
             checkpoint_interval_s=_checkpoint_interval(),
             audit_signer=_audit_signer(),
+            clock_tolerance_s=_clock_tolerance(),
             vault_audit_key=os.environ.get("WORKPRINT_VAULT_AUDIT_KEY", "") or base.vault_audit_key,
         )
+
+
+def _clock_tolerance() -> float:
+    tolerance = _float("WORKPRINT_CLOCK_TOLERANCE_S", 300.0)
+    if not 0 <= tolerance <= 86400:
+        raise ConfigError(f"WORKPRINT_CLOCK_TOLERANCE_S: expected seconds in [0, 86400], got {tolerance!r}")
+    return tolerance
 
 
 def _audit_signer() -> str:

@@ -13,6 +13,7 @@ from dataset_helpers import MS, Tape, png_bytes
 from nacl.signing import SigningKey
 from PIL import Image
 
+from clock_helpers import HISTORIC
 from workprint.config import ServerSettings
 from workprint.models import ALL_SCOPES, Event, FrameEvent
 from workprint.privacy.notices import DEFAULT_PROGRAM
@@ -105,7 +106,7 @@ def upload(api: ServerAPI, name: str, sessions: list[tuple[str, Tape]], withdraw
 
 def server(home: Path, blob_url: str = "") -> ServerAPI:
     """A collection server (SQLite, local or S3 blobs, master key file) under ``home``."""
-    return build_api(ServerSettings(home=home, blob_url=blob_url))
+    return build_api(ServerSettings(home=home, blob_url=blob_url, clock_tolerance_s=HISTORIC))
 
 
 def jsonl(path: Path) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from release_helpers import WALL0, header_for, on_wall_clock, session_tape
 from test_purge import every_file_holding, steward_grant
 
 from cli_helpers import run
+from clock_helpers import HISTORIC
 from workprint.config import ServerSettings
 from workprint.dataset.consent import LedgerConsent
 from workprint.dataset.purge import PurgeRequest, pending, purge_pending
@@ -83,7 +84,7 @@ def plain_png(seed: int) -> bytes:
 
 def corpus(home: Path, db_url: str) -> tuple[ServerSource, LineageStore, Participant, Participant]:
     """Alice (marked frames, a marked window title) and Bob, each with one session, every scope granted."""
-    api = build_api(ServerSettings(home=home, db_url=db_url))
+    api = build_api(ServerSettings(home=home, db_url=db_url, clock_tolerance_s=HISTORIC))
     alice, bob = Participant(api, "alice"), Participant(api, "bob")
     alice.upload("s1", session_tape(0, word="alicetyped", title=TITLE), marked_png)
     bob.upload("s1", session_tape(1, word="bobtyped", title="bob sheet"), plain_png)

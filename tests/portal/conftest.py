@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 from portal_helpers import CHROMIUM_ARGS, PASSWORD, SCREENSHOTS, World, nav
 
+from clock_helpers import HISTORIC
 from workprint.capture.xvfb import VirtualDisplay
 from workprint.config import AgentSettings, ServerSettings
 from workprint.demo import session
@@ -36,7 +37,7 @@ def _enroll(api: ServerAPI, url: str, home: Path, pid: str) -> tuple[AgentSettin
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("portal")
-    api = build_api(ServerSettings(home=root / "server"))
+    api = build_api(ServerSettings(home=root / "server", clock_tolerance_s=HISTORIC))
     server, thread, url = serve_in_thread(api)
     admin = Principal.system("portal-test", "admin")
     pids = {who: api.create_participant(who) for who in ("ada", "bob")}

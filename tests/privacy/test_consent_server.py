@@ -17,6 +17,7 @@ import httpx
 import nacl.signing
 import pytest
 
+from clock_helpers import HISTORIC
 from workprint.config import ServerSettings
 from workprint.device import DeviceRecord
 from workprint.errors import BadRequest, ConfigError
@@ -67,7 +68,7 @@ class Site:
 @pytest.fixture
 def site(tmp_path: Path, db_url: str) -> Iterator[Site]:
     """A real server on each metadata backend (SQLite, PostgreSQL) with one enrolled device."""
-    api = build_api(ServerSettings(home=tmp_path / "server", db_url=db_url))
+    api = build_api(ServerSettings(home=tmp_path / "server", db_url=db_url, clock_tolerance_s=HISTORIC))
     server, thread, url = serve_in_thread(api)
     pid = api.create_participant("p")
     e = enroll(url, api.create_enrolment_code(pid), "laptop")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from reliability_helpers import Device, consent_all
 
+from clock_helpers import HISTORIC
 from workprint.config import ServerSettings
 from workprint.server.serve import build_api, serve_in_thread, stop_server
 
@@ -15,7 +16,7 @@ from workprint.server.serve import build_api, serve_in_thread, stop_server
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[tuple[Device, ServerSettings]]:
     """A real uvicorn (in a thread of the test process) over SQLite, and one enrolled device."""
-    settings = ServerSettings(home=tmp_path / "server-home")
+    settings = ServerSettings(home=tmp_path / "server-home", clock_tolerance_s=HISTORIC)
     api = build_api(settings)
     server, thread, url = serve_in_thread(api)
     try:

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from server_helpers import FAST_HASHER, MAX_SEGMENT, Cast, Clock, cast, consent_all
 
+from clock_helpers import HISTORIC
 from workprint.config import ServerSettings
 from workprint.server.api import Enrollment, ServerAPI
 from workprint.server.app import create_app
@@ -29,7 +30,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def api(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[ServerAPI]:
-    settings = ServerSettings(home=tmp_path, db_url=db_url, max_segment_bytes=MAX_SEGMENT)
+    settings = ServerSettings(home=tmp_path, db_url=db_url, max_segment_bytes=MAX_SEGMENT, clock_tolerance_s=HISTORIC)
     store = MetadataStore(db_url)
     keys = MasterKeyFile(tmp_path / "master.key")
     api = ServerAPI(store, LocalBlobStore(tmp_path / "blobs"), keys, settings, clock=clock, password_hasher=FAST_HASHER)

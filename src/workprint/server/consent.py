@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from workprint.audit.signing import load_signing_key
-from workprint.errors import BadRequest, ConfigError, Conflict, ConsentError, Forbidden, Gone
+from workprint.errors import BadRequest, ConfigError, Conflict, ConsentError, Forbidden, Gone, Unprocessable
 from workprint.privacy.consent import ConsentLedger, DeclaresConsent, header_refusal, ledger_from_dicts
 from workprint.privacy.exclusions import rule_from_dict
 from workprint.privacy.notices import DEFAULT_NOTICE, DEFAULT_PROGRAM, Notice, Program, parse_scope
@@ -66,9 +66,19 @@ def _verify_key(b64: str, where: str) -> VerifyKey:
 class ConsentService:
     """Receipts, ledgers, the current notice and erasure requests over a ``MetadataStore``."""
 
-    def __init__(self, metadata: MetadataStore, server_dir: Path, *, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        server_dir: Path,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        clock_tolerance_s: float = 300.0,
+    ) -> None:
         self.metadata = metadata
         self._clock = clock
+        # How far a device's clock may be from the server's: a consent takes effect at most this long before it
+        # arrived, and a segment may end at most this far ahead of the server's clock.
+        self.tolerance_ns = int(clock_tolerance_s * 1e9)
         self.signing_key: SigningKey = load_signing_key(Path(server_dir) / KEY_FILE)
         self._verified_cache: dict[bytes, ConsentReceipt] = {}
         ct.create_consent_schema(metadata.engine)
@@ -173,8 +183,12 @@ class ConsentService:
             raise BadRequest(str(exc)) from None
         if receipt.principal_id != device.participant_id:
             raise Forbidden(f"{where}: piiPrincipalId: {receipt.principal_id!r} is not this device's participant")
-        signed = sign_receipt(receipt, self.signing_key).to_dict()
         now = self._clock()
+        if receipt.timestamp_ns > now + self.tolerance_ns:
+            ahead = (receipt.timestamp_ns - now) / 1e9
+            raise BadRequest(f"{where}: timestamp: {_utc(receipt.timestamp_ns)} is {ahead:.0f} s ahead of the server's "
+                             f"clock (tolerance {self.tolerance_ns / 1e9:.0f} s)")  # fmt: skip
+        signed = sign_receipt(receipt, self.signing_key).to_dict()
 
         def fn(conn: Connection) -> dict[str, Any]:
             held = ct.receipt(conn, receipt.receipt_id)
@@ -209,10 +223,25 @@ class ConsentService:
         """The participant's ledger, from the receipts this server countersigned (read on ``conn`` when given)."""
         if conn is None:
             with self._read() as own:
-                receipts = ct.countersigned_receipts(own, participant_id)
+                receipts = ct.countersigned_with_arrival(own, participant_id)
         else:
-            receipts = ct.countersigned_receipts(conn, participant_id)
-        return ConsentLedger.of([self._verified(d) for d in receipts])
+            receipts = ct.countersigned_with_arrival(conn, participant_id)
+        return ConsentLedger.of([self._in_server_time(self._verified(d), at) for d, at in receipts])
+
+    def _in_server_time(self, r: ConsentReceipt, received_at: int) -> ConsentReceipt:
+        """A receipt as the server holds the participant to it: a device's clock cannot move consent.
+
+        A grant takes effect when it reached the server (less the clock tolerance) at the earliest, so a receipt
+        dated in the past does not cover data recorded before the real consent, and it lapses after the program's
+        re-confirmation period from then at the latest, whatever expiry it claims. A withdrawal counts from its own
+        time or its arrival, whichever is earlier (a participant may only ever withdraw sooner).
+        """
+        if r.action == "grant":
+            start = max(r.timestamp_ns, received_at - self.tolerance_ns)
+            limit = start + DEFAULT_PROGRAM.reconfirm_ns
+            expires = limit if r.expires_ns is None else min(r.expires_ns, limit)
+            return replace(r, timestamp_ns=start, expires_ns=expires)
+        return replace(r, timestamp_ns=min(r.timestamp_ns, received_at))
 
     def _verified(self, stored: dict[str, Any]) -> ConsentReceipt:
         """A stored receipt, checked against the countersignature; every upload reads its participant's receipts,
@@ -235,6 +264,11 @@ class ConsentService:
             with self._read() as own:
                 self.check_segment(participant_id, header, own)
             return
+        now = self._clock()
+        if header.wall_end_ns > now + self.tolerance_ns:
+            ahead, tolerance = (header.wall_end_ns - now) / 1e9, self.tolerance_ns / 1e9
+            raise Unprocessable(f"segment refused: header.wall_end_ns: {_utc(header.wall_end_ns)} is {ahead:.0f} s "
+                                f"ahead of the server's clock (tolerance {tolerance:.0f} s)", code="clock")  # fmt: skip
         notice = ct.current_notice(conn) or DEFAULT_NOTICE_VERSION
         ledger = self.ledger(participant_id, conn)
         reason = header_refusal(ledger, header, notice)
@@ -243,7 +277,6 @@ class ConsentService:
             code = "notice_outdated" if reason.startswith("notice_version") else "consent_missing"
             raise Forbidden(f"segment refused: {reason} ({span})", code=code)
         # Data of a scope withdrawn after the segment began is being erased everywhere: it never comes back in.
-        now = self._clock()
         withdrawn = sorted({s for r in ledger.receipts if r.action == "withdraw"
                             and header.wall_start_ns < r.timestamp_ns <= now for s in r.scopes} & set(header.scopes))
         if withdrawn:
@@ -340,7 +373,9 @@ def consent_of(api: object) -> ConsentService:
         metadata: MetadataStore = getattr(api, "metadata")  # noqa: B009 - no import of server.api (cycle)
         settings = getattr(api, "settings")  # noqa: B009
         clock = getattr(api, "_clock", time.time_ns)
-        service = ConsentService(metadata, settings.server_dir, clock=clock)
+        service = ConsentService(
+            metadata, settings.server_dir, clock=clock, clock_tolerance_s=settings.clock_tolerance_s
+        )
         setattr(api, "_consent_service", service)  # noqa: B010
         return service
 

@@ -130,6 +130,17 @@ def countersigned_receipts(conn: Connection, participant_id: str) -> list[dict[s
     return [dict(r[0]) for r in rows]
 
 
+def countersigned_with_arrival(conn: Connection, participant_id: str) -> list[tuple[dict[str, Any], int]]:
+    """Every countersigned receipt of a participant with when the server received it, oldest first."""
+    c = consent_receipts.c
+    rows = conn.execute(
+        select(c.countersigned, c.received_at)
+        .where(c.participant_id == participant_id)
+        .order_by(c.timestamp_ns, c.received_at)
+    ).all()
+    return [(dict(r[0]), int(r[1])) for r in rows]
+
+
 def device_key(conn: Connection, device_id: str) -> str | None:
     """The consent key bound to ``device_id`` (base64), or None before its first receipt."""
     return conn.execute(
@@ -258,6 +269,7 @@ __all__ = [
     "consent_programs",
     "consent_receipts",
     "countersigned_receipts",
+    "countersigned_with_arrival",
     "create_consent_schema",
     "current_notice",
     "current_notice_row",
