@@ -13,7 +13,9 @@ Every method starts by checking the caller's role; anything not granted here is 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from workprint import segment as seg
@@ -38,14 +40,22 @@ def _require(p: Principal, role: str, what: str) -> None:
         raise Forbidden(f"{what}: requires the {role} role")
 
 
+def blind(grant_id: str, participant_id: str) -> str:
+    """How a grant's audit entries name a participant it covers: only that participant (who knows their own random
+    id) can tell it is them, so a participant reading the entry with its proof learns nobody else's id."""
+    return hashlib.sha256(f"workprint-grant-participant\n{grant_id}\n{participant_id}".encode()).hexdigest()
+
+
 def _touches(entry: AuditEntry, participant_id: str) -> bool:
     if entry.action not in ACCESS_ACTIONS:
         return False
     d = entry.detail
+    grant_id = entry.subject.removeprefix("grant:")
     return bool(
         d.get("participant_id") == participant_id
         or d.get("scope") == "program"
-        or participant_id in (d.get("participant_ids") or ())
+        or blind(grant_id, participant_id) in (d.get("participants") or ())
+        or participant_id in (d.get("participant_ids") or ())  # entries written before blinding
     )
 
 
@@ -85,7 +95,12 @@ class Access:
     def my_grants(self, p: Principal) -> list[Grant]:
         """Every grant whose scope includes the caller, approved or not."""
         pid = self._own(p, "grants")
-        return [g for g in self.api.identity.accounts.grants() if g.covers(pid)]
+        # A grant over several participants shows each of them only themselves, never who else it covers.
+        return [
+            replace(g, participant_ids=tuple(x for x in g.participant_ids if x == pid))
+            for g in self.api.identity.accounts.grants()
+            if g.covers(pid)
+        ]
 
     # -- stewards: grants -----------------------------------------------------------------------------------------
 
@@ -111,7 +126,8 @@ class Access:
         now = self.api.now()
         ids = tuple(sorted(set(participant_ids)))
         g = Grant(uuid.uuid4().hex, p.id, purpose, scope, ids, duration_s, now)
-        detail = {"purpose": purpose, "scope": scope, "participant_ids": list(ids), "duration_s": duration_s}
+        participants = [blind(g.id, x) for x in ids]
+        detail = {"purpose": purpose, "scope": scope, "participants": participants, "duration_s": duration_s}
         self.api.identity.accounts.add_grant(g, AuditEvent(p.actor, "grant.request", f"grant:{g.id}", detail))
         return g
 
@@ -126,7 +142,7 @@ class Access:
             raise Forbidden(f"grant {grant_id}: the requester cannot approve their own grant")
         now = self.api.now()
         expires = now + g.duration_s * 1_000_000_000
-        detail = {"scope": g.scope, "participant_ids": list(g.participant_ids), "expires_at": expires}
+        detail = {"scope": g.scope, "participants": [blind(g.id, x) for x in g.participant_ids], "expires_at": expires}
         if not accounts.approve_grant(
             grant_id, p.id, now, expires, AuditEvent(p.actor, "grant.approve", f"grant:{g.id}", detail)
         ):

@@ -351,7 +351,7 @@ class MetadataStore:
                 id=device.id, participant_id=device.participant_id, name=name, token_hash=token_hash,
                 created_at=now, revoked_at=None,
             ))  # fmt: skip
-            detail = {"participant_id": device.participant_id, "name": name}
+            detail = {"participant_id": device.participant_id}  # no device name: it often names its owner
             append_audit(conn, AuditEvent(f"device:{device_id}", "device.enroll", f"device:{device_id}", detail), now)
             return device
 
