@@ -3,3 +3,4 @@ takes consent from when a receipt reaches it (less ``clock_tolerance_s``). Serve
 not about timing are given this tolerance; the consent-timing tests run with the default."""
 
 HISTORIC = 10 * 365 * 86400.0  # seconds: wide enough for every fixed test date
+HISTORIC_ENV = {"WORKPRINT_CLOCK_TOLERANCE_S": str(int(HISTORIC))}  # the same for a server run as a process

@@ -160,8 +160,8 @@ class ServerSettings:
 
 def _clock_tolerance() -> float:
     tolerance = _float("WORKPRINT_CLOCK_TOLERANCE_S", 300.0)
-    if not 0 <= tolerance <= 86400:
-        raise ConfigError(f"WORKPRINT_CLOCK_TOLERANCE_S: expected seconds in [0, 86400], got {tolerance!r}")
+    if not 0 <= tolerance <= 10 * 366 * 86400:  # a bound that catches milliseconds given for seconds
+        raise ConfigError(f"WORKPRINT_CLOCK_TOLERANCE_S: expected seconds in [0, 316224000], got {tolerance!r}")
     return tolerance
 
 

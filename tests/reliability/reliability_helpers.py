@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from clock_helpers import HISTORIC_ENV
 from workprint.config import ServerSettings
 from workprint.server.api import ServerAPI
 from workprint.server.serve import build_api
@@ -50,7 +51,7 @@ def start_server(home: Path, port: int, db_url: str = "", **env: str) -> subproc
         args += ["--db", db_url]
     proc = subprocess.Popen(
         args,
-        env={**os.environ, "WORKPRINT_HOME": str(home), **env},
+        env={**os.environ, **HISTORIC_ENV, "WORKPRINT_HOME": str(home), **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

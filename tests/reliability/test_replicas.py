@@ -22,6 +22,7 @@ import httpx
 import pytest
 from reliability_helpers import Device, consent_all, free_port, seal_segment, start_server
 
+from clock_helpers import HISTORIC_ENV
 from s3_server import s3_url, weed
 from workprint.config import ServerSettings
 from workprint.server.api import blob_key
@@ -122,7 +123,7 @@ def test_three_replicas_on_postgresql_and_s3_survive_a_kill_and_a_key_rotation(
         creator.start()  # a participant is created while the keys rotate
         rotation = subprocess.run(
             [sys.executable, "-m", "workprint.cli", "admin", "rotate-keys", "--db", pg_url],
-            env={**os.environ, **env, "WORKPRINT_HOME": str(homes[2])}, capture_output=True, text=True,
+            env={**os.environ, **HISTORIC_ENV, **env, "WORKPRINT_HOME": str(homes[2])}, capture_output=True, text=True,
             timeout=120, check=False,
         )  # fmt: skip
         creator.join(30)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 from server_helpers import consent_all, sealed
 
+from clock_helpers import HISTORIC_ENV
 from workprint.config import ServerSettings
 from workprint.server.serve import build_api
 from workprint.transport import HttpTransport, enroll
@@ -26,7 +27,7 @@ def _free_port() -> int:
 
 def _start(home: Path, port: int) -> subprocess.Popen[bytes]:
     code = "from workprint.cli.main import main; main()"
-    env = {**os.environ, "WORKPRINT_HOME": str(home)}
+    env = {**os.environ, **HISTORIC_ENV, "WORKPRINT_HOME": str(home)}
     proc = subprocess.Popen([sys.executable, "-c", code, "server", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 20
