@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from workprint.audit.witness import DEVICE_FILE, load_witnessed
 from workprint.capture.xvfb import VirtualDisplay
 from workprint.config import ServerSettings
 from workprint.device import DeviceRecord
@@ -119,6 +120,12 @@ def test_kill_9_mid_session_loses_no_sealed_segment_and_uploads_none_twice(rig: 
     )
     assert text, "no typing of the killed session reached the server"
     assert typed.startswith(text), (typed[:80], text[:80])
+    # The device holds the server to its audit log: it keeps the newest checkpoint it checked, and says so.
+    held = load_witnessed(rig.home / DEVICE_FILE)
+    assert held is not None and held.latest is not None and held.latest.size >= 1
+    assert held.public_key == bytes(rig.api.audit_log.verify_key).hex()
+    status = subprocess.run([*WORKPRINT, "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert "server audit log: OK" in status.stdout, status.stdout
 
 
 def test_no_display_is_one_line_and_a_non_zero_exit(rig: Rig) -> None:
