@@ -322,9 +322,17 @@ def audit_entries(who: User, request: Request, after: Annotated[int, Query(ge=0,
 
 
 @router.get("/audit/checkpoints")
-def audit_checkpoints(who: User, request: Request) -> dict[str, Any]:
-    """Every signed checkpoint."""
-    return {"checkpoints": [_checkpoint(c) for c in api_of(request).access.checkpoints(who)]}
+def audit_checkpoints(
+    who: User,
+    request: Request,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    """Signed checkpoints in the order they were made, a page at a time (one is signed with every append):
+    ``after`` skips that many, ``next`` is the ``after`` of the next page (null on the last)."""
+    cps = api_of(request).access.checkpoints(who)
+    end = after + limit
+    return {"checkpoints": [_checkpoint(c) for c in cps[after:end]], "next": end if len(cps) > end else None}
 
 
 @router.post("/audit/checkpoints", status_code=201)
