@@ -13,6 +13,7 @@ from workprint.models import ButtonEvent, ControlEvent, Event, FrameEvent, KeyEv
 from workprint.segment import (
     SegmentHeader,
     count_kinds,
+    declared_counts,
     generate_keypair,
     open_sealed,
     read_header,
@@ -84,6 +85,17 @@ def test_events_beyond_the_declared_counts_are_quarantined() -> None:
     header = dataclasses.replace(_header(EVENTS), counts={"button": 1, "frame": 1})
     with pytest.raises(QuarantineError, match="holds 3 events; its header declares 2"):
         open_sealed(seal(header, EVENTS, {}, pk), sk)
+
+
+def test_a_header_declares_only_a_power_of_two_bound_and_holding_more_is_quarantined() -> None:
+    sk, pk = generate_keypair()
+    assert declared_counts(EVENTS) == {"events_at_most": 4} and declared_counts(4) == {"events_at_most": 4}
+    assert declared_counts(5) == {"events_at_most": 8} and declared_counts(0) == {"events_at_most": 1}
+    ok = dataclasses.replace(_header(EVENTS), counts=declared_counts(EVENTS))
+    assert open_sealed(seal(ok, EVENTS, {}, pk), sk).events == tuple(EVENTS)
+    short = dataclasses.replace(_header(EVENTS), counts={"events_at_most": 2})
+    with pytest.raises(QuarantineError, match="holds 3 events"):
+        open_sealed(seal(short, EVENTS, {}, pk), sk)
 
 
 def test_header_with_unknown_scope_is_named() -> None:

@@ -178,11 +178,24 @@ def decode_payload(blob: bytes, *, max_events: int | None = None) -> tuple[tuple
 
 
 def count_kinds(events: Sequence[Event]) -> dict[str, int]:
-    """How many records of each kind, as declared in the header."""
+    """How many records of each kind (what headers declared before ``declared_counts``; still accepted)."""
     counts: dict[str, int] = {}
     for e in events:
         counts[e.KIND] = counts.get(e.KIND, 0) + 1
     return counts
+
+
+AT_MOST = "events_at_most"
+
+
+def declared_counts(events: Sequence[Event] | int) -> dict[str, int]:
+    """What a header declares of its body: a bound on the number of events, the next power of two.
+
+    Enough to bound a read (``open_sealed`` decodes no more), too coarse to chart anyone's keystroke rate: the
+    per-kind counts live only inside the sealed body, and the server keeps only this bound.
+    """
+    n = events if isinstance(events, int) else len(events)
+    return {AT_MOST: 1 << max(0, n - 1).bit_length()}
 
 
 def seal(header: SegmentHeader, events: Sequence[Event], frames: Mapping[str, bytes], public_key: bytes) -> bytes:
@@ -248,7 +261,10 @@ def check_against_header(header: SegmentHeader, events: Sequence[Event], frames:
             raise QuarantineError(f"segment holds a {e.KIND} event at wall time {e.wall_ns} outside its declared range")
         if isinstance(e, ControlEvent) and (problem := control_problem(e)) is not None:
             raise QuarantineError(f"segment holds a {problem}")
-    if count_kinds(events) != dict(header.counts):
+    if set(header.counts) == {AT_MOST}:
+        if len(events) > (bound := header.counts[AT_MOST]):
+            raise QuarantineError(f"segment holds {len(events)} events, more than the {bound} declared")
+    elif count_kinds(events) != dict(header.counts):
         raise QuarantineError(f"segment counts {count_kinds(events)} differ from header counts {dict(header.counts)}")
     if frames and "screenshots" not in declared:
         raise QuarantineError("segment holds frames without the declared scope 'screenshots'")

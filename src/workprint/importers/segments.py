@@ -18,7 +18,7 @@ from workprint.privacy.exclusions import ExclusionRules
 from workprint.privacy.gate import Item, PrivacyGate, Step
 from workprint.privacy.redact.step import KeyRedactor
 from workprint.privacy.scopes import scopes_of_event
-from workprint.segment import Segment, SegmentHeader, count_kinds
+from workprint.segment import Segment, SegmentHeader, declared_counts
 
 SEGMENT_NS = 60 * 1_000_000_000
 REDACTOR_VERSION = "import"
@@ -91,7 +91,7 @@ def _segment(
     header = SegmentHeader(
         participant=participant, device=device, session=session, seq=seq, t_start_ns=min(times),
         t_end_ns=max(times), wall_start_ns=min(walls), wall_end_ns=max(walls), scopes=tuple(declared),
-        notice_version=notice, redactor_version=REDACTOR_VERSION, counts=count_kinds(events),
+        notice_version=notice, redactor_version=REDACTOR_VERSION, counts=declared_counts(events),
     )  # fmt: skip
     return Segment(header=header, events=tuple(events), frames=frames)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from workprint.models import ALL_SCOPES, SCOPE_OF_KIND, Event, FrameEvent, Scope, WindowEvent
-from workprint.segment import Segment, count_kinds
+from workprint.segment import Segment, declared_counts
 
 
 def scopes_of_event(event: Event) -> set[Scope]:
@@ -38,7 +38,7 @@ def without_scopes(seg: Segment, withdrawn: Iterable[str]) -> Segment | None:
     kept = narrow_to_scopes(seg, frozenset(s for s in seg.header.scopes if s in ALL_SCOPES and s not in gone))
     if kept is None or kept is seg:
         return kept
-    return replace(kept, header=replace(kept.header, counts=count_kinds(kept.events)))
+    return replace(kept, header=replace(kept.header, counts=declared_counts(kept.events)))
 
 
 def narrow_to_scopes(seg: Segment, scopes: frozenset[str]) -> Segment | None:

@@ -20,7 +20,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -230,7 +230,7 @@ class ServerAPI:
         rec = SegmentRecord(
             segment_id, device.participant_id, device.id, header.session, header.seq, header.t_start_ns,
             header.t_end_ns, header.wall_start_ns, header.wall_end_ns, tuple(sorted(header.scopes)),
-            header.notice_version, header.redactor_version, len(data), dict(header.counts), key, self._clock(),
+            header.notice_version, header.redactor_version, len(data), _coarse(header.counts), key, self._clock(),
         )  # fmt: skip
         return "stored" if self.metadata.add_segment(rec) else "duplicate"
 
@@ -294,7 +294,7 @@ class ServerAPI:
         """
         new: SegmentRecord | None = None
         if kept is not None:
-            header = replace(kept.header, counts=seg.count_kinds(kept.events), sealed_key="")
+            header = replace(kept.header, counts=seg.declared_counts(kept.events), sealed_key="")
             data = seg.seal(header, kept.events, kept.frames, self.participant(old.participant_id).public_key)
             new_id = seg.segment_id(data)
             new = replace(old, id=new_id, blob_key=blob_key(new_id), size=len(data), scopes=tuple(header.scopes),
@@ -408,3 +408,9 @@ class ServerAPI:
         """``{"status": "ok"}`` when the metadata store answers."""
         self.metadata.ping()
         return {"status": "ok"}
+
+
+def _coarse(counts: Mapping[str, int]) -> dict[str, int]:
+    """What the database keeps of a header's counts: the power-of-two bound only, never per-kind counts (a header
+    from an older device declares those; kept, they would chart a named person's keystroke rate)."""
+    return seg.declared_counts(sum(int(v) for v in counts.values()))

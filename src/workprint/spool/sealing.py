@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from workprint.models import ALL_SCOPES, Event, FrameEvent
 from workprint.privacy.scopes import scopes_of_event
-from workprint.segment import SegmentHeader, count_kinds, seal, segment_id
+from workprint.segment import SegmentHeader, declared_counts, seal, segment_id
 from workprint.spool.records import JournalMeta
 
 SUFFIX = ".wps"
@@ -33,7 +33,7 @@ def build_header(meta: JournalMeta, events: Sequence[Event]) -> SegmentHeader:
         scopes=tuple(s for s in ALL_SCOPES if s in scopes),
         notice_version=meta.notice_version,
         redactor_version=meta.redactor_version,
-        counts=count_kinds(events),
+        counts=declared_counts(events),
     )
 
 
