@@ -114,6 +114,7 @@ def pseudonym_of(rows: list[dict[str, Any]], marker: str) -> str:
 
 def purge_cli(monkeypatch: pytest.MonkeyPatch, home: Path, db_url: str) -> int:
     monkeypatch.setenv("WORKPRINT_DB_URL", db_url)
+    monkeypatch.setenv("WORKPRINT_CLOCK_TOLERANCE_S", str(int(HISTORIC)))
     monkeypatch.delenv("WORKPRINT_BLOB_URL", raising=False)
     return run(monkeypatch, "dataset", "purge-pending", "--server-home", str(home))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -47,7 +48,7 @@ def open_source(
 
     settings = ServerSettings.from_env()
     if home is not None:
-        settings = ServerSettings(home=home, db_url=settings.db_url, blob_url=settings.blob_url)
+        settings = dataclasses.replace(settings, home=home)  # every other setting from the environment
     source = ServerSource(settings, actor, grant_id=grant_id, token=token)
     return source, LineageStore(source.api.metadata.engine)
 
@@ -266,7 +267,7 @@ def import_recording(
         raise ConfigError("--device-token: give it in $WORKPRINT_DEVICE_TOKEN or with --device-token-file; none given")
     settings = ServerSettings.from_env()
     if server_home is not None:
-        settings = ServerSettings(home=server_home, db_url=settings.db_url, blob_url=settings.blob_url)
+        settings = dataclasses.replace(settings, home=server_home)
     api = build_api(settings)
     device = api.authenticate_device(device_token)
     participant = api.participant(device.participant_id)
