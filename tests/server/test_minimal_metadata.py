@@ -39,3 +39,25 @@ def test_auditors_see_no_device_names(api: ServerAPI, people: Cast) -> None:
     enrolments = [e for e in entries if e.action == "device.enroll"]
     assert len(enrolments) == 2
     assert "laptop" not in json.dumps([e.to_dict() for e in entries])
+
+
+def test_no_name_sits_in_the_database_beside_anyone_s_activity(api: ServerAPI, people: Cast) -> None:
+    from sqlalchemy import text
+
+    from workprint.server.identity import Principal
+
+    pid = api.create_participant("Grace Hopper")
+    with api.metadata.engine.connect() as conn:  # what an insider with database access reads, every table
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type='table'" if api.metadata.backend == "sqlite"
+            else "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        ))]  # fmt: skip
+        dump = "".join(str(conn.execute(text(f'SELECT * FROM "{t}"')).all()) for t in tables)
+    assert "Grace" not in dump and "Hopper" not in dump
+    admin = Principal.system("test", "admin")
+    assert api.participant_name(pid, actor=admin.actor) == "Grace Hopper"
+    assert api.audit_log.entries()[-1].action == "participant.name"  # reading a name is audited
+    # A segment of a participant created this way still opens: the key is the first 32 bytes of what is wrapped.
+    assert api.read_segment("test", people.ada_segment).events
+    api.erase_participant(pid, actor=admin.actor)
+    assert api.participant_name(pid, actor=admin.actor) == ""  # erasure forgets the name with the key

@@ -42,7 +42,7 @@ def _all_open(db_url: str, home: Path) -> dict[str, bool]:
         if p.wrapped_private_key is None:
             continue
         try:
-            out[p.id] = len(api.keys.unwrap(p.id, p.wrapped_private_key)) == 32
+            out[p.id] = len(api.keys.unwrap(p.id, p.wrapped_private_key)) > 32  # the private key, then the name
         except ConfigError:
             out[p.id] = False
     api.metadata.close()

@@ -129,11 +129,14 @@ class ServerAPI:
         private, public = seg.generate_keypair()
         now = self._clock()
         pid = uuid.uuid4().hex
-        p = Participant(pid, name, public, None, self.keys.key_id, now)
+        # The name is wrapped with the private key by the participant's own key in the key store: the database holds
+        # no name beside anyone's activity, a rotation re-wraps both together, and erasure forgets the name as well.
+        p = Participant(pid, "", public, None, self.keys.key_id, now)
         detail = {"key_id": p.key_id}
         audit = AuditEvent(actor, "participant.create", f"participant:{p.id}", detail)
+        secret = private + name.encode()
         # Wrapped inside the insert's transaction, under the key lock a rotation's last pass takes (see rotate_keys).
-        self.metadata.add_participant(p, audit, lambda: (self.keys.wrap(pid, private), self.keys.key_id))
+        self.metadata.add_participant(p, audit, lambda: (self.keys.wrap(pid, secret), self.keys.key_id))
         return p.id
 
     def participant(self, participant_id: str) -> Participant:
@@ -142,6 +145,15 @@ class ServerAPI:
         if p is None:
             raise NotFound(f"participant {participant_id!r}: not found")
         return p
+
+    def participant_name(self, participant_id: str, *, actor: str) -> str:
+        """The participant's name, from the key store (audited: only the key store and an admin see names); "" once
+        erased. Participants created before names were wrapped keep theirs in the database's ``name`` column."""
+        p = self.participant(participant_id)
+        if p.wrapped_private_key is None:
+            return ""
+        self.audit_log.append(AuditEvent(actor, "participant.name", f"participant:{p.id}"))
+        return self.keys.unwrap(p.id, p.wrapped_private_key)[_X25519:].decode() or p.name
 
     def create_enrolment_code(self, participant_id: str, ttl_s: int = 86400, *, actor: str = "admin") -> str:
         """A random single-use code valid for ``ttl_s`` seconds; only its hash is stored, so it is shown once."""
@@ -263,7 +275,7 @@ class ServerAPI:
             raise AuditUnavailable(
                 f"audit log: cannot append the read of segment {segment_id} ({type(exc).__name__}); read refused"
             ) from None
-        private = self.keys.unwrap(p.id, p.wrapped_private_key)
+        private = self.keys.unwrap(p.id, p.wrapped_private_key)[:_X25519]  # the name follows the key
         try:
             data = self.blobs.get(rec.blob_key)
             if seg.segment_id(data) != segment_id:
@@ -408,6 +420,9 @@ class ServerAPI:
         """``{"status": "ok"}`` when the metadata store answers."""
         self.metadata.ping()
         return {"status": "ok"}
+
+
+_X25519 = 32  # bytes of a participant's private key, at the start of what the key store wraps
 
 
 def _coarse(counts: Mapping[str, int]) -> dict[str, int]:
