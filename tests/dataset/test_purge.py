@@ -9,6 +9,7 @@ import pytest
 from release_helpers import jsonl, server, session_tape, upload
 
 from cli_helpers import run
+from clock_helpers import HISTORIC
 from workprint.config import ServerSettings
 from workprint.dataset.purge import pending, purge_pending
 from workprint.dataset.release import ReleaseOptions, build_release
@@ -104,6 +105,7 @@ def test_cli_builds_a_release_then_purge_pending_processes_an_erasure(
     source, _lineage, alice, _bob = corpus_on_server(home)
     monkeypatch.delenv("WORKPRINT_DB_URL", raising=False)
     monkeypatch.delenv("WORKPRINT_BLOB_URL", raising=False)
+    monkeypatch.setenv("WORKPRINT_CLOCK_TOLERANCE_S", str(int(HISTORIC)))  # the corpus is dated in the past
     grant = steward_grant(source.api)
     assert run(monkeypatch, "dataset", "build", "--release", "r1", "--server-home", str(home), "--k", "1", *grant) == 0
     out = capsys.readouterr().out

@@ -35,7 +35,8 @@ class Device:
 
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a child process that imports this directory's modules."""
-    return {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", **extra}
+    path = f"{HERE}{os.pathsep}{HERE.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    return {**os.environ, **HISTORIC_ENV, "PYTHONPATH": path, **extra}
 
 
 def free_port() -> int:

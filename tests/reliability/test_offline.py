@@ -11,6 +11,7 @@ import httpx
 import pytest
 from reliability_helpers import WALL0, Device, consent_all, free_port, seal_segment, stored_event_counts
 
+from clock_helpers import HISTORIC
 from workprint.config import ServerSettings
 from workprint.errors import SpoolFull
 from workprint.models import FrameEvent, KeyEvent
@@ -28,7 +29,7 @@ def _disk_bytes(spool: Path) -> int:
 
 
 def test_offline_agent_fills_its_cap_stops_without_dropping_then_drains_at_a_bounded_rate(tmp_path: Path) -> None:
-    settings = ServerSettings(home=tmp_path / "server")
+    settings = ServerSettings(home=tmp_path / "server", clock_tolerance_s=HISTORIC)
     api = build_api(settings)
     pid = api.create_participant("Ada")
     e = api.enroll(api.create_enrolment_code(pid), "laptop")
@@ -88,7 +89,7 @@ def test_offline_agent_fills_its_cap_stops_without_dropping_then_drains_at_a_bou
 
 
 def _server_with_device(home: Path, **settings_kw: int) -> tuple[ServerSettings, Device, str]:
-    settings = ServerSettings(home=home, **settings_kw)  # type: ignore[arg-type]
+    settings = ServerSettings(home=home, clock_tolerance_s=HISTORIC, **settings_kw)  # type: ignore[arg-type]
     api = build_api(settings)
     pid = api.create_participant("Ada")
     e = api.enroll(api.create_enrolment_code(pid), "laptop")
@@ -114,7 +115,8 @@ def test_a_full_server_disk_refuses_segments_with_507_keeps_serving_and_the_agen
         sid0, data0 = seal_segment(dev, 0)
     assert api.ingest(api.authenticate_device(token), sid0, data0) == "stored"
     if how == "below the free-space floor":
-        api.settings = ServerSettings(home=tmp_path, min_free_bytes=1 << 62)  # more than any disk has free
+        # more than any disk has free
+        api.settings = ServerSettings(home=tmp_path, min_free_bytes=1 << 62, clock_tolerance_s=HISTORIC)
     else:
         for n in range(256):  # every directory a new blob could go to is a file now: writes fail (ENOTDIR)
             d = Path(settings.resolved_blob_url()) / "segments" / f"{n:02x}"

@@ -10,6 +10,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from reliability_helpers import Device, consent_all, seal_segment
 
+from clock_helpers import HISTORIC
 from workprint.config import ServerSettings
 from workprint.server.serve import build_api, serve_in_thread, stop_server
 from workprint.store.metadata import MetadataStore
@@ -28,7 +29,7 @@ def _samples(text: str) -> dict[str, float]:
 def test_metrics_count_ingest_and_backlog_without_naming_anyone_and_readyz_follows_the_database(
     tmp_path: Path,
 ) -> None:
-    api = build_api(ServerSettings(home=tmp_path))
+    api = build_api(ServerSettings(home=tmp_path, clock_tolerance_s=HISTORIC))
     server, thread, url = serve_in_thread(api)
     try:
         with httpx.Client(base_url=url, trust_env=False) as client:

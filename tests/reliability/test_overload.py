@@ -11,13 +11,16 @@ from pathlib import Path
 import httpx
 from reliability_helpers import Device, consent_all, seal_segment
 
+from clock_helpers import HISTORIC
 from workprint.config import ServerSettings
 from workprint.server.serve import build_api, serve_in_thread, stop_server
 from workprint.transport import Backoff, HttpTransport
 
 
 def test_ingest_over_capacity_answers_503_with_retry_after_and_recovers(tmp_path: Path) -> None:
-    settings = ServerSettings(home=tmp_path, ingest_max_inflight=1, ingest_max_queue=2, ingest_queue_timeout_s=0.3)
+    settings = ServerSettings(
+        home=tmp_path, ingest_max_inflight=1, ingest_max_queue=2, ingest_queue_timeout_s=0.3, clock_tolerance_s=HISTORIC
+    )
     api = build_api(settings)
     pid = api.create_participant("Ada")
     e = api.enroll(api.create_enrolment_code(pid), "laptop")
