@@ -123,7 +123,7 @@ def test_pause_resume_and_withdrawing_screenshots_act_on_the_running_agent(world
 
         def frames_stored() -> bool:
             recs = world.api.metadata.segments(world.pids["ada"])
-            return any(r.counts.get("frame", 0) for r in recs if r.session == agent.session)
+            return any("screenshots" in r.scopes for r in recs if r.session == agent.session)  # frames declare it
 
         _wait(frames_stored, "a segment with frames to reach the server")  # a withdrawal purges unsent ones
 
