@@ -30,7 +30,7 @@ from workprint.models import ALL_SCOPES, Event, KeyEvent, WindowEvent, to_record
 from workprint.privacy.receipts import make_receipt, sign_receipt
 from workprint.privacy.state import load_state, principal_id, record_consent, signing_key, update_state
 from workprint.segment import SegmentHeader, count_kinds, open_sealed, seal, segment_id
-from workprint.server.api import ServerAPI
+from workprint.server.api import ServerAPI, split_secret
 from workprint.server.consent import consent_of
 from workprint.server.serve import build_api, serve_in_thread, stop_server
 from workprint.spool.records import scan
@@ -160,7 +160,9 @@ def _direct_put(api: ServerAPI, url: str, device: DeviceRecord, wall_ns: int) ->
 
 
 def _session(api: ServerAPI, url: str, home: Path, device: DeviceRecord, desk: Desk, out: Run) -> None:
-    priv = api.keys.unwrap(device.participant_id, api.participant(device.participant_id).wrapped_private_key or b"")
+    priv, _ = split_secret(
+        api.keys.unwrap(device.participant_id, api.participant(device.participant_id).wrapped_private_key or b"")
+    )
     settings = AgentSettings(home=home, frame_interval_s=0.5, upload_interval_s=0.5, idle_pause_min=0)
     update_state(home, lambda s: s.with_exclusion({"kind": "app", "value": "Secretapp"}))
     update_state(home, lambda s: s.with_exclusion({"kind": "title", "value": "^Diary "}))

@@ -12,7 +12,7 @@ from server_helpers import FAST_HASHER, sealed, store_sealed
 from workprint.config import ServerSettings
 from workprint.errors import ConfigError, Gone, SegmentError
 from workprint.segment import open_sealed
-from workprint.server.api import ServerAPI
+from workprint.server.api import ServerAPI, split_secret
 from workprint.server.serve import key_provider
 from workprint.store.blobs import LocalBlobStore
 from workprint.store.keys import KeyProvider, MasterKeyFile
@@ -93,7 +93,7 @@ def test_crypto_shredding_over_vault_leaves_no_readable_copy(db_url: str, tmp_pa
         restored.read_segment("system:test", ada_sid)
     assert restored.read_segment("system:test", bob_sid).header.participant == bob
     sealed_copy = LocalBlobStore(backup).get(f"segments/{ada_sid[:2]}/{ada_sid}")
-    wrong = keys.unwrap(bob, api.participant(bob).wrapped_private_key or b"")
+    wrong, _ = split_secret(keys.unwrap(bob, api.participant(bob).wrapped_private_key or b""))
     with pytest.raises(SegmentError):
         open_sealed(sealed_copy, wrong)  # another participant's key does not open it
     api.metadata.close()

@@ -153,7 +153,7 @@ class ServerAPI:
         if p.wrapped_private_key is None:
             return ""
         self.audit_log.append(AuditEvent(actor, "participant.name", f"participant:{p.id}"))
-        return self.keys.unwrap(p.id, p.wrapped_private_key)[_X25519:].decode() or p.name
+        return split_secret(self.keys.unwrap(p.id, p.wrapped_private_key))[1] or p.name
 
     def create_enrolment_code(self, participant_id: str, ttl_s: int = 86400, *, actor: str = "admin") -> str:
         """A random single-use code valid for ``ttl_s`` seconds; only its hash is stored, so it is shown once."""
@@ -275,7 +275,7 @@ class ServerAPI:
             raise AuditUnavailable(
                 f"audit log: cannot append the read of segment {segment_id} ({type(exc).__name__}); read refused"
             ) from None
-        private = self.keys.unwrap(p.id, p.wrapped_private_key)[:_X25519]  # the name follows the key
+        private, _ = split_secret(self.keys.unwrap(p.id, p.wrapped_private_key))
         try:
             data = self.blobs.get(rec.blob_key)
             if seg.segment_id(data) != segment_id:
@@ -423,6 +423,12 @@ class ServerAPI:
 
 
 _X25519 = 32  # bytes of a participant's private key, at the start of what the key store wraps
+
+
+def split_secret(unwrapped: bytes) -> tuple[bytes, str]:
+    """What the key store unwraps for a participant: (X25519 private key, name); the name is "" for participants
+    created before names were wrapped with the key."""
+    return unwrapped[:_X25519], unwrapped[_X25519:].decode()
 
 
 def _coarse(counts: Mapping[str, int]) -> dict[str, int]:
