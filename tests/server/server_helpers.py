@@ -108,9 +108,47 @@ def store_sealed(api: ServerAPI, participant_id: str, device_id: str, sid: str, 
     assert api.metadata.add_segment(rec)
 
 
-def cast(api: ServerAPI) -> Cast:
-    """Create the cast through the domain API, signing each account in for real."""
+def signed_in(api: ServerAPI, username: str, password: str = PASSWORD) -> Principal:
+    """The principal of a real password sign-in."""
+    return api.identity.principal_from_session(api.identity.login(username, password).token)
+
+
+def admins(api: ServerAPI, names: tuple[str, str] = ("admin", "admin2")) -> tuple[Principal, Principal]:
+    """Two admins made the supported way on an empty database: the first by a local command (no approval: there is
+    nobody to approve), the second requested by that command and approved by the first."""
     root = Principal.system("test", "admin")
+    api.identity.add_user(root, names[0], PASSWORD, ["admin"])
+    first = signed_in(api, names[0])
+    second = api.identity.add_user(root, names[1], PASSWORD, ["admin"])
+    for g in api.identity.duties.role_grants(second.id):
+        api.identity.approve_role(first, g.id)
+    return first, signed_in(api, names[1])
+
+
+def staff(api: ServerAPI, requester: Principal, approver: Principal, name: str, roles: list[str]) -> Principal:
+    """A staff account requested by one admin and its steward, auditor or admin roles approved by a second."""
+    user = api.identity.add_user(requester, name, PASSWORD, roles)
+    for g in api.identity.duties.role_grants(user.id):
+        if g.approved_at is None:
+            api.identity.approve_role(approver, g.id)
+    return signed_in(api, name)
+
+
+def claim_account(api: ServerAPI, device_token: str, username: str, password: str = PASSWORD) -> Principal:
+    """The participant of ``device_token`` claims their account with the code their device receives, as a
+    participant does (``workprint status`` shows the code; the portal's claim page takes it)."""
+    from workprint.server.claims import Claims
+
+    claims = Claims(api.identity)
+    got = claims.for_device(api.authenticate_device(device_token))
+    assert got is not None, "no claim code for this device"
+    claims.claim(got["code"], username, password)
+    return signed_in(api, username, password)
+
+
+def cast(api: ServerAPI) -> Cast:
+    """Create the cast through the domain API, signing each account in for real: participants claim their own
+    accounts, staff roles are requested by one admin and approved by a second."""
     made: dict[str, Principal] = {}
     segs: dict[str, str] = {}
     for name in ("ada", "bob"):
@@ -119,14 +157,11 @@ def cast(api: ServerAPI) -> Cast:
         sid, data, _ = sealed(pid, e.device_id, e.public_key)
         store_sealed(api, pid, e.device_id, sid, data)
         segs[name] = sid
-        api.identity.add_user(root, name, PASSWORD, ["participant"], pid)
-    for name, role in (
-        ("steward", "steward"), ("steward2", "steward"), ("researcher", "researcher"), ("auditor", "auditor"),
-        ("admin", "admin"),
-    ):  # fmt: skip
-        api.identity.add_user(root, name, PASSWORD, [role])
-    for name in ("ada", "bob", "steward", "steward2", "researcher", "auditor", "admin"):
-        made[name] = api.identity.principal_from_session(api.identity.login(name, PASSWORD).token)
+        made[name] = claim_account(api, e.device_token, name)
+    made["admin"], admin2 = admins(api)
+    for name, role in (("steward", "steward"), ("steward2", "steward"), ("researcher", "researcher"),
+                       ("auditor", "auditor")):  # fmt: skip
+        made[name] = staff(api, made["admin"], admin2, name, [role])
     return Cast(
         made["ada"], made["bob"], segs["ada"], segs["bob"], made["steward"], made["steward2"], made["researcher"],
         made["auditor"], made["admin"], {k: k for k in made},

@@ -28,6 +28,7 @@ from workprint.privacy.notices import DEFAULT_PROGRAM
 from workprint.privacy.receipts import make_receipt, sign_receipt
 from workprint.server.api import Enrollment, ServerAPI
 from workprint.server.app import create_app
+from workprint.server.claims import Claims
 from workprint.server.consent import consent_of
 from workprint.server.identity import Principal
 from workprint.server.oidc import OidcLogin, OidcSettings
@@ -44,6 +45,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /v1/auth/oidc/login":                             ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/auth/oidc/callback":                          ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/audit/public-key":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/audit/checkpoint":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "PUT /v1/segments/{segment_id}":                       ("--", "A-", "--", "--", "--", "--", "--"),
     "POST /v1/consents":                                   ("--", "A-", "--", "--", "--", "--", "--"),
     "GET /v1/notice":                                      ("--", "AA", "--", "--", "--", "--", "--"),
@@ -70,6 +72,14 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "POST /v1/admin/participants":                         ("--", "--", "--", "--", "--", "--", "AA"),
     "POST /v1/admin/participants/{participant_id}/enrolment-codes": ("--", "--", "--", "--", "--", "--", "AA"),
     "POST /v1/admin/devices/{device_id}/revoke":           ("--", "--", "--", "--", "--", "--", "AA"),
+    "POST /v1/claim":                                      ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "POST /v1/me/password":                                ("--", "--", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/me/sign-ins":                                 ("--", "--", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/me/claims":                                   ("--", "--", "AA", "--", "--", "--", "--"),
+    "POST /v1/admin/users/{user_id}/roles":                ("--", "--", "--", "--", "--", "--", "AA"),
+    "GET /v1/admin/role-grants":                           ("--", "--", "--", "--", "--", "--", "AA"),
+    "POST /v1/admin/role-grants/{grant_id}/approve":       ("--", "--", "--", "--", "--", "--", "AA"),
+    "POST /v1/admin/participants/{participant_id}/recovery": ("--", "--", "--", "--", "--", "--", "AA"),
 }  # fmt: skip
 
 PURPOSE = "check the reducer against real input"
@@ -119,6 +129,18 @@ def _grant(w: World, side: str, *, approved: bool) -> str:
     if approved:
         w.api.access.approve_grant(s2, g.id)
     return g.id
+
+
+def _claim_code(w: World) -> str:
+    """The claim code a fresh participant's freshly enrolled device receives."""
+    e = w.api.enroll(w.api.create_enrolment_code(w.api.create_participant("Cy")), "cy-laptop")
+    got = Claims(w.api.identity).for_device(w.api.authenticate_device(e.device_token))
+    assert got is not None
+    return str(got["code"])
+
+
+def _fresh_user(w: World, roles: list[str]) -> str:
+    return w.api.identity.add_user(Principal.system("t", "admin"), f"u{secrets.token_hex(4)}", PASSWORD, roles).id
 
 
 def _receipt(w: World, side: str) -> dict[str, Any]:
@@ -204,6 +226,26 @@ REQUESTS: dict[str, Request] = {
         None,
     ),
     "POST /v1/admin/participants": lambda w, s: ("/v1/admin/participants", {"name": "Cy"}, None),
+    "POST /v1/claim": lambda w, s: (
+        "/v1/claim", {"code": _claim_code(w), "username": f"cy{secrets.token_hex(4)}", "password": PASSWORD}, None,
+    ),
+    "POST /v1/me/password": lambda w, s: (
+        "/v1/me/password", {"old_password": PASSWORD, "new_password": PASSWORD}, None,
+    ),
+    "GET /v1/audit/checkpoint": lambda w, s: ("/v1/audit/checkpoint", None, None),
+    "GET /v1/me/sign-ins": lambda w, s: ("/v1/me/sign-ins", None, None),
+    "GET /v1/me/claims": lambda w, s: ("/v1/me/claims", None, None),
+    "POST /v1/admin/users/{user_id}/roles": lambda w, s: (
+        f"/v1/admin/users/{_fresh_user(w, ['researcher'])}/roles", {"role": "steward"}, None,
+    ),
+    "GET /v1/admin/role-grants": lambda w, s: ("/v1/admin/role-grants", None, None),
+    "POST /v1/admin/role-grants/{grant_id}/approve": lambda w, s: (
+        f"/v1/admin/role-grants/{w.api.identity.duties.role_grants(_fresh_user(w, ['steward']))[0].id}/approve", {},
+        None,
+    ),
+    "POST /v1/admin/participants/{participant_id}/recovery": lambda w, s: (
+        f"/v1/admin/participants/{w.api.create_participant('Cy')}/recovery", {}, None,
+    ),
     "POST /v1/admin/participants/{participant_id}/enrolment-codes": lambda w, s: (
         f"/v1/admin/participants/{_pid(w, s)}/enrolment-codes",
         {},

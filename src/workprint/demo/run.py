@@ -92,8 +92,20 @@ def _granted_segments(api: ServerAPI, console: Console) -> Iterator[Segment]:
     """Raw data leaves the store only under a grant: one steward asks, a second approves, every read is audited."""
     admin = Principal.system("demo", "admin")
     password = secrets.token_urlsafe(16)
+
+    def signed_in(name: str) -> Principal:
+        return api.identity.principal_from_session(api.identity.login(name, password).token)
+
+    # Steward roles need a second admin: the first admin of the empty demo store approves the second, who approves
+    # the stewards the local command asked for.
+    api.identity.add_user(admin, "admin-ada", password, ["admin"])
+    second = api.identity.add_user(admin, "admin-abe", password, ["admin"])
+    for g in api.identity.duties.role_grants(second.id):
+        api.identity.approve_role(signed_in("admin-ada"), g.id)
     for name in ("steward-ana", "steward-ben"):
-        api.identity.add_user(admin, name, password, ["steward"])
+        for g in api.identity.duties.role_grants(api.identity.add_user(signed_in("admin-abe"), name, password,
+                                                                        ["steward"]).id):  # fmt: skip
+            api.identity.approve_role(signed_in("admin-ada"), g.id)
     ana, ben = (api.identity.principal_from_session(api.identity.login(n, password).token)
                 for n in ("steward-ana", "steward-ben"))  # fmt: skip
     grant = api.access.request_grant(ana, "Build the demo dataset of the scripted session", "program", duration_s=600)

@@ -29,6 +29,7 @@ from workprint.portal import device_requests
 from workprint.portal.web import STATIC, error_page, nav_for, page, viewer
 from workprint.server.api import ServerAPI
 from workprint.server.auth import SESSION_COOKIE, Principal, api_of, device_access
+from workprint.server.claims import Claims
 from workprint.server.ratelimit import RateLimiter, RateLimits
 from workprint.server.signin import sign_in
 
@@ -168,8 +169,11 @@ def _sign_in_routes(app: FastAPI) -> None:
     @app.get("/portal/device/requests")
     def device_pull(who: Annotated[Principal, Depends(device_access)], request: Request) -> Response:
         assert who.device is not None and who.participant_id is not None
-        reqs = device_requests.take(api_of(request), who.participant_id, who.device.id)
-        return JSONResponse({"requests": [{"id": r.id, "kind": r.kind, "scopes": list(r.scopes)} for r in reqs]})
+        api = api_of(request)
+        reqs = device_requests.take(api, who.participant_id, who.device.id)
+        claim = Claims(api.identity).for_device(who.device)  # the participant's account claim code, shown only here
+        return JSONResponse({"requests": [{"id": r.id, "kind": r.kind, "scopes": list(r.scopes)} for r in reqs],
+                             "account_claim": claim}, headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
 class PortalMount:

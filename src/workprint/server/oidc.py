@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from workprint.audit.log import AuditLog
 from workprint.errors import BadRequest, ConfigError, Conflict, Forbidden, NotFound, Unauthorized
+from workprint.server import duties
 from workprint.server.identity import ROLES, Identity, Principal, Session
 from workprint.store import tables as t
 from workprint.store.metadata import append_audit
@@ -256,6 +257,9 @@ class OidcLogin:
             i = t.oidc_identities.c
             link = conn.execute(select(i.user_id).where(i.issuer == issuer, i.subject == subject)).first()
         user = self.identity.accounts.user(str(link.user_id)) if link is not None else None
+        clash = duties.conflict(mapped)
+        if clash:
+            self._refuse(Forbidden(f"oidc: {clash}"), "incompatible roles", user.id if user else "")
         if user is None:
             if "participant" in mapped:
                 msg = "oidc: participant accounts must be linked by an admin before the first sign-in"
@@ -288,7 +292,7 @@ class OidcLogin:
         def fn(conn: Connection) -> None:
             conn.execute(insert(t.users).values(
                 id=user_id, username=username, password_hash=None, roles=list(roles), participant_id=None,
-                created_at=now, disabled_at=None,
+                created_at=now, disabled_at=None, created_by="system:oidc",
             ))  # fmt: skip
             conn.execute(insert(t.oidc_identities).values(
                 issuer=self.settings.issuer, subject=subject, user_id=user_id, created_at=now,
@@ -317,8 +321,12 @@ class OidcLogin:
             raise Forbidden("oidc link: only an admin may link accounts")
         if not 1 <= len(subject) <= 255:
             raise BadRequest(f"subject: expected 1 to 255 characters, got {len(subject)}")
-        if self.identity.accounts.user(user_id) is None:
+        user = self.identity.accounts.user(user_id)
+        if user is None:
             raise NotFound(f"user {user_id!r}: not found")
+        if user.participant_id is not None:  # else an admin could sign in as the participant through its provider
+            raise Forbidden(f"oidc link: user {user_id} is a participant's account; only the participant binds its "
+                            "sign-in")  # fmt: skip
         now = self._clock()
 
         def fn(conn: Connection) -> None:
