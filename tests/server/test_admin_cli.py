@@ -47,5 +47,5 @@ def test_add_user_creates_an_account_that_signs_in_and_roles_wait_for_a_second_a
     assert status == 0 and out.startswith("checkpoint: size 5, root "), out
     assert _run(tmp_path, "audit", "verify", "--db", db_url) == (
         0,
-        "audit log: OK, 4 entries, 5 checkpoints consistent",
+        "audit log: OK, 5 entries, 6 checkpoints consistent",
     )
