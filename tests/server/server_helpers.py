@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from nacl.signing import SigningKey
 
+from account_helpers import PASSWORD as PASSWORD
+from account_helpers import admins as admins
+from account_helpers import claim_account as claim_account
+from account_helpers import claim_code as claim_code
+from account_helpers import signed_in as signed_in
+from account_helpers import staff as staff
 from workprint.models import ALL_SCOPES, ButtonEvent, Event, KeyEvent, WindowEvent
 from workprint.privacy.notices import DEFAULT_PROGRAM
 from workprint.privacy.receipts import make_receipt, sign_receipt
@@ -56,7 +62,6 @@ def sealed(
 
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # still argon2id, cheap for tests
-PASSWORD = "correct horse battery"
 
 
 class Clock:
@@ -106,44 +111,6 @@ def store_sealed(api: ServerAPI, participant_id: str, device_id: str, sid: str, 
         header.redactor_version, len(data), dict(header.counts), key, api.now(),
     )  # fmt: skip
     assert api.metadata.add_segment(rec)
-
-
-def signed_in(api: ServerAPI, username: str, password: str = PASSWORD) -> Principal:
-    """The principal of a real password sign-in."""
-    return api.identity.principal_from_session(api.identity.login(username, password).token)
-
-
-def admins(api: ServerAPI, names: tuple[str, str] = ("admin", "admin2")) -> tuple[Principal, Principal]:
-    """Two admins made the supported way on an empty database: the first by a local command (no approval: there is
-    nobody to approve), the second requested by that command and approved by the first."""
-    root = Principal.system("test", "admin")
-    api.identity.add_user(root, names[0], PASSWORD, ["admin"])
-    first = signed_in(api, names[0])
-    second = api.identity.add_user(root, names[1], PASSWORD, ["admin"])
-    for g in api.identity.duties.role_grants(second.id):
-        api.identity.approve_role(first, g.id)
-    return first, signed_in(api, names[1])
-
-
-def staff(api: ServerAPI, requester: Principal, approver: Principal, name: str, roles: list[str]) -> Principal:
-    """A staff account requested by one admin and its steward, auditor or admin roles approved by a second."""
-    user = api.identity.add_user(requester, name, PASSWORD, roles)
-    for g in api.identity.duties.role_grants(user.id):
-        if g.approved_at is None:
-            api.identity.approve_role(approver, g.id)
-    return signed_in(api, name)
-
-
-def claim_account(api: ServerAPI, device_token: str, username: str, password: str = PASSWORD) -> Principal:
-    """The participant of ``device_token`` claims their account with the code their device receives, as a
-    participant does (``workprint status`` shows the code; the portal's claim page takes it)."""
-    from workprint.server.claims import Claims
-
-    claims = Claims(api.identity)
-    got = claims.for_device(api.authenticate_device(device_token))
-    assert got is not None, "no claim code for this device"
-    claims.claim(got["code"], username, password)
-    return signed_in(api, username, password)
 
 
 def cast(api: ServerAPI) -> Cast:
