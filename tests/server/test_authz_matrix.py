@@ -44,6 +44,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "POST /v1/login":                                      ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/auth/oidc/login":                             ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/auth/oidc/callback":                          ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "POST /v1/auth/oidc/link":                             ("--", "--", "AA", "--", "--", "--", "--"),
     "GET /v1/audit/public-key":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/audit/checkpoint":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "PUT /v1/segments/{segment_id}":                       ("--", "A-", "--", "--", "--", "--", "--"),
@@ -165,7 +166,7 @@ def _sso_callback(w: World, side: str) -> str:
 
 
 # Redirects that count as allowed: the route answered for the caller (and sent them on).
-REDIRECTS = {"GET /v1/auth/oidc/login"}
+REDIRECTS = {"GET /v1/auth/oidc/login", "POST /v1/auth/oidc/link"}
 
 Request = Callable[[World, str], tuple[str, dict[str, Any] | None, bytes | None]]
 REQUESTS: dict[str, Request] = {
@@ -186,6 +187,7 @@ REQUESTS: dict[str, Request] = {
     "GET /v1/audit/public-key": lambda w, s: ("/v1/audit/public-key", None, None),
     "GET /v1/auth/oidc/login": lambda w, s: ("/v1/auth/oidc/login", None, None),
     "GET /v1/auth/oidc/callback": lambda w, s: (_sso_callback(w, s), None, None),
+    "POST /v1/auth/oidc/link": lambda w, s: ("/v1/auth/oidc/link", None, None),
     "PUT /v1/segments/{segment_id}": lambda w, s: (lambda p, _, d: (p, None, d))(*_upload(w, s)),
     "POST /v1/consents": lambda w, s: ("/v1/consents", _receipt(w, s), None),
     "GET /v1/notice": lambda w, s: ("/v1/notice", None, None),
@@ -302,7 +304,7 @@ def test_authorization_matrix(api: ServerAPI, caller: str, provider: str) -> Non
             r = client.request(method, url, json=body, content=content, headers=headers)
             client.cookies.clear()  # a login must not authenticate the next cells
             want = EXPECTED[key][column][i]
-            allowed = 200 <= r.status_code < 300 or (key in REDIRECTS and r.status_code == 302)
+            allowed = 200 <= r.status_code < 300 or (key in REDIRECTS and r.status_code in (302, 303))
             got = "A" if allowed else "-" if r.status_code in (401, 403, 404) else "?"
             if got != want:
                 unexpected.append(f"{caller} {side} {key}: expected {want}, got {r.status_code} {r.text[:160]}")
@@ -332,6 +334,7 @@ PORTAL_EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /portal/me/data":                                 ("-", "-", "A", "-", "-", "-", "-"),
     "GET /portal/me/accesses":                             ("-", "-", "A", "-", "-", "-", "-"),
     "GET /portal/me/devices":                              ("-", "-", "A", "-", "-", "-", "-"),
+    "GET /portal/me/checkpoint.json":                      ("-", "-", "A", "-", "-", "-", "-"),
     "GET /portal/steward/grants":                          ("-", "-", "-", "A", "-", "-", "-"),
     "GET /portal/steward/programs":                        ("-", "-", "-", "A", "-", "-", "-"),
     "GET /portal/steward/releases":                        ("-", "-", "-", "A", "-", "-", "-"),

@@ -193,6 +193,16 @@ async def oidc_login(_: Public, request: Request) -> Response:
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
+@router.post("/auth/oidc/link")
+async def oidc_link(who: User, request: Request) -> Response:
+    """A signed-in participant binds their own single sign-on: a redirect to the provider, whose callback links the
+    subject it returns to the caller's account (an admin cannot link a participant's account)."""
+    _limit_sign_in(request)
+    sso = _oidc(request)
+    url = await run_in_threadpool(sso.start, who)
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
 _CallbackParam = Annotated[str, Query(max_length=2048)]
 
 

@@ -195,6 +195,7 @@ oidc_pending = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),
     Column("used_at", BigInteger, nullable=True),
+    Column("link_user_id", String(32), nullable=True),  # a signed-in participant binding their own subject
 )
 
 grants = Table(

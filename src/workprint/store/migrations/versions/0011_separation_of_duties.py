@@ -18,8 +18,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Add ``users.created_by`` (NULL: made before 0011) and the ``role_grants`` and ``account_claims`` tables."""
+    """Add ``users.created_by`` (NULL: made before 0011), ``oidc_pending.link_user_id`` (a participant binding their
+    own sign-on subject) and the ``role_grants`` and ``account_claims`` tables."""
     names = sa.inspect(op.get_bind())
+    if "link_user_id" not in {c["name"] for c in names.get_columns("oidc_pending")}:
+        op.add_column("oidc_pending", sa.Column("link_user_id", sa.String(length=32), nullable=True))
     if "created_by" not in {c["name"] for c in names.get_columns("users")}:
         op.add_column("users", sa.Column("created_by", sa.String(length=200), nullable=True))
     if not names.has_table("role_grants"):
@@ -53,10 +56,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop the two tables and ``users.created_by``."""
+    """Drop the two tables, ``oidc_pending.link_user_id`` and ``users.created_by``."""
     op.drop_index("ix_account_claims_participant_id", table_name="account_claims")
     op.drop_table("account_claims")
     op.drop_index("ix_role_grants_user_id", table_name="role_grants")
     op.drop_table("role_grants")
+    with op.batch_alter_table("oidc_pending") as batch:
+        batch.drop_column("link_user_id")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("created_by")
