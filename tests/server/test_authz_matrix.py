@@ -342,6 +342,8 @@ PORTAL_EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /portal/admin/accounts":                          ("-", "-", "-", "-", "-", "-", "A"),
     "GET /portal/admin/participants":                      ("-", "-", "-", "-", "-", "-", "A"),
     "GET /portal/static":                                  ("A", "A", "A", "A", "A", "A", "A"),  # css and js
+    "GET /portal/claim":                                   ("A", "A", "A", "A", "A", "A", "A"),  # the form only
+    "GET /portal/account":                                 ("-", "-", "A", "A", "A", "A", "A"),
 }  # fmt: skip
 PORTAL_URLS = {
     "GET /portal/me/timeline/{session}/{episode}/{step}": "/portal/me/timeline/nosuchsession/0/0",
