@@ -3,10 +3,13 @@
 Private Xvfb + openbox → collection server (SQLite, local blobs, master key file) in a thread → a participant
 enrols a device and consents → the agent records while the scripted session drives a Tk form and an xterm with
 real XTEST input → segments are sealed, uploaded, decrypted under an audited read → AgentNet-style dataset.
+Accounts are made the supported way: the participant claims theirs with the code their device received; two admins
+(the first from the local command, the second approved by it) and two stewards approved by a second admin.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import subprocess
@@ -15,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -24,7 +28,9 @@ from workprint.config import AgentSettings, ServerSettings
 from workprint.dataset.build import BuildReport, build_dataset
 from workprint.demo import session
 from workprint.device import DeviceRecord
+from workprint.device_claim import CLAIM_FILE
 from workprint.models import ALL_SCOPES
+from workprint.privacy.consent_sync import ReceiptSync
 from workprint.privacy.state import record_consent
 from workprint.segment import Segment
 from workprint.server.api import ServerAPI
@@ -80,12 +86,27 @@ def run_demo(out_dir: Path, console: Console, *, settle_s: float = 0.5) -> DemoR
                 for p in procs:
                     p.terminate()
             expected = session.expected_actions(win, (vd.width, vd.height))
+        _participant_claims(url, agent_home, device, console)
         report = build_dataset(_granted_segments(api, console), out_dir / "dataset")
         result = DemoResult(report, agent.stats.admitted, agent.stats.segments_uploaded, expected, (1280, 800))
         _summary(console, result)
         return result
     finally:
         stop_server(server, thread)
+
+
+def _participant_claims(url: str, agent_home: Path, device: DeviceRecord, console: Console) -> None:
+    """The participant claims their account with the code their device received (``workprint status`` shows it),
+    choosing username and password: no admin made or knows them."""
+    claim_file = agent_home / CLAIM_FILE
+    if not claim_file.exists():  # the agent stopped before its first pull of the portal's requests
+        with ReceiptSync(agent_home, device) as sync:
+            sync.apply_portal_requests()
+    code = json.loads(claim_file.read_text())["code"]
+    body = {"code": code, "username": "demo-participant", "password": secrets.token_urlsafe(16)}
+    r = httpx.post(f"{url}/v1/claim", json=body, timeout=10)
+    r.raise_for_status()
+    console.print("account demo-participant: claimed by the participant with the code their device received")
 
 
 def _granted_segments(api: ServerAPI, console: Console) -> Iterator[Segment]:
