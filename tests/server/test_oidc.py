@@ -23,6 +23,7 @@ from workprint.errors import Forbidden, Unauthorized
 from workprint.server.api import ServerAPI
 from workprint.server.app import create_app
 from workprint.server.auth import SESSION_COOKIE
+from workprint.server.claims import Claims
 from workprint.server.identity import Principal
 from workprint.server.oidc import OidcLogin, OidcSettings, map_roles, verify_id_token
 from workprint.server.serve import build_api
@@ -189,6 +190,20 @@ def test_a_participant_binds_their_own_sign_on_and_an_admin_cannot(
     assert [(e.actor, e.subject) for e in links] == [(f"user:{ivy.id}", f"user:{ivy.id}")]
     client.cookies.clear()
     assert _link_own(client, "ivy", "other-sub").status_code == 409  # one subject per account
+
+
+def test_a_recovery_drops_a_sign_on_link_under_way(
+    api: ServerAPI, client: TestClient, sso: OidcLogin, provider: str
+) -> None:
+    pid = api.create_participant("Jo")
+    jo = claim_account(api, api.enroll(api.create_enrolment_code(pid), "jo-laptop").device_token, "jo")
+    started = sso.start(link_for=jo)  # e.g. by someone holding Jo's session
+    admin, _ = admins(api)
+    Claims(api.identity).recover(admin, pid)
+    _set_user(provider, "mallory-sub", ["staff"])
+    r = _callback(client, _authorize(started, "mallory-sub"))
+    assert r.status_code == 401 and r.json()["error"]["message"].startswith("state: unknown, expired or already used")
+    assert not [e for e in api.metadata.audit_entries() if e.action == "account.oidc_link"]
 
 
 def _id_token_for(provider: str, client_id: str, sub: str, nonce: str) -> str:

@@ -31,12 +31,15 @@ def revoke_credentials(
     conn: Connection, user_id: str, now: int, *, sign_on: bool = True, keep_session: str = "", keep_token: str = ""
 ) -> None:
     """End every session and revoke every API token of an account (but the session hashed ``keep_session`` and the
-    token ``keep_token``: the caller's own) and, with ``sign_on``, drop its single sign-on links (in ``conn``)."""
+    token ``keep_token``: the caller's own) and, with ``sign_on``, drop its single sign-on links (in ``conn``). Sign-on
+    logins under way that would link a subject to the account are dropped too: a session that was just revoked may
+    have started one."""
     s, a = t.sessions.c, t.api_tokens.c
     conn.execute(update(t.sessions).where(s.user_id == user_id, s.ended_at.is_(None), s.token_hash != keep_session)
                  .values(ended_at=now))  # fmt: skip
     conn.execute(update(t.api_tokens).where(a.user_id == user_id, a.revoked_at.is_(None), a.id != keep_token)
                  .values(revoked_at=now))  # fmt: skip
+    conn.execute(delete(t.oidc_pending).where(t.oidc_pending.c.link_user_id == user_id))
     if sign_on:
         conn.execute(delete(t.oidc_identities).where(t.oidc_identities.c.user_id == user_id))
 
