@@ -229,24 +229,33 @@ REQUESTS: dict[str, Request] = {
     ),
     "POST /v1/admin/participants": lambda w, s: ("/v1/admin/participants", {"name": "Cy"}, None),
     "POST /v1/claim": lambda w, s: (
-        "/v1/claim", {"code": _claim_code(w), "username": f"cy{secrets.token_hex(4)}", "password": PASSWORD}, None,
+        "/v1/claim",
+        {"code": _claim_code(w), "username": f"cy{secrets.token_hex(4)}", "password": PASSWORD},
+        None,
     ),
     "POST /v1/me/password": lambda w, s: (
-        "/v1/me/password", {"old_password": PASSWORD, "new_password": PASSWORD}, None,
+        "/v1/me/password",
+        {"old_password": PASSWORD, "new_password": PASSWORD},
+        None,
     ),
     "GET /v1/audit/checkpoint": lambda w, s: ("/v1/audit/checkpoint", None, None),
     "GET /v1/me/sign-ins": lambda w, s: ("/v1/me/sign-ins", None, None),
     "GET /v1/me/claims": lambda w, s: ("/v1/me/claims", None, None),
     "POST /v1/admin/users/{user_id}/roles": lambda w, s: (
-        f"/v1/admin/users/{_fresh_user(w, ['researcher'])}/roles", {"role": "steward"}, None,
+        f"/v1/admin/users/{_fresh_user(w, ['researcher'])}/roles",
+        {"role": "steward"},
+        None,
     ),
     "GET /v1/admin/role-grants": lambda w, s: ("/v1/admin/role-grants", None, None),
     "POST /v1/admin/role-grants/{grant_id}/approve": lambda w, s: (
-        f"/v1/admin/role-grants/{w.api.identity.duties.role_grants(_fresh_user(w, ['steward']))[0].id}/approve", {},
+        f"/v1/admin/role-grants/{w.api.identity.duties.role_grants(_fresh_user(w, ['steward']))[0].id}/approve",
+        {},
         None,
     ),
     "POST /v1/admin/participants/{participant_id}/recovery": lambda w, s: (
-        f"/v1/admin/participants/{w.api.create_participant('Cy')}/recovery", {}, None,
+        f"/v1/admin/participants/{w.api.create_participant('Cy')}/recovery",
+        {},
+        None,
     ),
     "POST /v1/admin/participants/{participant_id}/enrolment-codes": lambda w, s: (
         f"/v1/admin/participants/{_pid(w, s)}/enrolment-codes",

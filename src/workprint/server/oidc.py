@@ -297,8 +297,10 @@ class OidcLogin:
             self._refuse(Forbidden(f"oidc: {clash}"), "incompatible roles", user.id if user else "")
         if user is None:
             if "participant" in mapped:
-                msg = ("oidc: participant accounts must be linked by the participant, signed in to their claimed "
-                       "account, before the first sign-in")
+                msg = (
+                    "oidc: participant accounts must be linked by the participant, signed in to their claimed "
+                    "account, before the first sign-in"
+                )
                 self._refuse(Forbidden(msg), "participant not linked")
             if not mapped:
                 self._refuse(
