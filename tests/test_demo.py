@@ -53,3 +53,6 @@ def test_demo_records_the_scripted_session_into_the_expected_actions(tmp_path: P
         seen = subprocess.run(["tesseract", str(image), "stdout"], capture_output=True, text=True, check=True).stdout
         assert "lovel" not in re.sub(r"[^a-z]", "", seen.lower()), (image.name, seen)
     assert "<NAME>" in buf.getvalue()
+    assert "account demo-participant: claimed by the participant" in buf.getvalue()
+    user = api.identity.accounts.user_by_name("demo-participant")
+    assert user is not None and user.roles == ("participant",) and user.created_by == "claim"

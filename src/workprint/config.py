@@ -12,6 +12,9 @@ from pathlib import Path
 
 from workprint.errors import ConfigError
 
+# How long a participant's account claim code stays valid once their device has received it.
+CLAIM_CODE_TTL_S = 7 * 86400
+
 
 def default_home() -> Path:
     """The data directory: ``$WORKPRINT_HOME`` or ``~/.local/share/workprint``."""

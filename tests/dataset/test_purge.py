@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from release_helpers import jsonl, server, session_tape, upload
 
+from account_helpers import admins, staff
 from cli_helpers import run
 from clock_helpers import HISTORIC
 from workprint.config import ServerSettings
@@ -16,7 +17,6 @@ from workprint.dataset.release import ReleaseOptions, build_release
 from workprint.dataset.source import ServerSource
 from workprint.server.api import ServerAPI
 from workprint.server.consent import consent_of
-from workprint.server.identity import Principal
 from workprint.store.lineage_tables import LineageStore
 
 MARKER = "zqxmarkerjv"
@@ -88,11 +88,8 @@ def test_a_withdrawal_request_is_purged_and_late_ones_are_flagged(tmp_path: Path
 
 def steward_grant(api: ServerAPI) -> list[str]:
     """Two stewards: one asks for a program grant, the other approves it; the requester's token reads under it."""
-    admin = Principal.system("test", "admin")
-    for name in ("steward-a", "steward-b"):
-        api.identity.add_user(admin, name, "correct horse battery", ["steward"])
-    a, b = (api.identity.principal_from_session(api.identity.login(n, "correct horse battery").token)
-            for n in ("steward-a", "steward-b"))  # fmt: skip
+    admin, admin2 = admins(api)
+    a, b = (staff(api, admin, admin2, n, ["steward"]) for n in ("steward-a", "steward-b"))
     g = api.access.request_grant(a, "Build the r1 release for the agent team", "program")
     api.access.approve_grant(b, g.id)
     return ["--grant", g.id, "--token", api.identity.create_api_token(a, "build")]

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 from portal_helpers import CHROMIUM_ARGS, PASSWORD, SCREENSHOTS, World, nav
 
+from account_helpers import admins, claim_account, staff
 from clock_helpers import HISTORIC
 from workprint.capture.xvfb import VirtualDisplay
 from workprint.config import AgentSettings, ServerSettings
@@ -20,7 +21,6 @@ from workprint.device import DeviceRecord
 from workprint.models import ALL_SCOPES
 from workprint.privacy.state import record_consent
 from workprint.server.api import ServerAPI
-from workprint.server.identity import Principal
 from workprint.server.serve import build_api, serve_in_thread, stop_server
 from workprint.transport import enroll
 
@@ -39,16 +39,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("portal")
     api = build_api(ServerSettings(home=root / "server", clock_tolerance_s=HISTORIC))
     server, thread, url = serve_in_thread(api)
-    admin = Principal.system("portal-test", "admin")
     pids = {who: api.create_participant(who) for who in ("ada", "bob")}
     devices = {who: _enroll(api, url, root / who, pid) for who, pid in pids.items()}
-    users = {}
-    for name, roles, pid in (
-        ("ada", ["participant"], pids["ada"]), ("bob", ["participant"], pids["bob"]),
-        ("steward1", ["steward"], None), ("steward2", ["steward"], None), ("rita", ["researcher"], None),
-        ("audrey", ["auditor"], None), ("root", ["admin"], None),
-    ):  # fmt: skip
-        users[name] = api.identity.add_user(admin, name, PASSWORD, roles, pid).id
+    # Before the agents first sync: each participant claims their account with the code their device receives.
+    users = {who: claim_account(api, d.device_token, who, PASSWORD).id for who, (_, d) in devices.items()}
+    first, second = admins(api, ("root", "root2"), PASSWORD)
+    users.update(root=first.id, root2=second.id)
+    for name, role in (("steward1", "steward"), ("steward2", "steward"), ("rita", "researcher"), ("audrey", "auditor")):
+        users[name] = staff(api, first, second, name, [role], PASSWORD).id
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with VirtualDisplay() as vd, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)

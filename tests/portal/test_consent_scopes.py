@@ -20,6 +20,7 @@ from nacl.signing import SigningKey
 from playwright.sync_api import expect
 from portal_helpers import PASSWORD, World
 
+from account_helpers import claim_account
 from workprint.config import ServerSettings
 from workprint.models import ALL_SCOPES
 from workprint.portal import device_requests
@@ -27,7 +28,6 @@ from workprint.privacy.notices import Notice, Program
 from workprint.privacy.receipts import make_receipt, sign_receipt
 from workprint.server.api import ServerAPI
 from workprint.server.consent import consent_of
-from workprint.server.identity import Principal
 from workprint.server.serve import build_api, serve_in_thread, stop_server
 
 REQUESTED = ("keys", "mouse")
@@ -49,8 +49,9 @@ def program_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Program
     try:
         version = consent_of(api).publish_program("Spreadsheet work", REQUESTED, 90, "We record keys and mouse.")
         pid = api.create_participant("cleo")
-        api.identity.add_user(Principal.system("test", "admin"), "cleo", PASSWORD, ["participant"], pid)
-        device = api.authenticate_device(api.enroll(api.create_enrolment_code(pid), "cleo-laptop").device_token)
+        token = api.enroll(api.create_enrolment_code(pid), "cleo-laptop").device_token
+        claim_account(api, token, "cleo", PASSWORD)
+        device = api.authenticate_device(token)
         # A scope granted under this notice before the program narrowed (devices of an older release did so).
         wide = Program("wide", "Spreadsheet work", ALL_SCOPES, 90, Notice(version, "We record keys and mouse."))
         receipt = make_receipt(wide, "grant", ("keys", "screenshots"), pid, time.time_ns() - 10**9)

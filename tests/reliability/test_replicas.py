@@ -22,11 +22,11 @@ import httpx
 import pytest
 from reliability_helpers import Device, consent_all, free_port, seal_segment, start_server
 
+from account_helpers import admins, claim_account, staff
 from clock_helpers import HISTORIC_ENV
 from s3_server import s3_url, weed
 from workprint.config import ServerSettings
 from workprint.server.api import blob_key, split_secret
-from workprint.server.identity import Principal
 from workprint.server.serve import build_api
 
 pytestmark = pytest.mark.postgres
@@ -84,18 +84,18 @@ def test_three_replicas_on_postgresql_and_s3_survive_a_kill_and_a_key_rotation(
     for h in homes[1:] if key_store == "vault" else []:
         (h / "server").mkdir(parents=True)
         shutil.copy2(homes[0] / "server" / "audit-signing.key", h / "server" / "audit-signing.key")
-    root = Principal.system("test", "admin")
     devices, participants = [], []
     for n in range(DEVICES):
         if n % 4 == 0:
             pid = api.create_participant(f"person-{n}")
             participants.append(pid)
-            api.identity.add_user(root, f"person-{n}", "a long test password", ["participant"], pid)
         e = api.enroll(api.create_enrolment_code(pid), f"laptop-{n}")
+        if n % 4 == 0:
+            claim_account(api, e.device_token, f"person-{n}", "a long test password")
         consent_all(api, e.device_token)
         devices.append(Device("", e.device_token, e.participant_id, e.device_id, e.public_key))
-    api.identity.add_user(root, "audra", "a long test password", ["auditor"])
-    auditor = api.identity.principal_from_session(api.identity.login("audra", "a long test password").token)
+    admin, admin2 = admins(api, password="a long test password")
+    auditor = staff(api, admin, admin2, "audra", ["auditor"], "a long test password")
     auditor_token = api.identity.create_api_token(auditor, "replica-test")
     reader = api.identity.principal_from_session(api.identity.login("person-0", "a long test password").token)
     reader_token = api.identity.create_api_token(reader, "replica-test")

@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from nacl.signing import SigningKey
 
+from account_helpers import PASSWORD as PASSWORD
+from account_helpers import admins as admins
+from account_helpers import claim_account as claim_account
+from account_helpers import claim_code as claim_code
+from account_helpers import signed_in as signed_in
+from account_helpers import staff as staff
 from workprint.models import ALL_SCOPES, ButtonEvent, Event, KeyEvent, WindowEvent
 from workprint.privacy.notices import DEFAULT_PROGRAM
 from workprint.privacy.receipts import make_receipt, sign_receipt
@@ -56,7 +62,6 @@ def sealed(
 
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # still argon2id, cheap for tests
-PASSWORD = "correct horse battery"
 
 
 class Clock:
@@ -109,8 +114,8 @@ def store_sealed(api: ServerAPI, participant_id: str, device_id: str, sid: str, 
 
 
 def cast(api: ServerAPI) -> Cast:
-    """Create the cast through the domain API, signing each account in for real."""
-    root = Principal.system("test", "admin")
+    """Create the cast through the domain API, signing each account in for real: participants claim their own
+    accounts, staff roles are requested by one admin and approved by a second."""
     made: dict[str, Principal] = {}
     segs: dict[str, str] = {}
     for name in ("ada", "bob"):
@@ -119,14 +124,11 @@ def cast(api: ServerAPI) -> Cast:
         sid, data, _ = sealed(pid, e.device_id, e.public_key)
         store_sealed(api, pid, e.device_id, sid, data)
         segs[name] = sid
-        api.identity.add_user(root, name, PASSWORD, ["participant"], pid)
-    for name, role in (
-        ("steward", "steward"), ("steward2", "steward"), ("researcher", "researcher"), ("auditor", "auditor"),
-        ("admin", "admin"),
-    ):  # fmt: skip
-        api.identity.add_user(root, name, PASSWORD, [role])
-    for name in ("ada", "bob", "steward", "steward2", "researcher", "auditor", "admin"):
-        made[name] = api.identity.principal_from_session(api.identity.login(name, PASSWORD).token)
+        made[name] = claim_account(api, e.device_token, name)
+    made["admin"], admin2 = admins(api)
+    for name, role in (("steward", "steward"), ("steward2", "steward"), ("researcher", "researcher"),
+                       ("auditor", "auditor")):  # fmt: skip
+        made[name] = staff(api, made["admin"], admin2, name, [role])
     return Cast(
         made["ada"], made["bob"], segs["ada"], segs["bob"], made["steward"], made["steward2"], made["researcher"],
         made["auditor"], made["admin"], {k: k for k in made},

@@ -28,6 +28,7 @@ from workprint.privacy.notices import DEFAULT_PROGRAM
 from workprint.privacy.receipts import make_receipt, sign_receipt
 from workprint.server.api import Enrollment, ServerAPI
 from workprint.server.app import create_app
+from workprint.server.claims import Claims
 from workprint.server.consent import consent_of
 from workprint.server.identity import Principal
 from workprint.server.oidc import OidcLogin, OidcSettings
@@ -43,6 +44,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "POST /v1/login":                                      ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/auth/oidc/login":                             ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/auth/oidc/callback":                          ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "POST /v1/auth/oidc/link":                             ("--", "--", "AA", "--", "--", "--", "--"),
     "GET /v1/audit/public-key":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "GET /v1/audit/checkpoint":                            ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
     "PUT /v1/segments/{segment_id}":                       ("--", "A-", "--", "--", "--", "--", "--"),
@@ -71,6 +73,14 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "POST /v1/admin/participants":                         ("--", "--", "--", "--", "--", "--", "AA"),
     "POST /v1/admin/participants/{participant_id}/enrolment-codes": ("--", "--", "--", "--", "--", "--", "AA"),
     "POST /v1/admin/devices/{device_id}/revoke":           ("--", "--", "--", "--", "--", "--", "AA"),
+    "POST /v1/claim":                                      ("AA", "AA", "AA", "AA", "AA", "AA", "AA"),
+    "POST /v1/me/password":                                ("--", "--", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/me/sign-ins":                                 ("--", "--", "AA", "AA", "AA", "AA", "AA"),
+    "GET /v1/me/claims":                                   ("--", "--", "AA", "--", "--", "--", "--"),
+    "POST /v1/admin/users/{user_id}/roles":                ("--", "--", "--", "--", "--", "--", "AA"),
+    "GET /v1/admin/role-grants":                           ("--", "--", "--", "--", "--", "--", "AA"),
+    "POST /v1/admin/role-grants/{grant_id}/approve":       ("--", "--", "--", "--", "--", "--", "AA"),
+    "POST /v1/admin/participants/{participant_id}/recovery": ("--", "--", "--", "--", "--", "--", "AA"),
 }  # fmt: skip
 
 PURPOSE = "check the reducer against real input"
@@ -122,6 +132,18 @@ def _grant(w: World, side: str, *, approved: bool) -> str:
     return g.id
 
 
+def _claim_code(w: World) -> str:
+    """The claim code a fresh participant's freshly enrolled device receives."""
+    e = w.api.enroll(w.api.create_enrolment_code(w.api.create_participant("Cy")), "cy-laptop")
+    got = Claims(w.api.identity).for_device(w.api.authenticate_device(e.device_token))
+    assert got is not None
+    return str(got["code"])
+
+
+def _fresh_user(w: World, roles: list[str]) -> str:
+    return w.api.identity.add_user(Principal.system("t", "admin"), f"u{secrets.token_hex(4)}", PASSWORD, roles).id
+
+
 def _receipt(w: World, side: str) -> dict[str, Any]:
     receipt = make_receipt(DEFAULT_PROGRAM, "grant", ALL_SCOPES, _pid(w, side), WALL0 - 10**9)
     return sign_receipt(receipt, w.consent_key).to_dict()
@@ -144,7 +166,7 @@ def _sso_callback(w: World, side: str) -> str:
 
 
 # Redirects that count as allowed: the route answered for the caller (and sent them on).
-REDIRECTS = {"GET /v1/auth/oidc/login"}
+REDIRECTS = {"GET /v1/auth/oidc/login", "POST /v1/auth/oidc/link"}
 
 Request = Callable[[World, str], tuple[str, dict[str, Any] | None, bytes | None]]
 REQUESTS: dict[str, Request] = {
@@ -166,6 +188,7 @@ REQUESTS: dict[str, Request] = {
     "GET /v1/audit/checkpoint": lambda w, s: ("/v1/audit/checkpoint?since=1", None, None),
     "GET /v1/auth/oidc/login": lambda w, s: ("/v1/auth/oidc/login", None, None),
     "GET /v1/auth/oidc/callback": lambda w, s: (_sso_callback(w, s), None, None),
+    "POST /v1/auth/oidc/link": lambda w, s: ("/v1/auth/oidc/link", None, None),
     "PUT /v1/segments/{segment_id}": lambda w, s: (lambda p, _, d: (p, None, d))(*_upload(w, s)),
     "POST /v1/consents": lambda w, s: ("/v1/consents", _receipt(w, s), None),
     "GET /v1/notice": lambda w, s: ("/v1/notice", None, None),
@@ -206,6 +229,34 @@ REQUESTS: dict[str, Request] = {
         None,
     ),
     "POST /v1/admin/participants": lambda w, s: ("/v1/admin/participants", {"name": "Cy"}, None),
+    "POST /v1/claim": lambda w, s: (
+        "/v1/claim",
+        {"code": _claim_code(w), "username": f"cy{secrets.token_hex(4)}", "password": PASSWORD},
+        None,
+    ),
+    "POST /v1/me/password": lambda w, s: (
+        "/v1/me/password",
+        {"old_password": PASSWORD, "new_password": PASSWORD},
+        None,
+    ),
+    "GET /v1/me/sign-ins": lambda w, s: ("/v1/me/sign-ins", None, None),
+    "GET /v1/me/claims": lambda w, s: ("/v1/me/claims", None, None),
+    "POST /v1/admin/users/{user_id}/roles": lambda w, s: (
+        f"/v1/admin/users/{_fresh_user(w, ['researcher'])}/roles",
+        {"role": "steward"},
+        None,
+    ),
+    "GET /v1/admin/role-grants": lambda w, s: ("/v1/admin/role-grants", None, None),
+    "POST /v1/admin/role-grants/{grant_id}/approve": lambda w, s: (
+        f"/v1/admin/role-grants/{w.api.identity.duties.role_grants(_fresh_user(w, ['steward']))[0].id}/approve",
+        {},
+        None,
+    ),
+    "POST /v1/admin/participants/{participant_id}/recovery": lambda w, s: (
+        f"/v1/admin/participants/{w.api.create_participant('Cy')}/recovery",
+        {},
+        None,
+    ),
     "POST /v1/admin/participants/{participant_id}/enrolment-codes": lambda w, s: (
         f"/v1/admin/participants/{_pid(w, s)}/enrolment-codes",
         {},
@@ -262,7 +313,7 @@ def test_authorization_matrix(api: ServerAPI, caller: str, provider: str) -> Non
             r = client.request(method, url, json=body, content=content, headers=headers)
             client.cookies.clear()  # a login must not authenticate the next cells
             want = EXPECTED[key][column][i]
-            allowed = 200 <= r.status_code < 300 or (key in REDIRECTS and r.status_code == 302)
+            allowed = 200 <= r.status_code < 300 or (key in REDIRECTS and r.status_code in (302, 303))
             got = "A" if allowed else "-" if r.status_code in (401, 403, 404) else "?"
             if got != want:
                 unexpected.append(f"{caller} {side} {key}: expected {want}, got {r.status_code} {r.text[:160]}")
@@ -300,6 +351,8 @@ PORTAL_EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /portal/admin/accounts":                          ("-", "-", "-", "-", "-", "-", "A"),
     "GET /portal/admin/participants":                      ("-", "-", "-", "-", "-", "-", "A"),
     "GET /portal/static":                                  ("A", "A", "A", "A", "A", "A", "A"),  # css and js
+    "GET /portal/claim":                                   ("A", "A", "A", "A", "A", "A", "A"),  # the form only
+    "GET /portal/account":                                 ("-", "-", "A", "A", "A", "A", "A"),
 }  # fmt: skip
 PORTAL_URLS = {
     "GET /portal/me/timeline/{session}/{episode}/{step}": "/portal/me/timeline/nosuchsession/0/0",

@@ -13,15 +13,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from server_helpers import PASSWORD, admins, claim_account
 from typer.testing import CliRunner
 
 from workprint.cli.main import _register
 from workprint.cli.main import app as cli_app
 from workprint.config import ServerSettings
-from workprint.errors import Unauthorized
+from workprint.errors import Forbidden, Unauthorized
 from workprint.server.api import ServerAPI
 from workprint.server.app import create_app
 from workprint.server.auth import SESSION_COOKIE
+from workprint.server.claims import Claims
 from workprint.server.identity import Principal
 from workprint.server.oidc import OidcLogin, OidcSettings, map_roles, verify_id_token
 from workprint.server.serve import build_api
@@ -151,24 +153,57 @@ def test_an_unmapped_user_and_an_unlinked_participant_are_refused(
     )
     _set_user(provider, "hal", ["staff"])
     r = _callback(client, _authorize(_login_redirect(client), "hal"))
-    assert r.status_code == 403 and "must be linked by an admin" in r.json()["error"]["message"]
+    assert r.status_code == 403 and "must be linked by the participant" in r.json()["error"]["message"]
     assert [f["reason"] for f in _failures(api)][-2:] == ["no role", "participant not linked"]
     assert not [e for e in api.metadata.audit_entries() if e.action == "account.create" and e.actor == "system:oidc"]
 
 
-def test_a_participant_linked_by_an_admin_signs_in_to_their_account(
+def _link_own(client: TestClient, username: str, sub: str) -> httpx.Response:
+    """Sign in with the password the participant chose at their claim, bind ``sub`` through the provider."""
+    csrf = client.post("/v1/login", json={"username": username, "password": PASSWORD}).json()["csrf_token"]
+    r = client.post("/v1/auth/oidc/link", headers={"X-CSRF-Token": csrf}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    client.cookies.clear()  # the callback needs no session: the link is bound to the login's state on the server
+    return _callback(client, _authorize(r.headers["location"], sub))
+
+
+def test_a_participant_binds_their_own_sign_on_and_an_admin_cannot(
     api: ServerAPI, client: TestClient, sso: OidcLogin, provider: str
 ) -> None:
-    root = Principal.system("test", "admin")
     pid = api.create_participant("Ivy")
-    user = api.identity.add_user(root, "ivy", None, ["participant"], pid)
-    with pytest.raises(Exception, match="only an admin"):
-        sso.link(Principal("user", "x", frozenset({"steward"})), user.id, "ivy-sub")
-    sso.link(root, user.id, "ivy-sub")
-    _set_user(provider, "ivy-sub", ["staff"])
+    e = api.enroll(api.create_enrolment_code(pid), "ivy-laptop")
+    ivy = claim_account(api, e.device_token, "ivy")
+    admin, _ = admins(api)
+    for who in (Principal.system("test", "admin"), admin):
+        with pytest.raises(Forbidden, match="only the participant binds its sign-in"):
+            sso.link(who, ivy.id, "ivy-sub")
+    with pytest.raises(Forbidden, match="only a signed-in participant binds their own sign-on"):
+        sso.start(link_for=admin)
+    _set_user(provider, "ivy-sub", ["staff", "wp-stewards"])  # a steward group on the provider gives her no role
+    r = _link_own(client, "ivy", "ivy-sub")
+    assert r.status_code == 200, r.text
+    client.cookies.clear()
     r = _callback(client, _authorize(_login_redirect(client), "ivy-sub"))
     assert r.status_code == 200, r.text
-    assert client.get("/v1/me").json() == {"user_id": user.id, "roles": ["participant"], "participant_id": pid}
+    assert client.get("/v1/me").json() == {"user_id": ivy.id, "roles": ["participant"], "participant_id": pid}
+    links = [e for e in api.metadata.audit_entries() if e.action == "account.oidc_link"]
+    assert [(e.actor, e.subject) for e in links] == [(f"user:{ivy.id}", f"user:{ivy.id}")]
+    client.cookies.clear()
+    assert _link_own(client, "ivy", "other-sub").status_code == 409  # one subject per account
+
+
+def test_a_recovery_drops_a_sign_on_link_under_way(
+    api: ServerAPI, client: TestClient, sso: OidcLogin, provider: str
+) -> None:
+    pid = api.create_participant("Jo")
+    jo = claim_account(api, api.enroll(api.create_enrolment_code(pid), "jo-laptop").device_token, "jo")
+    started = sso.start(link_for=jo)  # e.g. by someone holding Jo's session
+    admin, _ = admins(api)
+    Claims(api.identity).recover(admin, pid)
+    _set_user(provider, "mallory-sub", ["staff"])
+    r = _callback(client, _authorize(started, "mallory-sub"))
+    assert r.status_code == 401 and r.json()["error"]["message"].startswith("state: unknown, expired or already used")
+    assert not [e for e in api.metadata.audit_entries() if e.action == "account.oidc_link"]
 
 
 def _id_token_for(provider: str, client_id: str, sub: str, nonce: str) -> str:
@@ -243,33 +278,37 @@ def test_with_an_after_login_path_the_browser_lands_there_signed_in(
             OidcSettings(provider, "workprint", "s", CALLBACK, after_login_url=bad)
 
 
-def test_admin_cli_links_a_subject_to_a_participant_account(
+def test_admin_cli_links_a_subject_to_a_staff_account_but_not_a_participants(
     tmp_path: Path, db_url: str, provider: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKPRINT_OIDC_ISSUER", provider)
     monkeypatch.setenv("WORKPRINT_OIDC_CLIENT_ID", "workprint")
     monkeypatch.setenv("WORKPRINT_OIDC_CLIENT_SECRET", "client-secret")
     monkeypatch.setenv("WORKPRINT_OIDC_REDIRECT_URL", CALLBACK)
-    monkeypatch.setenv("WORKPRINT_OIDC_ROLE_MAP", "staff=participant")
+    monkeypatch.setenv("WORKPRINT_OIDC_ROLE_MAP", "staff=participant,team=researcher")
     blobs = str(tmp_path / "b")
     api = build_api(ServerSettings(home=tmp_path, db_url=db_url, blob_url=blobs))
     try:
         pid = api.create_participant("Lou")
-        api.identity.add_user(Principal.system("t", "admin"), "lou", None, ["participant"], pid)
+        claim_account(api, api.enroll(api.create_enrolment_code(pid), "lou-laptop").device_token, "lou")
+        admin, _ = admins(api)
+        api.identity.add_user(admin, "rae", None, ["researcher"])
     finally:
         api.metadata.close()
     env = {"WORKPRINT_HOME": str(tmp_path)}
-    args = ["admin", "link-sso", "lou", "lou-sub", "--db", db_url, "--blobs", blobs]
+    r = CliRunner().invoke(cli_app, ["admin", "link-sso", "lou", "lou-sub", "--db", db_url, "--blobs", blobs], env=env)
+    assert r.exit_code == 1 and "only the participant binds its sign-in" in str(r.exception), r.output
+    args = ["admin", "link-sso", "rae", "rae-sub", "--db", db_url, "--blobs", blobs]
     r = CliRunner().invoke(cli_app, args, env=env)
-    assert r.exit_code == 0 and r.output.strip() == f"linked {provider} subject 'lou-sub' to user lou", r.output
+    assert r.exit_code == 0 and r.output.strip() == f"linked {provider} subject 'rae-sub' to user rae", r.output
     r = CliRunner().invoke(cli_app, args, env=env)
     assert r.exit_code == 1 and "already linked" in str(r.exception)
     api = build_api(ServerSettings(home=tmp_path, db_url=db_url, blob_url=blobs))
     try:
         with TestClient(create_app(api), base_url="https://testserver") as client:  # the app reads WORKPRINT_OIDC_*
-            _set_user(provider, "lou-sub", ["staff"])
-            r = _callback(client, _authorize(_login_redirect(client), "lou-sub"))
+            _set_user(provider, "rae-sub", ["team"])
+            r = _callback(client, _authorize(_login_redirect(client), "rae-sub"))
             assert r.status_code == 200, r.text
-            assert client.get("/v1/me").json()["participant_id"] == pid
+            assert client.get("/v1/me").json()["roles"] == ["researcher"]
     finally:
         api.metadata.close()

@@ -8,19 +8,18 @@ import base64
 
 from fastapi.testclient import TestClient
 from nacl.signing import VerifyKey
-from server_helpers import PASSWORD, consent_all, sealed
+from server_helpers import PASSWORD, claim_account, consent_all, sealed
 
 from workprint.audit.checkpoint import Checkpoint, entry_bytes, signature_ok
 from workprint.audit.merkle import leaf_hash, verify_inclusion
 from workprint.models import to_record
 from workprint.server.api import ServerAPI
-from workprint.server.identity import Principal
 
 
 def test_a_participant_reads_their_upload_and_sees_the_read_with_a_proof(api: ServerAPI, client: TestClient) -> None:
     pid = api.create_participant("Ada")
-    api.identity.add_user(Principal.system("t", "admin"), "ada", PASSWORD, ["participant"], pid)
     enrol = client.post("/v1/enroll", json={"code": api.create_enrolment_code(pid), "device_name": "laptop"}).json()
+    claim_account(api, enrol["device_token"], "ada")
     consent_all(api, enrol["device_token"])
     sid, data, evs = sealed(pid, enrol["device_id"], base64.b64decode(enrol["public_key"]))
     put = client.put(f"/v1/segments/{sid}", content=data, headers={"Authorization": f"Bearer {enrol['device_token']}"})

@@ -12,13 +12,12 @@ import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import consent_all, events, sealed, store_sealed
+from server_helpers import claim_account, consent_all, events, sealed, store_sealed
 
 from workprint.errors import Gone, Unprocessable
 from workprint.segment import SegmentHeader, count_kinds, seal, segment_id
 from workprint.server.api import Enrollment, ServerAPI
 from workprint.server.app import create_app
-from workprint.server.identity import Principal
 
 PASSWORD = "a long enough password"
 
@@ -38,7 +37,7 @@ def ada(api: ServerAPI) -> Enrollment:
     pid = api.create_participant("Ada")
     e = api.enroll(api.create_enrolment_code(pid), "laptop")
     consent_all(api, e.device_token)
-    api.identity.add_user(Principal.system("t", "admin"), "ada", PASSWORD, ["participant"], pid)
+    claim_account(api, e.device_token, "ada", PASSWORD)
     return e
 
 

@@ -203,6 +203,11 @@ def status() -> None:
             f"{agent.get('frames_dropped_redaction', 0)} failed redaction)"
         )
     print(_audit_line(AgentSettings().home))
+    from workprint.device_claim import claim_line
+
+    account = claim_line(AgentSettings().home)
+    if account:
+        print(account)
 
 
 def _audit_line(home: Path) -> str:

@@ -126,22 +126,61 @@ def erase_participant(
 @admin.command("add-user")
 def add_user(
     username: Annotated[str, typer.Argument(help="The account's sign-in name")],
-    role: Annotated[list[str], typer.Option("--role", help="participant, steward, researcher, auditor or admin")],
-    participant: Annotated[str, typer.Option("--participant", help="The participant a participant account is")] = "",
+    role: Annotated[list[str], typer.Option("--role", help="steward, researcher, auditor or admin")],
+    participant: Annotated[str, typer.Option("--participant", help="Refused: participants claim their own")] = "",
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
     db: DbOption = "",
     blobs: BlobsOption = "",
 ) -> None:
-    """Create an account with one or more roles; the password is prompted for (or read from stdin)."""
-    import sys
-
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    """Create a staff account; the password is prompted for (or read from stdin). Steward, auditor and admin roles
+    wait for a second admin's approval, except the first admin of an empty database. Participants claim their own
+    accounts with the code their device shows (``workprint status``)."""
+    password = _password(password_stdin)
     with _store(db, blobs) as api:
         user = api.identity.add_user(_admin(), username, password, role, participant or None)
-    out.print(f"user {user.username} ({user.id}): {', '.join(user.roles)}")
+        pending = [g for g in api.identity.duties.role_grants(user.id) if g.approved_at is None]
+    out.print(f"user {user.username} ({user.id}): {', '.join(user.roles) or 'no role yet'}")
+    for g in pending:
+        out.print(f"role {g.role} pending: role grant {g.id} awaits a second admin's approval")
+
+
+def _password(from_stdin: bool, prompt: str = "password", confirm: bool = True) -> str:
+    import sys
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
+@admin.command("approve-role")
+def approve_role(
+    grant_id: Annotated[str, typer.Argument(help="The role grant to approve (printed by add-user)")],
+    as_user: Annotated[str, typer.Option("--as", help="The approving admin's username; signs in with its password")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+    db: DbOption = "",
+    blobs: BlobsOption = "",
+) -> None:
+    """Approve a role as a second admin, signed in with that admin's own password (audited)."""
+    password = _password(password_stdin, f"{as_user}'s password", confirm=False)
+    with _store(db, blobs) as api:
+        who = api.identity.principal_from_session(api.identity.login(as_user, password).token)
+        g = api.identity.approve_role(who, grant_id)
+    out.print(f"approved role {g.role} for user {g.user_id}")
+
+
+@admin.command("recover-participant")
+def recover_participant(
+    participant_id: Annotated[str, typer.Argument(help="The participant whose account to reset")],
+    db: DbOption = "",
+    blobs: BlobsOption = "",
+) -> None:
+    """Revoke every credential of a participant's account and open a new claim; the code goes to the participant's
+    device (``workprint status``), never to the admin. Audited and shown to the participant."""
+    from workprint.server.claims import Claims
+
+    with _store(db, blobs) as api:
+        claim_id = Claims(api.identity).recover(_admin(), participant_id)
+    out.print(f"recovery {claim_id}: old credentials revoked; the participant's device will show the new claim code")
 
 
 @admin.command("list-tokens")

@@ -29,6 +29,8 @@ from workprint.portal import device_requests
 from workprint.portal.web import STATIC, error_page, nav_for, page, viewer
 from workprint.server.api import ServerAPI
 from workprint.server.auth import SESSION_COOKIE, Principal, api_of, device_access
+from workprint.server.claims import Claims
+from workprint.server.identity import Session
 from workprint.server.ratelimit import RateLimiter, RateLimits
 from workprint.server.signin import sign_in
 
@@ -52,7 +54,7 @@ _HEADERS = {
 def create_portal(api: ServerAPI, limiter: RateLimiter | None = None, limits: RateLimits | None = None) -> FastAPI:
     """The portal's pages over ``api``, sharing the service's rate ``limiter`` (so that sign-in attempts count once
     whichever door they use)."""
-    from workprint.portal import participant_pages, program_pages, staff_pages
+    from workprint.portal import account_pages, participant_pages, program_pages, staff_pages
 
     app = FastAPI(title="workprint portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.api = api
@@ -82,6 +84,7 @@ def create_portal(api: ServerAPI, limiter: RateLimiter | None = None, limits: Ra
     app.add_exception_handler(StarletteHTTPException, on_starlette)
     app.mount("/portal/static", StaticFiles(directory=STATIC), name="static")
     _sign_in_routes(app)
+    app.include_router(account_pages.router)
     app.include_router(participant_pages.router)
     app.include_router(staff_pages.router)
     app.include_router(program_pages.router)
@@ -101,16 +104,30 @@ def _login_cookie(request: Request) -> str:
 
 def _login_page(request: Request, ctx: dict[str, Any], status: int = 200) -> Response:
     """The sign-in form with a fresh CSRF token, also set in its cookie."""
+    return login_form_page(request, "login.html", ctx, status)
+
+
+def login_form_page(request: Request, template: str, ctx: dict[str, Any], status: int = 200) -> Response:
+    """A form that signs a browser in (sign-in, account claim) with a fresh CSRF token, also set in its cookie."""
     token = secrets.token_urlsafe(32)
-    response = page(request, "login.html", None, {**ctx, "login_csrf": token}, status=status)
+    response = page(request, template, None, {**ctx, "login_csrf": token}, status=status)
     response.set_cookie(_login_cookie(request), token, max_age=3600, httponly=True,
                         secure=request.url.scheme == "https", samesite="strict", path="/")  # fmt: skip
     return response
 
 
-def _login_csrf_ok(request: Request, sent: object) -> bool:
+def login_csrf_ok(request: Request, sent: object) -> bool:
+    """Whether a sign-in form's CSRF token equals its cookie's."""
     expected = request.cookies.get(_login_cookie(request), "")
     return bool(expected) and isinstance(sent, str) and hmac.compare_digest(expected.encode(), sent.encode())
+
+
+def finish_sign_in(request: Request, s: Session, to: str) -> Response:
+    """A redirect to ``to`` that sets the session cookie of ``s`` and drops the sign-in form's."""
+    response = RedirectResponse(to, status_code=303)
+    response.delete_cookie(_login_cookie(request), path="/", secure=request.url.scheme == "https")
+    _set_cookie(request, response, s.token, max(1, (s.expires_at - api_of(request).now()) // 1_000_000_000))
+    return response
 
 
 def _sign_in_routes(app: FastAPI) -> None:
@@ -133,7 +150,7 @@ def _sign_in_routes(app: FastAPI) -> None:
     async def login(request: Request) -> Response:
         form = await request.form()
         username, password = str(form.get("username") or ""), str(form.get("password") or "")
-        if not _login_csrf_ok(request, form.get("csrf_token")):  # before anything else, the password included
+        if not login_csrf_ok(request, form.get("csrf_token")):  # before anything else, the password included
             message = "csrf_token: missing or not this sign-in form's; please sign in again"
             return _login_page(request, {"note": "", "form": {"username": username}, "errors": {"csrf_token": message}},
                                status=403)  # fmt: skip
@@ -150,10 +167,7 @@ def _sign_in_routes(app: FastAPI) -> None:
         if errors:
             ctx = {"note": "", "form": {"username": username}, "errors": errors}
             return _login_page(request, ctx, status=400 if "username" in errors else 401)
-        response = RedirectResponse("/portal/", status_code=303)
-        response.delete_cookie(_login_cookie(request), path="/", secure=request.url.scheme == "https")
-        _set_cookie(request, response, s.token, max(1, (s.expires_at - api_of(request).now()) // 1_000_000_000))
-        return response
+        return finish_sign_in(request, s, "/portal/")
 
     @app.post("/portal/logout")
     async def logout(request: Request) -> Response:
@@ -168,8 +182,11 @@ def _sign_in_routes(app: FastAPI) -> None:
     @app.get("/portal/device/requests")
     def device_pull(who: Annotated[Principal, Depends(device_access)], request: Request) -> Response:
         assert who.device is not None and who.participant_id is not None
-        reqs = device_requests.take(api_of(request), who.participant_id, who.device.id)
-        return JSONResponse({"requests": [{"id": r.id, "kind": r.kind, "scopes": list(r.scopes)} for r in reqs]})
+        api = api_of(request)
+        reqs = device_requests.take(api, who.participant_id, who.device.id)
+        claim = Claims(api.identity).for_device(who.device)  # the participant's account claim code, shown only here
+        return JSONResponse({"requests": [{"id": r.id, "kind": r.kind, "scopes": list(r.scopes)} for r in reqs],
+                             "account_claim": claim}, headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
 class PortalMount:

@@ -16,12 +16,14 @@ from workprint.errors import HTTPError
 from workprint.portal.web import Viewer, api, form_of, page, require, viewer
 from workprint.server.access import MAX_GRANT_S
 from workprint.server.consent import consent_of
+from workprint.server.duties import PRIVILEGED
 from workprint.server.identity import ROLES
 from workprint.store import tables as t
 
 __all__ = ["router"]
 
 router = APIRouter()
+STAFF_ROLES = tuple(r for r in ROLES if r != "participant")  # participants claim their own accounts
 
 
 def _as(request: Request, role: str) -> Viewer:
@@ -129,8 +131,12 @@ async def checkpoint(request: Request) -> Response:
 
 
 def _accounts_page(request: Request, v: Viewer, form: dict[str, Any], errors: dict[str, str], status: int) -> Response:
-    users = api(request).identity.accounts.users()
-    ctx = {"users": users, "roles": ROLES, "form": form, "errors": errors}
+    identity = api(request).identity
+    users = identity.accounts.users()
+    names = {f"user:{u.id}": u.username for u in users} | {u.id: u.username for u in users}
+    pending = [g for g in identity.role_grants(v.principal) if g.approved_at is None and g.cancelled_at is None]
+    ctx = {"users": users, "roles": STAFF_ROLES, "privileged": sorted(PRIVILEGED), "form": form, "errors": errors,
+           "pending": pending, "names": names}  # fmt: skip
     return page(request, "accounts.html", v, ctx, status)
 
 
@@ -143,18 +149,29 @@ def accounts(request: Request) -> Response:
 async def add_account(request: Request) -> Response:
     raw = await form_of(request)
     v = _as(request, "admin")
-    form: dict[str, Any] = {k: str(raw.get(k) or "") for k in ("username", "password", "participant_id")}
+    form: dict[str, Any] = {k: str(raw.get(k) or "") for k in ("username", "password")}
     form["roles"] = [str(r) for r in raw.getlist("roles")]
     errors: dict[str, str] = {}
     try:
         await run_in_threadpool(api(request).identity.add_user, v.principal, form["username"], form["password"],
-                                form["roles"], form["participant_id"].strip() or None)  # fmt: skip
+                                form["roles"])  # fmt: skip
     except HTTPError as exc:
         field = exc.message.split(":", 1)[0].split(" ")[0]
         errors[field if field in form else "username"] = exc.message
     if errors:
         form["password"] = ""  # never echoed back
         return _accounts_page(request, v, form, errors, 400)
+    return RedirectResponse("/portal/admin/accounts", status_code=303)
+
+
+@router.post("/portal/admin/role-grants/approve")
+async def approve_role(request: Request) -> Response:
+    raw = await form_of(request)
+    v = _as(request, "admin")
+    try:
+        await run_in_threadpool(api(request).identity.approve_role, v.principal, str(raw.get("grant_id") or ""))
+    except HTTPError as exc:  # e.g. the approver is the requester, or was made by them: said on the page
+        return _accounts_page(request, v, {}, {"grant": exc.message}, exc.status)
     return RedirectResponse("/portal/admin/accounts", status_code=303)
 
 

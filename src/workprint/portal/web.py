@@ -31,7 +31,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
 
-# (role, path, label): the navigation; a link appears only for principals holding its role.
+# (role, path, label): the navigation; a link appears only for principals holding its role ("": every account).
 NAV: tuple[tuple[str, str, str], ...] = (
     ("participant", "/portal/me", "Recording"),
     ("participant", "/portal/me/consent", "Consent"),
@@ -45,6 +45,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("auditor", "/portal/audit", "Audit log"),
     ("admin", "/portal/admin/accounts", "Accounts"),
     ("admin", "/portal/admin/participants", "Participants and devices"),
+    ("", "/portal/account", "My account"),
 )
 
 
@@ -99,7 +100,7 @@ def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
     """The links a principal may follow."""
     if principal is None:
         return []
-    return [(path, label) for role, path, label in NAV if principal.has(role)]
+    return [(path, label) for role, path, label in NAV if not role or principal.has(role)]
 
 
 def page(

@@ -24,6 +24,7 @@ import httpx
 import nacl.signing
 
 from workprint.device import DeviceRecord
+from workprint.device_claim import save_claim
 from workprint.errors import ConfigError, ConsentError
 from workprint.models import Scope
 from workprint.privacy.exclusions import rule_from_dict
@@ -95,6 +96,9 @@ class ReceiptSync:
         r = self._client.get("/portal/device/requests")
         r.raise_for_status()
         done = []
+        if r.json().get("account_claim"):  # shown to the participant by ``workprint status``
+            save_claim(self.home, r.json()["account_claim"])
+            done.append("account_claim")
         for req in r.json()["requests"]:
             kind, scopes = req["kind"], tuple(cast(Scope, s) for s in req["scopes"])
             now = time.time_ns()

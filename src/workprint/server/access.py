@@ -22,6 +22,7 @@ from workprint import segment as seg
 from workprint.audit.checkpoint import Checkpoint, Verification
 from workprint.audit.log import ProvenEntry
 from workprint.errors import BadRequest, Conflict, Forbidden, NotFound
+from workprint.server import duties
 from workprint.server.identity import Principal
 from workprint.store.records import AuditEntry, AuditEvent, Grant, SegmentRecord
 
@@ -140,6 +141,11 @@ class Access:
             raise NotFound(f"grant {grant_id!r}: not found")
         if g.requester_id == p.id:
             raise Forbidden(f"grant {grant_id}: the requester cannot approve their own grant")
+        me = self.api.identity.accounts.user(p.id)
+        if me is not None:  # a grant's approver was neither created nor promoted by its requester
+            why = duties.not_independent(me, self.api.identity.duties.role_grants(me.id), f"user:{g.requester_id}")
+            if why:
+                raise Forbidden(f"grant {grant_id}: {why}")
         now = self.api.now()
         expires = now + g.duration_s * 1_000_000_000
         detail = {"scope": g.scope, "participants": [blind(g.id, x) for x in g.participant_ids], "expires_at": expires}

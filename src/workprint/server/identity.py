@@ -20,22 +20,25 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from workprint.audit.log import AuditLog
-from workprint.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from workprint.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from workprint.server import duties
 from workprint.store import tables as t
 from workprint.store.accounts import AccountStore
+from workprint.store.duties import DutyStore
 from workprint.store.metadata import MetadataStore
-from workprint.store.records import ApiTokenRow, AuditEvent, Device, SessionRow, User
+from workprint.store.records import ApiTokenRow, AuditEntry, AuditEvent, Device, RoleGrant, SessionRow, User
 
-__all__ = ["ROLES", "Identity", "Principal", "Session"]
+__all__ = ["ROLES", "Identity", "Principal", "Session", "check_password", "check_username", "require_admin"]
 
 ROLES = ("participant", "steward", "researcher", "auditor", "admin")
+SIGN_IN_ACTIONS = frozenset({"login.success", "login.failure", "login.limited", "logout"})
 SESSION_TTL_S = 12 * 3600
 API_TOKEN_TTL_S = 90 * 86400
 _MAX_TOKEN_DEPTH = 16  # tokens minted by tokens minted by ...: deeper chains are refused
@@ -87,6 +90,26 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def require_admin(actor: Principal, what: str) -> None:
+    """Refuse anyone but an admin (``Forbidden``, naming ``what``)."""
+    if not actor.has("admin"):
+        raise Forbidden(f"{what}: requires the admin role")
+
+
+def check_username(username: str) -> str:
+    """The normalised username; ``BadRequest`` naming it when malformed."""
+    username = username.strip().lower()
+    if not _USERNAME.fullmatch(username):
+        raise BadRequest(f"username: expected 1 to 100 of a-z 0-9 . _ @ -, got {username!r}")
+    return username
+
+
+def check_password(password: str, field: str = "password") -> None:
+    """``BadRequest`` naming ``field`` unless the password has 12 to 1024 characters (never echoing it)."""
+    if not 12 <= len(password) <= 1024:
+        raise BadRequest(f"{field}: expected 12 to 1024 characters, got {len(password)}")
+
+
 def _principal(user: User) -> Principal:
     return Principal("user", user.id, frozenset(user.roles), user.participant_id)
 
@@ -100,11 +123,20 @@ class Identity:
     ) -> None:  # fmt: skip
         self.store = store
         self.accounts = AccountStore(store)
+        self.duties = DutyStore(store)
         self.audit = audit
         self._clock = clock
         self.session_ttl_s = session_ttl_s
         self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+
+    def now(self) -> int:
+        """The identity's clock, in nanoseconds."""
+        return self._clock()
+
+    def hash_password(self, password: str) -> str:
+        """An argon2id hash of ``password``."""
+        return self._hasher.hash(password)
 
     # -- accounts -------------------------------------------------------------------------------------------------
 
@@ -112,29 +144,136 @@ class Identity:
         self, actor: Principal, username: str, password: str | None, roles: Iterable[str],
         participant_id: str | None = None,
     ) -> User:  # fmt: skip
-        """Create an account (admins only). A ``participant`` account must link to an existing participant."""
-        if not actor.has("admin"):
-            raise Forbidden("accounts: only an admin may create accounts")
-        username = username.strip().lower()
-        if not _USERNAME.fullmatch(username):
-            raise BadRequest(f"username: expected 1 to 100 of a-z 0-9 . _ @ -, got {username!r}")
+        """Create a staff account (admins only). Steward, auditor and admin roles are only requested: each is in
+        force once a second admin approves it (``approve_role``), except the very first admin, created by a local
+        operator command on a database without one. Participant accounts are never made here: each participant
+        claims their own (``server.claims``), so that no admin knows or sets a participant's credentials."""
+        require_admin(actor, "accounts")
+        username = check_username(username)
         wanted = tuple(sorted(set(roles)))
         unknown = [r for r in wanted if r not in ROLES]
         if not wanted or unknown:
             raise BadRequest(f"roles: expected some of {', '.join(ROLES)}, got {', '.join(wanted) or 'none'}")
-        if ("participant" in wanted) != (participant_id is not None):
-            raise BadRequest(f"participant_id: a participant account needs exactly one, got {participant_id!r}")
-        if participant_id is not None:
-            p = self.store.participant(participant_id)
-            if p is None or p.erased:
-                raise NotFound(f"participant {participant_id!r}: not found")
-        if password is not None and not 12 <= len(password) <= 1024:
-            raise BadRequest(f"password: expected 12 to 1024 characters, got {len(password)}")
+        if "participant" in wanted or participant_id is not None:
+            raise BadRequest(
+                "roles: participant accounts are claimed by the participant with the code their device shows, "
+                f"never created by an admin, got {', '.join(wanted)}"
+                + ("" if participant_id is None else f" for participant {participant_id!r}")
+            )
+        why = duties.conflict(wanted)
+        if why:
+            raise BadRequest(why)
+        if password is not None:
+            check_password(password)
         pw_hash = None if password is None else self._hasher.hash(password)
-        user = User(uuid.uuid4().hex, username, pw_hash, wanted, participant_id, self._clock())
-        detail = {"roles": list(wanted)}
-        self.accounts.add_user(user, AuditEvent(actor.actor, "account.create", f"user:{user.id}", detail))
+        now = self._clock()
+        bootstrap = actor.kind == "system" and wanted == ("admin",) and not self._any_admin()
+        now_roles = wanted if bootstrap else tuple(r for r in wanted if r not in duties.PRIVILEGED)
+        # The first admin is the installation's own: "bootstrap", so the local command that made it may still ask it
+        # to approve the second admin.
+        user = User(uuid.uuid4().hex, username, pw_hash, now_roles, None, now,
+                    created_by="bootstrap" if bootstrap else actor.actor)  # fmt: skip
+        pending = [] if bootstrap else [
+            RoleGrant(uuid.uuid4().hex, user.id, r, actor.actor, now) for r in wanted if r in duties.PRIVILEGED
+        ]  # fmt: skip
+        detail: dict[str, Any] = {"roles": list(now_roles), "pending": {g.role: f"role_grant:{g.id}" for g in pending}}
+        if bootstrap:
+            detail["bootstrap"] = True
+        self.accounts.add_user(user, AuditEvent(actor.actor, "account.create", f"user:{user.id}", detail), pending)
         return user
+
+    def _any_admin(self) -> bool:
+        return any("admin" in u.roles for u in self.accounts.users()) or any(
+            g.role == "admin" and g.cancelled_at is None for g in self.duties.role_grants()
+        )
+
+    def request_role(self, actor: Principal, user_id: str, role: str) -> RoleGrant:
+        """Ask for a steward, auditor or admin role for an existing staff account (admins); a second admin approves.
+        A researcher role, which reads only released data, is given at once."""
+        require_admin(actor, "roles")
+        user = self.accounts.user(user_id)
+        if user is None:
+            raise NotFound(f"user {user_id!r}: not found")
+        if role not in ROLES or role == "participant" or user.participant_id is not None:
+            raise BadRequest(f"role: expected one of steward, researcher, auditor, admin for a staff account, "
+                             f"got {role!r}")  # fmt: skip
+        pending = {g.role for g in self.duties.role_grants(user_id) if g.approved_at is None and g.cancelled_at is None}
+        why = duties.conflict({*user.roles, *pending, role})
+        if why:
+            raise BadRequest(why)
+        if role in user.roles or role in pending:
+            raise Conflict(f"role {role!r}: already held or requested for user {user_id}")
+        now = self._clock()
+        g = RoleGrant(uuid.uuid4().hex, user_id, role, actor.actor, now)
+        detail = {"role": role, "user": f"user:{user_id}"}
+        if role not in duties.PRIVILEGED:
+            g = replace(g, approved_by=actor.actor, approved_at=now)
+        self.duties.add_role_grant(g, AuditEvent(actor.actor, "role.request", f"role_grant:{g.id}", detail))
+        return g
+
+    def role_grants(self, actor: Principal) -> list[RoleGrant]:
+        """Every role grant, oldest first (admins)."""
+        require_admin(actor, "roles")
+        return self.duties.role_grants()
+
+    def approve_role(self, actor: Principal, grant_id: str) -> RoleGrant:
+        """Approve another admin's role request: the approver is a signed-in admin who is not the requester, not the
+        account it promotes, and was neither created nor promoted by the requester."""
+        if actor.kind != "user":
+            raise Forbidden("roles: only a signed-in admin may approve a role, not a local command")
+        require_admin(actor, "roles")
+        g = next((x for x in self.duties.role_grants() if x.id == grant_id), None)
+        if g is None:
+            raise NotFound(f"role grant {grant_id!r}: not found")
+        me = self.accounts.user(actor.id)
+        assert me is not None
+        why = "an account cannot approve its own role" if g.user_id == actor.id else duties.not_independent(
+            me, self.duties.role_grants(me.id), g.requested_by
+        )  # fmt: skip
+        if why:
+            raise Forbidden(f"role grant {grant_id}: {why}")
+        target = self.accounts.user(g.user_id)
+        assert target is not None
+        clash = duties.conflict({*target.roles, g.role})
+        if clash:
+            raise Conflict(clash)
+        detail = {"role": g.role, "user": f"user:{g.user_id}", "requested_by": g.requested_by}
+        now = self._clock()
+        if not self.duties.approve_role_grant(grant_id, actor.actor, now, AuditEvent(
+            actor.actor, "role.approve", f"role_grant:{g.id}", detail
+        )):  # fmt: skip
+            raise Conflict(f"role grant {grant_id}: already approved or cancelled")
+        return replace(g, approved_by=actor.actor, approved_at=now)
+
+    def change_password(self, actor: Principal, old: str, new: str, session_token: str = "") -> None:
+        """Change one's own password: the old one is checked, and every session and API token is revoked but the
+        one making the change (``session_token``, or the caller's API token)."""
+        if actor.kind != "user":
+            raise Forbidden("password: only a signed-in account may change its password")
+        user = self.accounts.user(actor.id)
+        assert user is not None
+        ok = False
+        if user.password_hash is not None:
+            with contextlib.suppress(VerificationError, InvalidHashError):
+                ok = self._hasher.verify(user.password_hash, old)
+        if not ok:
+            self.audit.append(AuditEvent(actor.actor, "account.password_failure", f"user:{user.id}"))
+            raise Unauthorized("old_password: not this account's password")
+        check_password(new, "new_password")
+        audit = AuditEvent(actor.actor, "account.password", f"user:{user.id}")
+        keep = _sha256(session_token) if session_token and actor.token_id is None else ""
+        self.duties.set_password(user.id, self._hasher.hash(new), self._clock(), audit, keep, actor.token_id or "")
+
+    def sign_ins(self, actor: Principal) -> list[AuditEntry]:
+        """Every sign-in, failed sign-in, sign-out, password change, claim and recovery of the caller's own account,
+        newest first, from the audit log."""
+        if actor.kind != "user":
+            raise Forbidden("sign-ins: only a signed-in account has them")
+        mine = {f"user:{actor.id}"} | ({f"participant:{actor.participant_id}"} if actor.participant_id else set())
+        return [
+            e for e in reversed(self.store.audit_entries())
+            if e.subject in mine and (e.action in SIGN_IN_ACTIONS or e.action.startswith("account."))
+        ]  # fmt: skip
 
     # -- sessions -------------------------------------------------------------------------------------------------
 

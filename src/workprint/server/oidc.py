@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from workprint.audit.log import AuditLog
 from workprint.errors import BadRequest, ConfigError, Conflict, Forbidden, NotFound, Unauthorized
+from workprint.server import duties
 from workprint.server.identity import ROLES, Identity, Principal, Session
 from workprint.store import tables as t
 from workprint.store.metadata import append_audit
@@ -176,8 +177,16 @@ class OidcLogin:
 
     # -- the flow -------------------------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        """Begin a login: the URL to send the browser to. State, nonce and verifier stay on the server."""
+    def start(self, link_for: Principal | None = None) -> str:
+        """Begin a login: the URL to send the browser to. State, nonce and verifier stay on the server. With
+        ``link_for`` (a signed-in participant), the subject the provider returns is bound to that participant's own
+        account instead: participants bind their sign-on themselves, never an admin for them."""
+        link_user_id = None
+        if link_for is not None:
+            if link_for.kind != "user" or link_for.participant_id is None:
+                raise Forbidden("oidc link: only a signed-in participant binds their own sign-on; staff are linked "
+                                "by an admin")  # fmt: skip
+            link_user_id = link_for.id
         meta = self.discover()
         state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), generate_token(64)
         now = self._clock()
@@ -187,6 +196,7 @@ class OidcLogin:
             conn.execute(t.oidc_pending.delete().where(t.oidc_pending.c.expires_at < now))  # keep the table small
             conn.execute(insert(t.oidc_pending).values(
                 state_hash=_sha256(state), nonce=nonce, code_verifier=verifier, created_at=now, expires_at=expires,
+                link_user_id=link_user_id,
             ))  # fmt: skip
 
         self.store.write(fn)
@@ -201,10 +211,10 @@ class OidcLogin:
         self.audit.append(AuditEvent("public", "login.failure", subject, {"method": "oidc", "reason": reason}))
         raise error
 
-    def _consume(self, state: str) -> tuple[str, str] | None:
+    def _consume(self, state: str) -> tuple[str, str, str | None] | None:
         now = self._clock()
 
-        def fn(conn: Connection) -> tuple[str, str] | None:
+        def fn(conn: Connection) -> tuple[str, str, str | None] | None:
             p = t.oidc_pending.c
             done = conn.execute(
                 update(t.oidc_pending)
@@ -213,8 +223,10 @@ class OidcLogin:
             )
             if done.rowcount != 1:
                 return None
-            row = conn.execute(select(p.nonce, p.code_verifier).where(p.state_hash == _sha256(state))).one()
-            return str(row.nonce), str(row.code_verifier)
+            row = conn.execute(
+                select(p.nonce, p.code_verifier, p.link_user_id).where(p.state_hash == _sha256(state))
+            ).one()
+            return str(row.nonce), str(row.code_verifier), row.link_user_id
 
         return self.store.write(fn) if state else None
 
@@ -224,7 +236,7 @@ class OidcLogin:
         if pending is None:
             self._refuse(Unauthorized("state: unknown, expired or already used; start the sign-in again"), "state")
         assert pending is not None
-        nonce, verifier = pending
+        nonce, verifier, link_user_id = pending
         if error or not code:
             self._refuse(Unauthorized(f"oidc: the provider refused the sign-in ({error[:100] or 'no code'})"), "error")
         meta = self.discover()
@@ -248,7 +260,31 @@ class OidcLogin:
             )
         except Unauthorized as e:
             self._refuse(e, "id_token")
+        if link_user_id is not None:
+            return self._bind(str(link_user_id), str(claims["sub"]))
         return self._sign_in(str(claims["sub"]), map_roles(claims, s.role_claim, s.role_map))
+
+    def _bind(self, user_id: str, subject: str) -> Session:
+        """Bind ``subject`` to the participant's own account (who started this login signed in) and sign them in."""
+        user = self.identity.accounts.user(user_id)
+        if user is None or user.participant_id is None or user.disabled_at is not None:
+            self._refuse(Unauthorized("oidc link: the account is gone or disabled"), "link", user_id)
+        self._insert_link(user_id, subject, f"user:{user_id}")
+        return self.identity.open_session(user_id, {"method": "oidc"})
+
+    def _insert_link(self, user_id: str, subject: str, actor: str) -> None:
+        now = self._clock()
+
+        def fn(conn: Connection) -> None:
+            conn.execute(insert(t.oidc_identities).values(
+                issuer=self.settings.issuer, subject=subject, user_id=user_id, created_at=now,
+            ))  # fmt: skip
+            append_audit(conn, AuditEvent(actor, "account.oidc_link", f"user:{user_id}"), now)
+
+        try:
+            self.store.write(fn)
+        except IntegrityError:
+            raise Conflict(f"oidc link: subject or user {user_id!r} is already linked") from None
 
     def _sign_in(self, subject: str, mapped: tuple[str, ...]) -> Session:
         issuer = self.settings.issuer
@@ -256,19 +292,24 @@ class OidcLogin:
             i = t.oidc_identities.c
             link = conn.execute(select(i.user_id).where(i.issuer == issuer, i.subject == subject)).first()
         user = self.identity.accounts.user(str(link.user_id)) if link is not None else None
+        clash = duties.conflict(mapped)
+        if clash:
+            self._refuse(Forbidden(f"oidc: {clash}"), "incompatible roles", user.id if user else "")
         if user is None:
             if "participant" in mapped:
-                msg = "oidc: participant accounts must be linked by an admin before the first sign-in"
+                msg = (
+                    "oidc: participant accounts must be linked by the participant, signed in to their claimed "
+                    "account, before the first sign-in"
+                )
                 self._refuse(Forbidden(msg), "participant not linked")
             if not mapped:
                 self._refuse(
                     Forbidden(f"oidc: no role is mapped for this account's {self.settings.role_claim!r}"), "no role"
                 )
             return self.identity.open_session(self._create(subject, mapped), {"method": "oidc"})
-        # Participant-ness comes from the admin's link, never from a claim; staff roles follow the provider.
-        roles = tuple(
-            sorted(({r for r in mapped if r != "participant"}) | ({"participant"} if user.participant_id else set()))
-        )
+        # Participant-ness comes from the participant's own link, never from a claim; a participant's account holds
+        # no staff role (those wait for two admins); staff roles follow the provider.
+        roles = ("participant",) if user.participant_id else tuple(sorted(r for r in mapped if r != "participant"))
         if user.disabled_at is not None:
             self._refuse(Unauthorized("oidc: the account is disabled"), "disabled", user.id)
         if not roles:
@@ -288,7 +329,7 @@ class OidcLogin:
         def fn(conn: Connection) -> None:
             conn.execute(insert(t.users).values(
                 id=user_id, username=username, password_hash=None, roles=list(roles), participant_id=None,
-                created_at=now, disabled_at=None,
+                created_at=now, disabled_at=None, created_by="system:oidc",
             ))  # fmt: skip
             conn.execute(insert(t.oidc_identities).values(
                 issuer=self.settings.issuer, subject=subject, user_id=user_id, created_at=now,
@@ -312,22 +353,16 @@ class OidcLogin:
     # -- administration -------------------------------------------------------------------------------------------
 
     def link(self, actor: Principal, user_id: str, subject: str) -> None:
-        """Let the provider's ``subject`` sign in as the existing account ``user_id`` (admins only; audited)."""
+        """Let the provider's ``subject`` sign in as the existing staff account ``user_id`` (admins only; audited).
+        A participant's account is refused: the participant binds their own (``start(link_for=...)``)."""
         if not actor.has("admin"):
             raise Forbidden("oidc link: only an admin may link accounts")
         if not 1 <= len(subject) <= 255:
             raise BadRequest(f"subject: expected 1 to 255 characters, got {len(subject)}")
-        if self.identity.accounts.user(user_id) is None:
+        user = self.identity.accounts.user(user_id)
+        if user is None:
             raise NotFound(f"user {user_id!r}: not found")
-        now = self._clock()
-
-        def fn(conn: Connection) -> None:
-            conn.execute(insert(t.oidc_identities).values(
-                issuer=self.settings.issuer, subject=subject, user_id=user_id, created_at=now,
-            ))  # fmt: skip
-            append_audit(conn, AuditEvent(actor.actor, "account.oidc_link", f"user:{user_id}"), now)
-
-        try:
-            self.store.write(fn)
-        except IntegrityError:
-            raise Conflict(f"oidc link: subject or user {user_id!r} is already linked") from None
+        if user.participant_id is not None:  # else an admin could sign in as the participant through its provider
+            raise Forbidden(f"oidc link: user {user_id} is a participant's account; only the participant binds its "
+                            "sign-in")  # fmt: skip
+        self._insert_link(user_id, subject, actor.actor)

@@ -23,10 +23,11 @@ from workprint.errors import NotFound
 from workprint.models import to_record
 from workprint.segment import Segment
 from workprint.server.auth import SESSION_COOKIE, Principal, api_of, limiter_of, public_access, user_access
+from workprint.server.claims import Claims
 from workprint.server.identity import ROLES, Session
 from workprint.server.oidc import OidcLogin, OidcSettings
-from workprint.server.signin import sign_in
-from workprint.store.records import AuditEntry, Grant, SegmentRecord
+from workprint.server.signin import enrolment_done, limit_enrolment, sign_in
+from workprint.store.records import AuditEntry, Grant, RoleGrant, SegmentRecord
 
 __all__ = ["router"]
 
@@ -64,14 +65,35 @@ class GrantRequest(_Strict):
 
 
 class UserRequest(_Strict):
-    """``POST /v1/admin/users``."""
+    """``POST /v1/admin/users``: a staff account (participants claim their own)."""
 
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=12, max_length=1024)
     roles: list[Literal["participant", "steward", "researcher", "auditor", "admin"]] = Field(
         min_length=1, max_length=len(ROLES)
     )
-    participant_id: Annotated[str, _ID] | None = None
+    participant_id: Annotated[str, _ID] | None = None  # refused: kept so the refusal names it
+
+
+class RoleRequest(_Strict):
+    """``POST /v1/admin/users/{user_id}/roles``."""
+
+    role: Literal["steward", "researcher", "auditor", "admin"]
+
+
+class ClaimRequest(_Strict):
+    """``POST /v1/claim``."""
+
+    code: str = Field(min_length=1, max_length=100)
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=12, max_length=1024)
+
+
+class PasswordRequest(_Strict):
+    """``POST /v1/me/password``."""
+
+    old_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=12, max_length=1024)
 
 
 class ParticipantRequest(_Strict):
@@ -171,6 +193,16 @@ async def oidc_login(_: Public, request: Request) -> Response:
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
+@router.post("/auth/oidc/link")
+async def oidc_link(who: User, request: Request) -> Response:
+    """A signed-in participant binds their own single sign-on: a redirect to the provider, whose callback links the
+    subject it returns to the caller's account (an admin cannot link a participant's account)."""
+    _limit_sign_in(request)
+    sso = _oidc(request)
+    url = await run_in_threadpool(sso.start, who)
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
 _CallbackParam = Annotated[str, Query(max_length=2048)]
 
 
@@ -202,6 +234,37 @@ async def logout(_: User, request: Request, response: Response) -> None:
 def me(who: User) -> dict[str, Any]:
     """The caller's account id, roles and participant id (if any)."""
     return {"user_id": who.id, "roles": sorted(who.roles), "participant_id": who.participant_id}
+
+
+@router.post("/claim", status_code=201)
+async def claim(body: ClaimRequest, _: Public, request: Request, response: Response) -> dict[str, Any]:
+    """A participant claims their account with the code their device shows, choosing username and password; signs
+    them in (limited per address like enrolment)."""
+    limit_enrolment(request)
+    api = api_of(request)
+    user = await run_in_threadpool(Claims(api.identity).claim, body.code, body.username, body.password)
+    enrolment_done(request)
+    s = await run_in_threadpool(api.identity.open_session, user.id, {"method": "claim"})
+    return {**_start_session(request, response, s), "username": user.username}
+
+
+@router.post("/me/password", status_code=204)
+def change_password(body: PasswordRequest, who: User, request: Request) -> None:
+    """Change one's own password; every other session and API token of the account is revoked."""
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    api_of(request).identity.change_password(who, body.old_password, body.new_password, cookie)
+
+
+@router.get("/me/sign-ins")
+def my_sign_ins(who: User, request: Request) -> dict[str, Any]:
+    """Every sign-in (and failed one), sign-out, password change, claim and recovery of the caller's account."""
+    return {"sign_ins": [_entry(e) for e in api_of(request).identity.sign_ins(who)]}
+
+
+@router.get("/me/claims")
+def my_claims(who: User, request: Request) -> dict[str, Any]:
+    """The caller's account claims and admins' recoveries of it (never a code)."""
+    return {"claims": Claims(api_of(request).identity).claims(who)}
 
 
 @router.post("/tokens", status_code=201)
@@ -354,8 +417,39 @@ def audit_verify(who: User, request: Request) -> dict[str, Any]:
 @router.post("/admin/users", status_code=201)
 def add_user(body: UserRequest, who: User, request: Request) -> dict[str, Any]:
     """Create an account."""
-    u = api_of(request).identity.add_user(who, body.username, body.password, body.roles, body.participant_id)
-    return {"user_id": u.id, "username": u.username, "roles": list(u.roles), "participant_id": u.participant_id}
+    identity = api_of(request).identity
+    u = identity.add_user(who, body.username, body.password, body.roles, body.participant_id)
+    pending = [_role_grant(g) for g in identity.duties.role_grants(u.id)]
+    return {"user_id": u.id, "username": u.username, "roles": list(u.roles), "pending": pending}
+
+
+def _role_grant(g: RoleGrant) -> dict[str, Any]:
+    return dataclasses.asdict(g)
+
+
+@router.post("/admin/users/{user_id}/roles", status_code=201)
+def request_role(user_id: str, body: RoleRequest, who: User, request: Request) -> dict[str, Any]:
+    """Ask for a role for a staff account; steward, auditor and admin wait for a second admin's approval."""
+    return _role_grant(api_of(request).identity.request_role(who, user_id, body.role))
+
+
+@router.get("/admin/role-grants")
+def role_grants(who: User, request: Request) -> dict[str, Any]:
+    """Every role grant, pending or approved."""
+    return {"role_grants": [_role_grant(g) for g in api_of(request).identity.role_grants(who)]}
+
+
+@router.post("/admin/role-grants/{grant_id}/approve")
+def approve_role(grant_id: str, who: User, request: Request) -> dict[str, Any]:
+    """Approve another admin's role request (the approver was not created or promoted by the requester)."""
+    return _role_grant(api_of(request).identity.approve_role(who, grant_id))
+
+
+@router.post("/admin/participants/{participant_id}/recovery", status_code=201)
+def recover(participant_id: str, who: User, request: Request) -> dict[str, str]:
+    """Revoke every credential of a participant's account and open a new claim; its code goes to the participant's
+    device, never to the admin."""
+    return {"claim_id": Claims(api_of(request).identity).recover(who, participant_id)}
 
 
 @router.post("/admin/participants", status_code=201)

@@ -6,6 +6,7 @@ Storage only: who may do what is decided in ``server.identity`` and ``server.acc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -14,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from workprint.errors import Conflict
 from workprint.store import tables as t
+from workprint.store.duties import insert_role_grant
 from workprint.store.metadata import MetadataStore, append_audit
-from workprint.store.records import ApiTokenRow, AuditEvent, Grant, SessionRow, User
+from workprint.store.records import ApiTokenRow, AuditEvent, Grant, RoleGrant, SessionRow, User
 
 __all__ = ["AccountStore"]
 
@@ -23,7 +25,7 @@ __all__ = ["AccountStore"]
 def _user(r: RowMapping) -> User:
     return User(
         r["id"], r["username"], r["password_hash"], tuple(r["roles"]), r["participant_id"], r["created_at"],
-        r["disabled_at"],
+        r["disabled_at"], r["created_by"],
     )  # fmt: skip
 
 
@@ -45,15 +47,19 @@ class AccountStore:
 
     # -- users ----------------------------------------------------------------------------------------------------
 
-    def add_user(self, user: User, audit: AuditEvent) -> None:
-        """Insert an account; ``Conflict`` when the username or participant is taken."""
+    def add_user(self, user: User, audit: AuditEvent, pending: Sequence[RoleGrant] = ()) -> None:
+        """Insert an account with its ``pending`` role grants; ``Conflict`` when the username or participant is
+        taken."""
 
         def fn(conn: Connection) -> None:
             conn.execute(insert(t.users).values(
                 id=user.id, username=user.username, password_hash=user.password_hash, roles=list(user.roles),
                 participant_id=user.participant_id, created_at=user.created_at, disabled_at=None,
+                created_by=user.created_by,
             ))  # fmt: skip
             append_audit(conn, audit, user.created_at)
+            for g in pending:
+                insert_role_grant(conn, g)
 
         try:
             self.store.write(fn)

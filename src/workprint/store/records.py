@@ -107,6 +107,21 @@ class User:
     participant_id: str | None
     created_at: int
     disabled_at: int | None = None
+    created_by: str | None = None  # the audit actor that created it (None: made before this was recorded)
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGrant:
+    """A steward, auditor or admin role requested for an account; in force once a second admin approved it."""
+
+    id: str
+    user_id: str
+    role: str
+    requested_by: str
+    requested_at: int
+    approved_by: str | None = None
+    approved_at: int | None = None
+    cancelled_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,6 +114,40 @@ users = Table(
     Column("participant_id", String(32), ForeignKey("participants.id"), nullable=True, unique=True),
     Column("created_at", BigInteger, nullable=False),
     Column("disabled_at", BigInteger, nullable=True),
+    # The audit actor that created the account (``user:<id>``, ``system:<name>``, ``claim``); NULL before 0011.
+    # A grant's approver must not have been created (or promoted, see ``role_grants``) by its requester.
+    Column("created_by", String(200), nullable=True),
+)
+
+# Steward, auditor and admin roles: requested by one admin, in force only once a second admin approves.
+role_grants = Table(
+    "role_grants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("role", String(20), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("approved_by", String(200), nullable=True),
+    Column("approved_at", BigInteger, nullable=True),
+    Column("cancelled_at", BigInteger, nullable=True),
+)
+
+# A participant's claim on their own account: opened by enrolment or an admin's recovery, its code minted only when
+# one of the participant's devices fetches it (so no admin ever sees it), stored by its SHA-256, used once.
+account_claims = Table(
+    "account_claims",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("participant_id", String(32), ForeignKey("participants.id"), nullable=False, index=True),
+    Column("reason", String(20), nullable=False),  # ``enrolment`` or ``recovery``
+    Column("opened_by", String(200), nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("code_hash", String(64), nullable=True, unique=True),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("device_id", String(32), nullable=True),  # the device the code was delivered to
+    Column("used_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
 )
 
 # Web sessions and API tokens are stored by the SHA-256 of their secret, never the secret itself.
@@ -161,6 +195,7 @@ oidc_pending = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),
     Column("used_at", BigInteger, nullable=True),
+    Column("link_user_id", String(32), nullable=True),  # a signed-in participant binding their own subject
 )
 
 grants = Table(
