@@ -105,3 +105,10 @@ def test_vault_signing_settings_are_checked(vault_url: str, tmp_path: Path) -> N
         TransitSigner(vault_url, VAULT_TOKEN, "wp-not-ed25519")
     with pytest.raises(ConfigError, match="vault: audit signing key"):
         TransitSigner(vault_url, "wrong-token", "wp-audit-d")
+    httpx.post(
+        f"{vault_url}/v1/transit/keys/wp-exportable",
+        json={"type": "ed25519", "exportable": True},
+        headers={"X-Vault-Token": VAULT_TOKEN},
+    )
+    with pytest.raises(ConfigError, match="exportable must be false"):
+        TransitSigner(vault_url, VAULT_TOKEN, "wp-exportable")

@@ -33,7 +33,7 @@ from workprint.audit.witness import (
 )
 from workprint.cli.main import _register, app
 from workprint.config import ServerSettings
-from workprint.errors import AuditMismatch
+from workprint.errors import AuditMismatch, AuditUnavailable
 from workprint.store import tables
 from workprint.store.metadata import MetadataStore
 from workprint.store.records import AuditEvent
@@ -281,3 +281,36 @@ def test_the_witness_refuses_a_key_other_than_the_one_given(db_url: str, tmp_pat
     finally:
         stop_server(server, thread)
         api.metadata.close()
+
+
+# -- the running server refuses to sign over a history edited under it ----------------------------------------------
+
+
+def test_the_server_will_not_sign_over_a_log_rewritten_under_it(server: Server) -> None:
+    victim = server.log.entries()[2].seq
+    _as_insider(server, lambda c: (
+        c.execute(text("DELETE FROM audit_log WHERE seq = :s"), {"s": victim}),
+        c.execute(text("DELETE FROM audit_checkpoints")),
+    ))  # fmt: skip
+    before = len(server.log.entries())
+    with pytest.raises(AuditUnavailable, match="but this server signed size 10"):
+        server.append(1)  # e.g. the next failed login: refused, with nothing signed over the edit
+    assert len(server.log.entries()) == before and server.log.checkpoints() == []
+
+
+def test_the_server_will_not_extend_a_checkpoint_that_is_not_its_own(server: Server) -> None:
+    forged = SigningKey.generate().sign(b"x").signature.hex()
+    _as_insider(server, lambda c: c.execute(text(
+        "INSERT INTO audit_checkpoints (size, root, at_ns, signature, last_seq, frontier) "
+        "SELECT size, root, at_ns + 1, :sig, last_seq, frontier FROM audit_checkpoints WHERE size = 10"
+    ), {"sig": forged}))  # fmt: skip
+    fresh = _fresh(server)  # even a process with no memory of the log checks the newest checkpoint's signature
+    with pytest.raises(AuditUnavailable, match="is not ours"):
+        fresh.append(AuditEvent("user:1", "login.failure", "user:1"))
+
+
+def test_the_server_will_not_extend_a_frontier_that_does_not_give_its_root(server: Server) -> None:
+    _as_insider(server, lambda c: c.execute(text(
+        "UPDATE audit_checkpoints SET frontier = :f WHERE size = 10"), {"f": "00" * 64}))  # fmt: skip
+    with pytest.raises(AuditUnavailable, match="do not give its root"):
+        _fresh(server).append(AuditEvent("user:1", "login.failure", "user:1"))

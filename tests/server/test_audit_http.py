@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from account_helpers import admins, staff
 from workprint.audit import merkle
 from workprint.server.api import ServerAPI
-from workprint.server.identity import Principal
 from workprint.store.records import AuditEvent
 
 
@@ -24,7 +24,8 @@ def test_the_head_proves_it_extends_any_earlier_size(api: ServerAPI, client: Tes
 
 
 def test_checkpoints_come_a_page_at_a_time(api: ServerAPI, client: TestClient) -> None:
-    api.identity.add_user(Principal.system("t", "admin"), "audrey", "a long enough password", ["auditor"])
+    first, second = admins(api)
+    staff(api, first, second, "audrey", ["auditor"], "a long enough password")
     token = client.post("/v1/login", json={"username": "audrey", "password": "a long enough password"}).json()
     for i in range(5):
         api.audit_log.append(AuditEvent("user:1", "segment.read", f"segment:{i:064x}"))

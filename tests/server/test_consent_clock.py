@@ -116,3 +116,15 @@ def test_a_withdrawal_dated_later_than_its_arrival_counts_from_its_arrival(rig: 
     rig.receipt("withdraw", now + 200 * S, scopes=("keys",))  # dated a little ahead (within the tolerance)
     with pytest.raises(Forbidden):
         rig.upload(now + 100 * S)  # between the arrival and the claimed time: already withdrawn
+
+
+def test_a_withdrawal_from_a_slow_clock_still_ends_an_earlier_arrived_grant(rig: Rig) -> None:
+    now = rig.clock()
+    rig.receipt("grant", now)
+    rig.clock.advance(3600)
+    rig.receipt("withdraw", now - 3600 * S, scopes=("keys",))  # dated an hour before the grant it ends
+    rig.clock.advance(60)
+    with pytest.raises(Forbidden):
+        rig.upload(rig.clock())  # recorded after the withdrawal reached the server: refused
+    ledger = consent_of(rig.api).ledger(rig.device.participant_id)
+    assert not ledger.status("keys", rig.clock(), "1").active

@@ -93,7 +93,9 @@ class AuditLog:
         self._tree = Tree()  # the committed log's leaves, for proofs; fed from the database as it grows
         self._tree_seq = 0
         self._tree_lock = threading.Lock()
+        self._head: tuple[int, str] | None = None  # (size, root) of the newest checkpoint this process signed
         store.audit_sealer = self._seal
+        store.audit_committed = self._committed
 
     @property
     def verify_key(self) -> VerifyKey:
@@ -130,28 +132,70 @@ class AuditLog:
         none can land between reading the log and storing its head, and a checkpoint of another process is stored
         strictly before or after this one, so each extends the last. The tree grows from the newest checkpoint's
         frontier: only the entries after it are read.
+
+        Nothing is signed over a history the server cannot vouch for: the newest checkpoint must carry our
+        signature, its frontier must give its root (or, without one, the entries it covers must), it must not be
+        dated in the future, and it must extend the newest head this process signed or saw. Otherwise the append
+        fails (``AuditUnavailable``) and its request with it: a database edited under the server stops it, loudly,
+        instead of being signed as authentic. (A process started on such a database has no memory to compare with;
+        devices and witnesses holding an older checkpoint catch that.)
         """
         xact_lock(conn, AUDIT)
         last = _latest_row(conn)
-        if last is None or last["frontier"] is None or last["last_seq"] is None:
-            after, size, frontier = 0, 0, []  # the first checkpoint, or the first after migration 0009
-        else:
-            after, size, frontier = int(last["last_seq"]), int(last["size"]), _unpack(str(last["frontier"]))
         a = t.audit_log
+        if last is None:
+            self._check_remembered(None)
+            after, size, frontier = 0, 0, []  # the first checkpoint
+        else:
+            held = _checkpoint(last)
+            self._check_remembered(held)
+            if not signature_ok(held, self.verify_key):
+                raise AuditUnavailable(f"audit log: the newest checkpoint (size {held.size}) is not ours; not signing")
+            if held.at_ns > self._clock() + 86_400 * 10**9:
+                raise AuditUnavailable(f"audit log: the newest checkpoint (size {held.size}) is dated in the future")
+            if last["frontier"] is None or last["last_seq"] is None:  # made before migration 0009: rebuild once
+                rows = conn.execute(select(a).order_by(a.c.seq).limit(held.size)).mappings().all()
+                after = int(rows[-1]["seq"]) if rows else 0
+                size, frontier = len(rows), merkle.extend_frontier([], 0, [_leaf(r) for r in rows])
+            else:
+                after, size, frontier = int(last["last_seq"]), int(last["size"]), _unpack(str(last["frontier"]))
+            if size != held.size or merkle.frontier_root(frontier).hex() != held.root:
+                raise AuditUnavailable(f"audit log: the entries under the newest checkpoint (size {held.size}) "
+                                       "do not give its root; not signing")  # fmt: skip
         rows = conn.execute(select(a).where(a.c.seq > after).order_by(a.c.seq)).mappings().all()
-        if not rows and not force and last is not None and last["frontier"] is not None:
+        if not rows and not force and last is not None:
             return None
         frontier = merkle.extend_frontier(frontier, size, [_leaf(r) for r in rows])
         at = max(self._clock(), int(last["at_ns"]) + 1 if last is not None else 0)  # never backwards
         cp = sign_checkpoint(size + len(rows), merkle.frontier_root(frontier), at, self.signer)
         last_seq = int(rows[-1]["seq"]) if rows else after
         conn.execute(insert(t.checkpoints).values(**cp.to_dict(), last_seq=last_seq, frontier=_pack(frontier)))
-        return cp
+        return cp  # remembered as this process's newest head once the transaction commits (``_committed``)
+
+    def _check_remembered(self, latest: Checkpoint | None) -> None:
+        """The database's newest checkpoint must not be older than, or another than, the newest this process knew."""
+        known = self._head
+        if known is None:
+            return
+        size, root = known
+        if latest is None or latest.size < size or (latest.size == size and latest.root != root):
+            got = "none" if latest is None else f"size {latest.size}"
+            raise AuditUnavailable(
+                f"audit log: the newest checkpoint is {got}, but this server signed size {size}: rolled back or "
+                "rewritten under it; not signing"
+            )
+
+    def _committed(self, cp: object) -> None:
+        """The transaction ``cp`` was signed in has committed: remember it as the newest head this process knows."""
+        if isinstance(cp, Checkpoint) and (self._head is None or cp.size >= self._head[0]):
+            self._head = (cp.size, cp.root)
 
     def checkpoint(self, *, only_if_new: bool = False) -> Checkpoint | None:
         """Sign and store the tree head of every entry so far; with ``only_if_new``, None when nothing was added."""
         try:
-            return self.store.write(lambda conn: self._seal(conn, force=not only_if_new))
+            cp = self.store.write(lambda conn: self._seal(conn, force=not only_if_new))
+            self._committed(cp)
+            return cp
         except SQLAlchemyError as exc:
             raise AuditUnavailable(f"audit log: cannot store a checkpoint ({type(exc).__name__})") from None
 

@@ -43,6 +43,9 @@ class TransitSigner:
         data = info["data"]
         if data.get("type") != "ed25519":
             raise ConfigError(f"vault: audit signing key {mount}/{name}: type {data.get('type')!r}, expected ed25519")
+        loose = [k for k in ("exportable", "allow_plaintext_backup", "deletion_allowed") if data.get(k)]
+        if loose:  # made by someone else, or loosened since: its private half could leave Vault or be swapped
+            raise ConfigError(f"vault: audit signing key {mount}/{name}: {', '.join(loose)} must be false")
         self.version = int(data["latest_version"])
         try:
             self._verify_key = VerifyKey(base64.b64decode(data["keys"][str(self.version)]["public_key"]))

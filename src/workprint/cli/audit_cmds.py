@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from workprint.cli.main import app
 from workprint.config import ServerSettings
+
+if TYPE_CHECKING:
+    from nacl.signing import VerifyKey
 
 out = Console(highlight=False, soft_wrap=True)
 audit = typer.Typer(no_args_is_help=True, help="Verify and checkpoint the tamper-evident audit log.")
@@ -38,6 +41,17 @@ AgainstOption = Annotated[
 ]
 
 
+def _server_verify_key(settings: ServerSettings) -> VerifyKey:
+    """The key the server signs with: Vault's Transit key in ``vault`` mode, else the key file (never created here)."""
+    from workprint.audit.signing import load_verify_key
+
+    if settings.audit_signer == "vault":
+        from workprint.server.serve import audit_signer
+
+        return audit_signer(settings).verify_key
+    return load_verify_key(str(settings.server_dir / KEY_FILE))
+
+
 @audit.command("verify")
 def verify(db: DbOption = "", key: KeyOption = "", against: AgainstOption = None) -> None:
     """Check every entry against every checkpoint and each checkpoint against the one before; exit 1 on a problem.
@@ -62,7 +76,7 @@ def verify(db: DbOption = "", key: KeyOption = "", against: AgainstOption = None
     if verify_key is None and witnessed is not None:
         verify_key = witnessed.verify_key  # the key the witness saw, not whatever sits beside the database now
     if verify_key is None:
-        verify_key = load_verify_key(str(settings.server_dir / KEY_FILE))
+        verify_key = _server_verify_key(settings)
     store = MetadataStore(settings.resolved_db_url(), create=False)
     try:
         entries = [entry_bytes(e.to_dict()) for e in store.audit_entries()]
@@ -127,13 +141,13 @@ def witness(
 def checkpoint(db: DbOption = "") -> None:
     """Sign a checkpoint of the log as it is now (the server also does this every 5 minutes)."""
     from workprint.audit.log import AuditLog
-    from workprint.audit.signing import load_signing_key
+    from workprint.server.serve import audit_signer
     from workprint.store.metadata import MetadataStore
 
     settings = _settings(db)
     store = MetadataStore(settings.resolved_db_url())
     try:
-        cp = AuditLog(store, load_signing_key(settings.server_dir / KEY_FILE)).checkpoint()
+        cp = AuditLog(store, audit_signer(settings)).checkpoint()  # the server's signer: the key file or Vault
     finally:
         store.close()
     assert cp is not None

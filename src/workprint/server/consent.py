@@ -226,7 +226,20 @@ class ConsentService:
                 receipts = ct.countersigned_with_arrival(own, participant_id)
         else:
             receipts = ct.countersigned_with_arrival(conn, participant_id)
-        return ConsentLedger.of([self._in_server_time(self._verified(d), at) for d, at in receipts])
+        # In arrival order: a decision that reached the server later overrides every one that reached it before, so
+        # a withdrawal dated (by a slow clock) before an earlier-arrived grant still ends it.
+        adjusted: list[ConsentReceipt] = []
+        granted_from: dict[str, int] = {}
+        for d, at in sorted(receipts, key=lambda da: da[1]):
+            r = self._in_server_time(self._verified(d), at)
+            floor = max((granted_from.get(sc, -1) for sc in r.scopes), default=-1)
+            if r.action == "grant":
+                for sc in r.scopes:
+                    granted_from[sc] = max(granted_from.get(sc, -1), r.timestamp_ns)
+            elif r.timestamp_ns <= floor:
+                r = replace(r, timestamp_ns=floor + 1)
+            adjusted.append(r)
+        return ConsentLedger.of(adjusted)
 
     def _in_server_time(self, r: ConsentReceipt, received_at: int) -> ConsentReceipt:
         """A receipt as the server holds the participant to it: a device's clock cannot move consent.

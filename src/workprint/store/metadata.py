@@ -131,6 +131,7 @@ class MetadataStore:
         # Signs a checkpoint inside every write transaction that appended audit entries (``AuditLog`` installs it),
         # so no entry is ever acknowledged without a signed tree head covering it.
         self.audit_sealer: Callable[[Connection], object] | None = None
+        self.audit_committed: Callable[[Any], None] | None = None  # given the checkpoint once its commit is done
         self._segments: GroupCommit[SegmentRecord, bool] = GroupCommit(self._add_segments)
         upsert = pg_insert if self.backend == "postgresql" else sqlite_insert
         # Built once, values bound per row: no statement construction or cache-key walk per segment.
@@ -155,14 +156,18 @@ class MetadataStore:
         """Run ``fn`` in one write transaction: committed when it returns, rolled back when it raises."""
         # SQLite has one writer at a time; threads of this process queue on a lock that wakes the next at once,
         # instead of on SQLite's busy handler, which sleeps in growing steps (up to 100 ms) while it waits.
+        sealed: object = None
         with self._write_lock, self._writer.begin() as conn:
             try:
                 result = fn(conn)
                 if conn.info.get(AUDIT_APPENDED) and self.audit_sealer is not None:
-                    self.audit_sealer(conn)  # still under the audit lock: the checkpoint covers exactly the log
+                    # Still under the audit lock: the checkpoint covers exactly the log.
+                    sealed = self.audit_sealer(conn)
             finally:
                 conn.info.pop(AUDIT_APPENDED, None)
-            return result
+        if sealed is not None and self.audit_committed is not None:
+            self.audit_committed(sealed)
+        return result
 
     @contextmanager
     def _read(self, conn: Connection | None = None) -> Iterator[Connection]:
