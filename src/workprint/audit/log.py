@@ -94,6 +94,7 @@ class AuditLog:
         self._tree_seq = 0
         self._tree_lock = threading.Lock()
         self._head: tuple[int, str] | None = None  # (size, root) of the newest checkpoint this process signed
+        self._last_written: _Written | None = None
         store.audit_sealer = self._seal
         store.audit_committed = self._committed
 
@@ -125,7 +126,7 @@ class AuditLog:
             row = _latest_row(conn)
         return None if row is None else _checkpoint(row)
 
-    def _seal(self, conn: Connection, *, force: bool = True) -> Checkpoint | None:
+    def _seal(self, conn: Connection, *, force: bool = True) -> _Written | None:
         """Sign and store the tree head of every entry so far, in ``conn``'s write transaction.
 
         Under the audit lock: every committed entry is a contiguous prefix (appends hold the lock until they commit),
@@ -149,6 +150,10 @@ class AuditLog:
         else:
             held = _checkpoint(last)
             self._check_remembered(held)
+            row_as_written = (held, last["frontier"], last["last_seq"])
+        if last is not None and row_as_written == self._last_written:  # the row this process wrote: checked then
+            after, size, frontier = int(last["last_seq"]), held.size, _unpack(str(last["frontier"]))
+        elif last is not None:
             if not signature_ok(held, self.verify_key):
                 raise AuditUnavailable(f"audit log: the newest checkpoint (size {held.size}) is not ours; not signing")
             if held.at_ns > self._clock() + 86_400 * 10**9:
@@ -169,8 +174,9 @@ class AuditLog:
         at = max(self._clock(), int(last["at_ns"]) + 1 if last is not None else 0)  # never backwards
         cp = sign_checkpoint(size + len(rows), merkle.frontier_root(frontier), at, self.signer)
         last_seq = int(rows[-1]["seq"]) if rows else after
-        conn.execute(insert(t.checkpoints).values(**cp.to_dict(), last_seq=last_seq, frontier=_pack(frontier)))
-        return cp  # remembered as this process's newest head once the transaction commits (``_committed``)
+        packed = _pack(frontier)
+        conn.execute(insert(t.checkpoints).values(**cp.to_dict(), last_seq=last_seq, frontier=packed))
+        return cp, packed, last_seq  # this process's newest head once the transaction commits (``_committed``)
 
     def _check_remembered(self, latest: Checkpoint | None) -> None:
         """The database's newest checkpoint must not be older than, or another than, the newest this process knew."""
@@ -185,17 +191,22 @@ class AuditLog:
                 "rewritten under it; not signing"
             )
 
-    def _committed(self, cp: object) -> None:
-        """The transaction ``cp`` was signed in has committed: remember it as the newest head this process knows."""
-        if isinstance(cp, Checkpoint) and (self._head is None or cp.size >= self._head[0]):
+    def _committed(self, written: _Written | None) -> None:
+        """The transaction a checkpoint was signed in has committed: remember it as the newest head this process
+        knows, and its row as written (the next seal need not check again what this process wrote itself)."""
+        if written is None:
+            return
+        cp = written[0]
+        if self._head is None or cp.size >= self._head[0]:
             self._head = (cp.size, cp.root)
+            self._last_written = written
 
     def checkpoint(self, *, only_if_new: bool = False) -> Checkpoint | None:
         """Sign and store the tree head of every entry so far; with ``only_if_new``, None when nothing was added."""
         try:
-            cp = self.store.write(lambda conn: self._seal(conn, force=not only_if_new))
-            self._committed(cp)
-            return cp
+            written = self.store.write(lambda conn: self._seal(conn, force=not only_if_new))
+            self._committed(written)
+            return None if written is None else written[0]
         except SQLAlchemyError as exc:
             raise AuditUnavailable(f"audit log: cannot store a checkpoint ({type(exc).__name__})") from None
 
@@ -235,6 +246,10 @@ class AuditLog:
         """Check every entry against every checkpoint, and each checkpoint against the one before."""
         entries = [entry_bytes(e.to_dict()) for e in self.entries()]
         return verify_log(entries, self.checkpoints(), key or self.verify_key)
+
+
+_Written = tuple[Checkpoint, str, int]
+"""A checkpoint as its row was written: the checkpoint, its packed frontier, the ``seq`` of its last entry."""
 
 
 def _pack(frontier: list[bytes]) -> str:
