@@ -46,6 +46,11 @@ class Witnessed:
         return self.checkpoints[-1] if self.checkpoints else None
 
     @property
+    def size(self) -> int:
+        """The size of the newest checkpoint held (0 before the first): what to ask a proof from."""
+        return self.checkpoints[-1].size if self.checkpoints else 0
+
+    @property
     def verify_key(self) -> VerifyKey:
         return VerifyKey(bytes.fromhex(self.public_key))
 
@@ -140,8 +145,8 @@ def advance(held: Witnessed | None, key_hex: str, new: Checkpoint, proof: list[b
             raise AuditMismatch(
                 f"audit log: size {new.size} does not extend the held size {old.size} (rewritten or forked)"
             )
-        if new == old:
-            return held  # type: ignore[return-value]
+    if held is not None and new == old:
+        return held
     cps = (*(held.checkpoints if held is not None else ()), new)
     return Witnessed(key_hex, cps[-keep:] if keep else cps)
 
@@ -166,9 +171,9 @@ def check_on_device(home: Path, fetch: Callable[[int], object]) -> str:
     held_problem = device_problem(home)
     if held_problem:
         return held_problem
-    body = fetch(_held_size(home))
     try:
         held = load_witnessed(home / DEVICE_FILE)
+        body = fetch(held.size if held is not None else 0)
         key_hex, cp, proof = parse_head(body)
         updated = advance(held, key_hex, cp, proof, keep=1)
     except (AuditMismatch, ConfigError) as exc:
@@ -178,11 +183,3 @@ def check_on_device(home: Path, fetch: Callable[[int], object]) -> str:
     if updated != held:
         save_witnessed(home / DEVICE_FILE, updated)
     return ""
-
-
-def _held_size(home: Path) -> int:
-    try:
-        held = load_witnessed(home / DEVICE_FILE)
-    except ConfigError:
-        return 0
-    return held.latest.size if held is not None and held.latest is not None else 0

@@ -119,9 +119,8 @@ def witness(
     if held is None and not key:
         out.print(f"--key: needed the first time (no checkpoints in {file} yet); see {base}/v1/audit/public-key")
         raise typer.Exit(2)
-    since = held.latest.size if held is not None and held.latest is not None else 0
     try:
-        body = fetch_audit_head(base, since, timeout=30)
+        body = fetch_audit_head(base, held.size if held is not None else 0, timeout=30)
     except TransportError as exc:
         out.print(str(exc))
         raise typer.Exit(1) from None
